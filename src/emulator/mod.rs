@@ -1,0 +1,1 @@
+//! The emulated Microsoft Graph tenant (being written).

@@ -1,0 +1,1 @@
+//! Reading the list of target users (being written).

@@ -1,0 +1,1 @@
+//! Random passwords for the reset step (being written).
