@@ -1,1 +1,41 @@
-fn main() {}
+use std::process::ExitCode;
+
+use clap::Parser;
+use lockdown::cli::{Cli, Command};
+use lockdown::commands::{self, ExitStatus};
+use lockdown::signal::Cancel;
+
+fn main() -> ExitCode {
+    // Parse before starting the runtime: a usage error costs nothing and exits 2.
+    let cli = Cli::parse();
+    lockdown::logging::init(cli.global.verbose);
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: could not start the async runtime: {e}");
+            return ExitCode::from(ExitStatus::Failure.code());
+        }
+    };
+    let result = runtime.block_on(async {
+        let cancel = Cancel::default();
+        cancel.install();
+        match &cli.command {
+            Command::Block(args) => commands::block::run(&cli.global, args, cancel).await,
+            Command::Status(args) => commands::status::run(&cli.global, args).await,
+            Command::Sandbox(args) => commands::sandbox::run(args, cancel).await,
+        }
+    });
+    let status = match result {
+        Ok(status) => status,
+        Err(fatal) => {
+            eprintln!("error: {}", fatal.message);
+            if let Some(hint) = &fatal.hint {
+                eprintln!("hint: {hint}");
+            }
+            fatal.status
+        }
+    };
+    // Don't wait for stray tasks (a hung connection) on the way out.
+    runtime.shutdown_background();
+    ExitCode::from(status.code())
+}

@@ -1,1 +1,10 @@
+//! Integration tests: the real `lockdown` binary against the emulated tenant, asserting both
+//! what it prints and the tenant's state afterwards. One test binary, a module per area.
 
+mod support;
+
+mod auth;
+mod block;
+mod cli;
+mod secrets;
+mod status;

@@ -1,0 +1,178 @@
+//! Command-line definitions. Doc comments are the help text; command logic lives in
+//! `commands/` and receives already-resolved options.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::auth::AuthMode;
+use crate::cloud::Cloud;
+
+/// Lock down a Microsoft Entra ID account through Microsoft Graph: disable it, revoke its
+/// sign-in sessions, reset its password, disable its devices, and verify.
+#[derive(Debug, Parser)]
+#[command(name = "lockdown", version, propagate_version = true, max_term_width = 100)]
+pub struct Cli {
+    #[command(flatten)]
+    pub global: GlobalArgs,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Args)]
+pub struct GlobalArgs {
+    /// Output format: text for people, json for one JSON object per user per line.
+    #[arg(short, long, global = true, value_enum, default_value_t = OutputFormat::Text)]
+    pub output: OutputFormat,
+
+    /// More logging on stderr: -v debug, -vv trace. RUST_LOG overrides.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+
+    /// Where the token comes from.
+    #[arg(long, global = true, value_enum, default_value_t = AuthMode::Auto)]
+    pub auth: AuthMode,
+
+    /// Which Microsoft cloud: selects the Graph host and sign-in authority together.
+    #[arg(long, global = true, value_enum, default_value_t = Cloud::Global)]
+    pub cloud: Cloud,
+
+    /// Graph root to use instead of the cloud's (for the emulator or a proxy), e.g.
+    /// https://graph.microsoft.com. HTTPS only, except plain HTTP to a loopback address.
+    #[arg(long, global = true, env = "LOCKDOWN_GRAPH_URL", value_name = "URL")]
+    pub graph_url: Option<String>,
+
+    /// Run against the embedded emulated Contoso tenant: no tenant, no credentials, nothing
+    /// leaves this machine.
+    #[arg(long, global = true)]
+    pub sandbox: bool,
+
+    /// Seconds before one Graph request times out.
+    #[arg(long, global = true, default_value_t = 30, value_name = "SECONDS",
+          value_parser = clap::value_parser!(u64).range(1..=600))]
+    pub timeout: u64,
+
+    /// Tries per Graph request (the first included) for throttling, 503/504 and lost
+    /// connections.
+    #[arg(long, global = true, default_value_t = 8, value_name = "N",
+          value_parser = clap::value_parser!(u32).range(1..=50))]
+    pub max_retries: u32,
+
+    /// Emulated seconds per real second, for tests against the emulator's faster clock.
+    #[arg(long, global = true, env = "LOCKDOWN_TIME_SCALE", default_value_t = 1.0, hide = true)]
+    pub time_scale: f64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Lock down users: disable, revoke sessions, reset password, disable devices, verify.
+    Block(BlockArgs),
+    /// Show users' lockdown-relevant state and their registered devices (read-only).
+    Status(StatusArgs),
+    /// Serve the emulated Contoso tenant on a local port for manual runs and scripts.
+    Sandbox(SandboxArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BlockArgs {
+    /// userPrincipalName or object id (GUID) of each user to lock down.
+    #[arg(value_name = "USER")]
+    pub users: Vec<String>,
+
+    /// Read users from a file (one per line, or CSV with a userPrincipalName/UPN/id/objectId
+    /// column); `-` reads stdin.
+    #[arg(long, value_name = "FILE")]
+    pub from: Option<PathBuf>,
+
+    /// Do not ask for confirmation.
+    #[arg(short, long)]
+    pub yes: bool,
+
+    /// Read only and show exactly which writes would be sent.
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Leave the account enabled (its password is still reset, so nobody knows it).
+    #[arg(long)]
+    pub keep_enabled: bool,
+
+    /// Do not reset the password.
+    #[arg(long)]
+    pub skip_password: bool,
+
+    /// Do not revoke sign-in sessions.
+    #[arg(long)]
+    pub skip_sessions: bool,
+
+    /// Do not disable registered devices.
+    #[arg(long)]
+    pub skip_devices: bool,
+
+    /// Write each user's result as a JSON line to FILE (created or truncated), with the
+    /// account's state before and after.
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
+
+    /// Never lock this account (repeatable; also LOCKDOWN_PROTECT, comma-separated), e.g.
+    /// break-glass accounts.
+    #[arg(long, value_name = "UPN_OR_ID", env = "LOCKDOWN_PROTECT", value_delimiter = ',')]
+    pub protect: Vec<String>,
+
+    /// Lock protected accounts and the signed-in account too.
+    #[arg(long)]
+    pub force: bool,
+
+    /// Users worked on at once.
+    #[arg(long, default_value_t = 8, value_name = "N",
+          value_parser = clap::value_parser!(u32).range(1..=256))]
+    pub concurrency: u32,
+}
+
+#[derive(Debug, Args)]
+pub struct StatusArgs {
+    /// userPrincipalName or object id (GUID) of each user.
+    #[arg(value_name = "USER")]
+    pub users: Vec<String>,
+
+    /// Read users from a file, as for `block --from`.
+    #[arg(long, value_name = "FILE")]
+    pub from: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct SandboxArgs {
+    /// Address to listen on (loopback only).
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    pub listen: std::net::SocketAddr,
+
+    /// Seed a bulk tenant of this many users instead of Contoso.
+    #[arg(long, value_name = "N")]
+    pub users: Option<usize>,
+
+    /// Devices per user in a bulk tenant.
+    #[arg(long, default_value_t = 2, requires = "users")]
+    pub devices_per_user: usize,
+
+    /// Milliseconds of latency added to every request.
+    #[arg(long, default_value_t = 0)]
+    pub latency_ms: u64,
+
+    /// Enforce Graph's identity-and-access throttling limits.
+    #[arg(long)]
+    pub throttle: bool,
+
+    /// Emulated seconds per real second (speeds up throttling windows and Retry-After).
+    #[arg(long, default_value_t = 1.0)]
+    pub time_scale: f64,
+
+    /// Fraction of requests (0–1) that fail with 503 or 504, for trying out retries.
+    #[arg(long, default_value_t = 0.0)]
+    pub fault_rate: f64,
+}

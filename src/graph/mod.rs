@@ -1,0 +1,489 @@
+//! A thin typed client for Microsoft Graph v1.0.
+//!
+//! Resource modules (`users`, `devices`, `roles`) build [`GraphRequest`]s and decode
+//! [`GraphResponse`]s; [`GraphClient::send`] is the only code that talks HTTP. It adds the
+//! token, applies the one retry policy, and turns every non-2xx answer into a typed
+//! [`GraphError`] through [`ApiError::from_parts`]. Because requests are plain values, a
+//! `$batch` transport can carry the very same requests.
+
+pub mod devices;
+pub mod error;
+pub mod paging;
+pub mod retry;
+pub mod roles;
+pub mod users;
+
+use std::fmt;
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION};
+use serde::de::DeserializeOwned;
+use time::OffsetDateTime;
+use tracing::{debug, warn};
+use url::Url;
+
+use crate::auth::Credential;
+use crate::secret::Secret;
+pub use error::{ApiError, GraphError};
+pub use retry::RetryPolicy;
+
+/// The Graph API version every path is under.
+pub const VERSION: &str = "v1.0";
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    Get,
+    Post,
+    Patch,
+}
+
+impl Method {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Method::Get => "GET",
+            Method::Post => "POST",
+            Method::Patch => "PATCH",
+        }
+    }
+
+    pub fn is_write(self) -> bool {
+        self != Method::Get
+    }
+}
+
+/// Where a request goes: a path under `/v1.0`, or an absolute `@odata.nextLink`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Target {
+    /// Starts with `/`, already percent-encoded, may carry a query.
+    Path(String),
+    Absolute(String),
+}
+
+/// A request body. It may hold a password, so its `Debug` never shows the content.
+#[derive(Clone)]
+pub struct Body(pub serde_json::Value);
+
+impl fmt::Debug for Body {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Body(<not shown>)")
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct GraphRequest {
+    pub method: Method,
+    pub target: Target,
+    pub body: Option<Body>,
+}
+
+impl GraphRequest {
+    pub fn get(path: impl Into<String>) -> Self {
+        Self {
+            method: Method::Get,
+            target: Target::Path(path.into()),
+            body: None,
+        }
+    }
+
+    pub fn post(path: impl Into<String>) -> Self {
+        Self {
+            method: Method::Post,
+            target: Target::Path(path.into()),
+            body: None,
+        }
+    }
+
+    pub fn patch(path: impl Into<String>, body: serde_json::Value) -> Self {
+        Self {
+            method: Method::Patch,
+            target: Target::Path(path.into()),
+            body: Some(Body(body)),
+        }
+    }
+
+    /// How the request reads in a plan or a log line: `PATCH /v1.0/users/{id}`.
+    pub fn describe(&self) -> String {
+        match &self.target {
+            Target::Path(p) => format!("{} /{VERSION}{p}", self.method.as_str()),
+            Target::Absolute(u) => format!("{} {u}", self.method.as_str()),
+        }
+    }
+}
+
+/// A 2xx answer.
+#[derive(Debug, Clone)]
+pub struct GraphResponse {
+    pub status: u16,
+    pub headers: HeaderMap,
+    pub body: bytes::Bytes,
+}
+
+impl GraphResponse {
+    /// Graph's clock at the time of the answer (the `Date` header), to the second.
+    pub fn date(&self) -> Option<OffsetDateTime> {
+        let value = self.headers.get("date")?.to_str().ok()?;
+        let t = httpdate::parse_http_date(value).ok()?;
+        Some(OffsetDateTime::from(t))
+    }
+
+    /// Decode the body; a mismatch names the JSON path that did not fit.
+    pub fn json<T: DeserializeOwned>(&self) -> Result<T, GraphError> {
+        let de = &mut serde_json::Deserializer::from_slice(&self.body);
+        serde_path_to_error::deserialize(de).map_err(|e| GraphError::Decode {
+            message: format!("at `{}`: {}", e.path(), e.inner()),
+        })
+    }
+}
+
+/// Counters for the summary and the benchmark.
+#[derive(Debug, Default)]
+pub struct Stats {
+    pub requests: AtomicU64,
+    pub throttled: AtomicU64,
+    pub retries: AtomicU64,
+}
+
+/// Check a Graph root given by `--graph-url` / `LOCKDOWN_GRAPH_URL`: HTTPS, or plain HTTP to a
+/// loopback address only (the emulator). No credentials, query or fragment.
+pub fn parse_root(value: &str) -> Result<Url, String> {
+    let url = Url::parse(value.trim()).map_err(|e| format!("`{value}` is not a URL: {e}"))?;
+    let host = url
+        .host_str()
+        .ok_or_else(|| format!("`{value}` has no host"))?
+        .to_owned();
+    match url.scheme() {
+        "https" => {}
+        "http" if is_loopback(&host) => {}
+        "http" => {
+            return Err(format!(
+                "refusing plain HTTP to `{host}`: the bearer token would travel unencrypted; use https (plain http is allowed only to a loopback address)"
+            ))
+        }
+        other => return Err(format!("unsupported scheme `{other}` in `{value}`; use https")),
+    }
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err("the Graph URL must not carry credentials".into());
+    }
+    if url.query().is_some() || url.fragment().is_some() {
+        return Err("the Graph URL must not have a query or fragment".into());
+    }
+    let mut url = url;
+    let trimmed = url.path().trim_end_matches('/').to_owned();
+    url.set_path(&trimmed);
+    Ok(url)
+}
+
+fn is_loopback(host: &str) -> bool {
+    let bare = host.trim_start_matches('[').trim_end_matches(']');
+    host.eq_ignore_ascii_case("localhost")
+        || bare.parse::<IpAddr>().map(|ip| ip.is_loopback()).unwrap_or(false)
+}
+
+pub struct GraphClient {
+    http: reqwest::Client,
+    /// The Graph root, e.g. `https://graph.microsoft.com`, without a trailing slash.
+    root: Url,
+    credential: Arc<Credential>,
+    retry: RetryPolicy,
+    pub stats: Arc<Stats>,
+}
+
+impl GraphClient {
+    pub fn new(
+        root: Url,
+        credential: Arc<Credential>,
+        retry: RetryPolicy,
+        timeout: Duration,
+    ) -> Result<Self, GraphError> {
+        let http = reqwest::Client::builder()
+            .user_agent(concat!("lockdown/", env!("CARGO_PKG_VERSION")))
+            // The token must go to the configured host only: never follow a redirect.
+            .redirect(reqwest::redirect::Policy::none())
+            .timeout(timeout)
+            .connect_timeout(timeout.min(Duration::from_secs(10)))
+            .build()
+            .map_err(|e| GraphError::Transport {
+                message: format!("could not set up the HTTP client: {e}"),
+                timed_out: false,
+            })?;
+        Ok(Self {
+            http,
+            root,
+            credential,
+            retry,
+            stats: Arc::default(),
+        })
+    }
+
+    pub fn root(&self) -> &Url {
+        &self.root
+    }
+
+    pub fn retry_policy(&self) -> &RetryPolicy {
+        &self.retry
+    }
+
+    pub fn credential(&self) -> &Credential {
+        &self.credential
+    }
+
+    pub async fn token(&self) -> Result<Secret, GraphError> {
+        self.credential
+            .token()
+            .await
+            .map_err(|e| GraphError::Auth {
+                message: e.to_string(),
+            })
+    }
+
+    /// The absolute URL for a target. A `nextLink` must stay on the configured root: the token
+    /// is never sent anywhere else.
+    pub fn url_for(&self, target: &Target) -> Result<Url, GraphError> {
+        match target {
+            Target::Path(path) => {
+                let s = format!("{}/{VERSION}{path}", self.root.as_str().trim_end_matches('/'));
+                Url::parse(&s).map_err(|e| GraphError::Refused {
+                    message: format!("could not build a request URL: {e}"),
+                })
+            }
+            Target::Absolute(link) => {
+                let url = Url::parse(link).map_err(|e| GraphError::Decode {
+                    message: format!("@odata.nextLink is not a URL: {e}"),
+                })?;
+                let prefix = format!("{}/{VERSION}/", self.root.path().trim_end_matches('/'));
+                if url.origin() != self.root.origin() || !url.path().starts_with(&prefix) {
+                    return Err(GraphError::Refused {
+                        message: format!(
+                            "refusing to follow @odata.nextLink to `{}`: the token is only sent to {}",
+                            url.origin().ascii_serialization(),
+                            self.root.origin().ascii_serialization()
+                        ),
+                    });
+                }
+                Ok(url)
+            }
+        }
+    }
+
+    /// Send one request under the retry policy. `label` names the user and step in retry
+    /// warnings. A 401 gets one fresh token where the credential can mint one.
+    pub async fn send(&self, req: &GraphRequest, label: &str) -> Result<GraphResponse, GraphError> {
+        let url = self.url_for(&req.target)?;
+        // One client-request-id for all tries, so Microsoft support can follow the story.
+        let client_request_id = uuid::Uuid::new_v4().to_string();
+        let started = Instant::now();
+        let mut waited = Duration::ZERO;
+        let mut tries = 0u32;
+        let mut refreshed = false;
+        loop {
+            tries += 1;
+            let token = self.token().await?;
+            let result = self.send_once(req, &url, &token, &client_request_id).await;
+            let err = match result {
+                Ok(resp) => return Ok(resp),
+                Err(e) => e,
+            };
+            if err.status() == Some(401) && !refreshed && self.credential.invalidate().await {
+                refreshed = true;
+                debug!("{label}: Graph answered 401; trying once more with a fresh token");
+                continue;
+            }
+            match self.retry.decide(&err, tries, waited) {
+                retry::Decision::GiveUp => {
+                    return Err(if tries > 1 {
+                        GraphError::Exhausted {
+                            last: Box::new(err),
+                            tries,
+                            elapsed: started.elapsed(),
+                        }
+                    } else {
+                        err
+                    });
+                }
+                retry::Decision::RetryAfter(delay) => {
+                    self.stats.retries.fetch_add(1, Ordering::Relaxed);
+                    warn!(
+                        "{label}: {}; retrying in {:.1}s (try {} of {})",
+                        short_reason(&err),
+                        delay.as_secs_f64(),
+                        tries + 1,
+                        self.retry.max_tries
+                    );
+                    waited += delay;
+                    self.retry.sleep(delay).await;
+                }
+            }
+        }
+    }
+
+    async fn send_once(
+        &self,
+        req: &GraphRequest,
+        url: &Url,
+        token: &Secret,
+        client_request_id: &str,
+    ) -> Result<GraphResponse, GraphError> {
+        let method = match req.method {
+            Method::Get => reqwest::Method::GET,
+            Method::Post => reqwest::Method::POST,
+            Method::Patch => reqwest::Method::PATCH,
+        };
+        let mut auth = HeaderValue::from_str(&format!("Bearer {}", token.expose())).map_err(|_| {
+            GraphError::Auth {
+                message: "the token contains characters that cannot go in an HTTP header".into(),
+            }
+        })?;
+        auth.set_sensitive(true);
+        let mut builder = self
+            .http
+            .request(method, url.clone())
+            .header(AUTHORIZATION, auth)
+            .header("accept", "application/json")
+            .header("client-request-id", client_request_id);
+        builder = match &req.body {
+            Some(Body(json)) => builder
+                .header("content-type", "application/json")
+                .body(serde_json::to_vec(json).expect("a JSON value always serializes")),
+            // Graph wants a length on a bodiless POST (revokeSignInSessions).
+            None if req.method == Method::Post => builder.header("content-length", "0"),
+            None => builder,
+        };
+        self.stats.requests.fetch_add(1, Ordering::Relaxed);
+        let started = Instant::now();
+        let resp = builder.send().await.map_err(transport_error)?;
+        let status = resp.status().as_u16();
+        let headers = resp.headers().clone();
+        let body = resp.bytes().await.map_err(transport_error)?;
+        debug!(
+            "{} {} -> {status} in {} ms (request-id {})",
+            req.method.as_str(),
+            url.path(),
+            started.elapsed().as_millis(),
+            headers
+                .get("request-id")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("-")
+        );
+        if status == 429 {
+            self.stats.throttled.fetch_add(1, Ordering::Relaxed);
+        }
+        if (200..300).contains(&status) {
+            return Ok(GraphResponse {
+                status,
+                headers,
+                body,
+            });
+        }
+        if (300..400).contains(&status) {
+            let location = headers
+                .get("location")
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or("(none)");
+            return Err(GraphError::Refused {
+                message: format!(
+                    "Graph answered {status} with a redirect to `{location}`; redirects are not followed, so the token stays with the configured host"
+                ),
+            });
+        }
+        let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
+        Err(GraphError::Api(ApiError::from_parts(status, header, &body)))
+    }
+
+    /// Send and decode a JSON body.
+    pub async fn get_json<T: DeserializeOwned>(
+        &self,
+        req: &GraphRequest,
+        label: &str,
+    ) -> Result<T, GraphError> {
+        let resp = self.send(req, label).await?;
+        resp.json()
+    }
+}
+
+fn transport_error(e: reqwest::Error) -> GraphError {
+    // reqwest's messages name the URL, never headers; the URL holds no secret.
+    let mut message = e.to_string();
+    let mut source = std::error::Error::source(&e);
+    while let Some(s) = source {
+        message.push_str(": ");
+        message.push_str(&s.to_string());
+        source = s.source();
+    }
+    GraphError::Transport {
+        message,
+        timed_out: e.is_timeout(),
+    }
+}
+
+fn short_reason(err: &GraphError) -> String {
+    match err {
+        GraphError::Api(e) if e.status == 429 => "Graph is throttling (429)".into(),
+        GraphError::Api(e) => format!("Graph answered {}", e.status),
+        GraphError::Transport {
+            timed_out: true, ..
+        } => "the request timed out".into(),
+        GraphError::Transport { .. } => "the connection failed".into(),
+        GraphError::Decode { .. } => "the response body was cut short or malformed".into(),
+        other => other.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn root_must_be_https_or_loopback_http() {
+        assert!(parse_root("https://graph.microsoft.com").is_ok());
+        assert!(parse_root("https://graph.microsoft.com/").is_ok());
+        assert!(parse_root("http://127.0.0.1:8080").is_ok());
+        assert!(parse_root("http://localhost:8080").is_ok());
+        assert!(parse_root("http://[::1]:8080").is_ok());
+        assert!(parse_root("http://graph.example.com").is_err());
+        assert!(parse_root("http://10.0.0.1").is_err());
+        assert!(parse_root("ftp://graph.microsoft.com").is_err());
+        assert!(parse_root("https://user:pw@graph.microsoft.com").is_err());
+        assert!(parse_root("not a url").is_err());
+    }
+
+    fn client(root: &str) -> GraphClient {
+        let cred = Arc::new(Credential::fixed(Secret::new("t"), "test"));
+        GraphClient::new(
+            parse_root(root).unwrap(),
+            cred,
+            RetryPolicy::default(),
+            Duration::from_secs(5),
+        )
+        .unwrap()
+    }
+
+    #[test]
+    fn next_link_must_stay_on_the_root() {
+        let c = client("https://graph.microsoft.com");
+        assert!(c
+            .url_for(&Target::Absolute(
+                "https://graph.microsoft.com/v1.0/users/x/registeredDevices?$skiptoken=abc".into()
+            ))
+            .is_ok());
+        for bad in [
+            "https://evil.example.com/v1.0/users",
+            "http://graph.microsoft.com/v1.0/users",
+            "https://graph.microsoft.com:8443/v1.0/users",
+            "https://graph.microsoft.com/beta/users",
+        ] {
+            assert!(
+                matches!(c.url_for(&Target::Absolute(bad.into())), Err(GraphError::Refused { .. })),
+                "{bad} must be refused"
+            );
+        }
+    }
+
+    #[test]
+    fn body_debug_hides_content() {
+        let req = GraphRequest::patch("/users/x", serde_json::json!({"passwordProfile": {"password": "Zz9!secret"}}));
+        assert!(!format!("{req:?}").contains("Zz9!secret"));
+    }
+}

@@ -1,0 +1,51 @@
+//! Collections that come in pages: follow `@odata.nextLink` whole, never rebuild it
+//! (learn: graph/paging).
+
+use serde::Deserialize;
+
+use super::{GraphClient, GraphError, GraphRequest, Method, Target};
+
+/// One page of a collection.
+#[derive(Debug, Deserialize)]
+pub struct Page<T> {
+    pub value: Vec<T>,
+    #[serde(rename = "@odata.nextLink")]
+    pub next_link: Option<String>,
+}
+
+/// A guard against a server that hands back the same link forever.
+const MAX_PAGES: usize = 10_000;
+
+/// Every item of a collection, page after page.
+pub async fn collect_all<T: serde::de::DeserializeOwned>(
+    client: &GraphClient,
+    first: GraphRequest,
+    label: &str,
+) -> Result<Vec<T>, GraphError> {
+    let mut items = Vec::new();
+    let mut req = first;
+    let mut previous: Option<String> = None;
+    for _ in 0..MAX_PAGES {
+        let page: Page<T> = client.get_json(&req, label).await?;
+        items.extend(page.value);
+        match page.next_link {
+            None => return Ok(items),
+            Some(link) if previous.as_deref() == Some(link.as_str()) => {
+                return Err(GraphError::Decode {
+                    message: "Graph returned the same @odata.nextLink twice".into(),
+                })
+            }
+            Some(link) => {
+                previous = Some(link.clone());
+                req = GraphRequest {
+                    method: Method::Get,
+                    target: Target::Absolute(link),
+                    body: None,
+                };
+            }
+        }
+    }
+    Err(GraphError::Decode {
+        message: format!("gave up after {MAX_PAGES} pages"),
+    })
+}

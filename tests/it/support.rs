@@ -1,0 +1,160 @@
+//! Test support: an emulated tenant on a background runtime, and the real `lockdown` binary
+//! run against it with a clean environment.
+
+use std::io::Write;
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use lockdown::emulator::{Emulator, EmulatorConfig, RequestRecord, UserState};
+use serde_json::Value;
+
+pub struct Tenant {
+    pub emu: Emulator,
+    _rt: tokio::runtime::Runtime,
+}
+
+impl Tenant {
+    pub fn start() -> Tenant {
+        Tenant::with(EmulatorConfig::default())
+    }
+
+    pub fn with(config: EmulatorConfig) -> Tenant {
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .enable_all()
+            .build()
+            .expect("runtime");
+        let emu = rt.block_on(Emulator::start(config)).expect("emulator starts");
+        Tenant { emu, _rt: rt }
+    }
+
+    /// `lockdown` against this tenant, signed in as the admin (delegated, Global Administrator).
+    pub fn lockdown(&self) -> Cmd {
+        let mut cmd = Cmd::bare();
+        cmd.env("LOCKDOWN_GRAPH_URL", &self.emu.url())
+            .env("LOCKDOWN_ACCESS_TOKEN", &self.emu.admin_token());
+        cmd
+    }
+
+    pub fn user(&self, key: &str) -> UserState {
+        self.emu
+            .user(key)
+            .unwrap_or_else(|| panic!("no user {key} in the tenant"))
+    }
+
+    pub fn writes(&self) -> Vec<RequestRecord> {
+        self.emu.requests().into_iter().filter(|r| r.is_write()).collect()
+    }
+}
+
+pub struct Cmd {
+    cmd: Command,
+    stdin: Option<String>,
+}
+
+impl Cmd {
+    /// The binary with an empty environment (no Azure variables leak in from the host).
+    pub fn bare() -> Cmd {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_lockdown"));
+        cmd.env_clear().env("NO_COLOR", "1").env("LOCKDOWN_TIME_SCALE", "50");
+        Cmd { cmd, stdin: None }
+    }
+
+    pub fn args<I, S>(&mut self, args: I) -> &mut Self
+    where
+        I: IntoIterator<Item = S>,
+        S: AsRef<std::ffi::OsStr>,
+    {
+        self.cmd.args(args);
+        self
+    }
+
+    pub fn env(&mut self, k: &str, v: &str) -> &mut Self {
+        self.cmd.env(k, v);
+        self
+    }
+
+    pub fn env_remove(&mut self, k: &str) -> &mut Self {
+        self.cmd.env_remove(k);
+        self
+    }
+
+    pub fn stdin(&mut self, input: &str) -> &mut Self {
+        self.stdin = Some(input.to_owned());
+        self
+    }
+
+    pub fn run(&mut self) -> Run {
+        self.cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).stdin(Stdio::piped());
+        let mut child = self.cmd.spawn().expect("lockdown runs");
+        {
+            let mut stdin = child.stdin.take().unwrap();
+            if let Some(input) = &self.stdin {
+                stdin.write_all(input.as_bytes()).unwrap();
+            }
+        }
+        let out = wait_with_timeout(child, Duration::from_secs(120));
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+}
+
+fn wait_with_timeout(child: std::process::Child, limit: Duration) -> std::process::Output {
+    let id = child.id();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(child.wait_with_output());
+    });
+    match rx.recv_timeout(limit) {
+        Ok(out) => out.expect("wait"),
+        Err(_) => {
+            let _ = Command::new("kill").arg("-9").arg(id.to_string()).status();
+            panic!("lockdown did not finish within {limit:?}");
+        }
+    }
+}
+
+#[derive(Debug)]
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Run {
+    /// stdout as JSON Lines; every line must be JSON.
+    pub fn lines(&self) -> Vec<Value> {
+        self.stdout
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}\n{self:?}")))
+            .collect()
+    }
+
+    pub fn one(&self) -> Value {
+        let lines = self.lines();
+        assert_eq!(lines.len(), 1, "expected one JSON line: {self:?}");
+        lines.into_iter().next().unwrap()
+    }
+
+    pub fn assert_code(&self, code: i32) -> &Self {
+        assert_eq!(self.code, code, "exit code\n{self:?}");
+        self
+    }
+}
+
+/// The status of step `name` in a user's JSON report.
+pub fn step<'a>(user: &'a Value, name: &str) -> &'a Value {
+    user["steps"]
+        .as_array()
+        .unwrap_or_else(|| panic!("no steps: {user}"))
+        .iter()
+        .find(|s| s["step"] == name)
+        .unwrap_or_else(|| panic!("no step {name}: {user}"))
+}
+
+pub fn status_of<'a>(user: &'a Value, name: &str) -> &'a str {
+    step(user, name)["status"].as_str().unwrap()
+}
