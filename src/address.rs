@@ -349,10 +349,7 @@ mod tests {
             InvalidUserRef::ControlCharacter
         );
         assert_eq!(err("a dele@contoso.com"), InvalidUserRef::Whitespace);
-        assert_eq!(
-            err("adele@contoso.com\u{a0}"),
-            InvalidUserRef::Whitespace
-        );
+        assert_eq!(err("adele@contoso.com\u{a0}"), InvalidUserRef::Whitespace);
     }
 
     #[test]
@@ -365,14 +362,32 @@ mod tests {
         assert_eq!(err("a@b@contoso.com"), InvalidUserRef::TooManyAts(2));
         assert_eq!(err("@contoso.com"), InvalidUserRef::EmptyLocalPart);
         assert_eq!(err("adele@"), InvalidUserRef::EmptyDomain);
-        assert_eq!(err("adele.@contoso.com"), InvalidUserRef::LocalPartDotAtEdge);
-        assert_eq!(err(".adele@contoso.com"), InvalidUserRef::LocalPartDotAtEdge);
-        assert_eq!(err("a+b@contoso.com"), InvalidUserRef::LocalPartCharacter('+'));
-        assert_eq!(err("a/b@contoso.com"), InvalidUserRef::LocalPartCharacter('/'));
-        assert_eq!(err("a%b@contoso.com"), InvalidUserRef::LocalPartCharacter('%'));
+        assert_eq!(
+            err("adele.@contoso.com"),
+            InvalidUserRef::LocalPartDotAtEdge
+        );
+        assert_eq!(
+            err(".adele@contoso.com"),
+            InvalidUserRef::LocalPartDotAtEdge
+        );
+        assert_eq!(
+            err("a+b@contoso.com"),
+            InvalidUserRef::LocalPartCharacter('+')
+        );
+        assert_eq!(
+            err("a/b@contoso.com"),
+            InvalidUserRef::LocalPartCharacter('/')
+        );
+        assert_eq!(
+            err("a%b@contoso.com"),
+            InvalidUserRef::LocalPartCharacter('%')
+        );
         assert_eq!(err("ad$le@contoso.com"), InvalidUserRef::DollarNotFirst);
         assert_eq!(err("adèle@contoso.com"), InvalidUserRef::NonAscii('è'));
-        assert_eq!(err("adele@contoso"), InvalidUserRef::DomainShape("contoso".into()));
+        assert_eq!(
+            err("adele@contoso"),
+            InvalidUserRef::DomainShape("contoso".into())
+        );
         assert_eq!(
             err("adele@contoso..com"),
             InvalidUserRef::DomainShape("contoso..com".into())
@@ -381,8 +396,14 @@ mod tests {
             err("adele@-contoso.com"),
             InvalidUserRef::DomainShape("-contoso.com".into())
         );
-        assert_eq!(err("adele@contoso.com/x"), InvalidUserRef::DomainCharacter('/'));
-        assert_eq!(err("adele@contoso#.com"), InvalidUserRef::DomainCharacter('#'));
+        assert_eq!(
+            err("adele@contoso.com/x"),
+            InvalidUserRef::DomainCharacter('/')
+        );
+        assert_eq!(
+            err("adele@contoso#.com"),
+            InvalidUserRef::DomainCharacter('#')
+        );
     }
 
     #[test]

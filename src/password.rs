@@ -108,7 +108,9 @@ mod tests {
     #[test]
     fn guaranteed_characters_are_not_at_fixed_positions() {
         // Without the shuffle, position 0 would always be lower case.
-        let firsts: Vec<u8> = (0..200).map(|_| generate().expose().as_bytes()[0]).collect();
+        let firsts: Vec<u8> = (0..200)
+            .map(|_| generate().expose().as_bytes()[0])
+            .collect();
         assert!(firsts.iter().any(|b| !b.is_ascii_lowercase()));
         assert!(firsts.iter().any(|b| b.is_ascii_lowercase()));
     }
@@ -118,7 +120,10 @@ mod tests {
         assert!(meets_entra_complexity("abcDEF12"));
         assert!(meets_entra_complexity("abcdef1!"));
         assert!(meets_entra_complexity("ABCDEF1 "));
-        assert!(!meets_entra_complexity("abc\\\"'`<>"), "lower and symbols only");
+        assert!(
+            !meets_entra_complexity("abc\\\"'`<>"),
+            "lower and symbols only"
+        );
         assert!(meets_entra_complexity("aB1\\\"'`<>"));
         assert!(!meets_entra_complexity("abcDEF1"), "7 characters");
         assert!(meets_entra_complexity(&format!("aB1{}", "x".repeat(253))));
