@@ -1,1 +1,284 @@
-//! The emulated Microsoft Graph tenant (being written).
+//! The emulated Microsoft Graph tenant.
+//!
+//! A local, stateful HTTP server that behaves like Microsoft Graph v1.0 for the endpoints
+//! lockdown uses (users, revokeSignInSessions, registeredDevices/ownedDevices, memberOf,
+//! devices, `$batch`). Every behaviour comes from Microsoft's documentation; each one carries a
+//! `// learn: ...` comment naming the page. Integration tests run the real binary against it and
+//! inspect the tenant through the synchronous accessors below; `lockdown --sandbox` embeds it.
+
+mod auth;
+mod batch;
+mod errors;
+mod faults;
+mod odata;
+mod routes;
+mod seed;
+mod server;
+mod state;
+pub mod throttle;
+
+#[cfg(test)]
+mod tests;
+
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+pub use seed::ids as contoso_ids;
+pub use state::ROLE_TEMPLATES;
+
+/// How the emulator is started.
+#[derive(Debug, Clone)]
+pub struct EmulatorConfig {
+    /// Default [`Seed::Contoso`].
+    pub seed: Seed,
+    /// Added to every HTTP request (a `$batch` envelope counts once). Default 0.
+    pub latency: Duration,
+    /// Emulated seconds that pass per real second (default 1.0). Throttling buckets refill on
+    /// the emulated clock, and `Retry-After` is whole emulated seconds.
+    pub time_scale: f64,
+    /// Enforce Graph's identity-and-access token buckets (default false).
+    pub throttling: bool,
+    /// Server-side cap on page size (default 999; tests lower it to force paging).
+    pub max_page_size: usize,
+    /// Injected faults, checked in order (default none).
+    pub faults: Vec<FaultRule>,
+    /// RNG seed for probabilistic faults.
+    pub fault_seed: u64,
+}
+
+impl Default for EmulatorConfig {
+    fn default() -> Self {
+        EmulatorConfig {
+            seed: Seed::Contoso,
+            latency: Duration::ZERO,
+            time_scale: 1.0,
+            throttling: false,
+            max_page_size: 999,
+            faults: Vec::new(),
+            fault_seed: 0x10c6_d0a1,
+        }
+    }
+}
+
+/// The tenant the emulator starts with.
+#[derive(Debug, Clone)]
+pub enum Seed {
+    /// The hand-made Contoso tenant (53 users: a medium tenant for throttling); see
+    /// [`contoso_ids`] for the user ids.
+    Contoso,
+    /// admin@contoso.com plus `user{i:05}@contoso.com` (i from 1), each with
+    /// `devices_per_user` Windows devices.
+    Bulk { users: usize, devices_per_user: usize },
+}
+
+/// One fault-injection rule.
+#[derive(Debug, Clone)]
+pub struct FaultRule {
+    pub kind: FaultKind,
+    /// Match e.g. "PATCH"; None = any.
+    pub method: Option<String>,
+    /// Substring match on the decoded request path (for batch items: the item's url).
+    pub path_contains: Option<String>,
+    /// 1.0 = always (when it matches).
+    pub probability: f64,
+    /// At most this many injections, then the rule is spent; None = unlimited.
+    pub times: Option<usize>,
+}
+
+impl FaultRule {
+    /// A rule that always fires, for any request, without limit.
+    pub fn always(kind: FaultKind) -> FaultRule {
+        FaultRule {
+            kind,
+            method: None,
+            path_contains: None,
+            probability: 1.0,
+            times: None,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub enum FaultKind {
+    /// 429 with Graph's body + Retry-After header.
+    Throttle { retry_after_secs: u64 },
+    /// 503.
+    ServiceUnavailable { retry_after_secs: Option<u64> },
+    /// 504.
+    GatewayTimeout,
+    /// Close the TCP connection without any response.
+    DropConnection,
+    /// Respond normally but only after `delay`.
+    Slow { delay: Duration },
+    /// The expected status with a truncated, invalid JSON body.
+    MalformedJson,
+}
+
+#[derive(Debug, Clone)]
+pub enum TokenKind {
+    Delegated { upn: String },
+    AppOnly,
+}
+
+/// What an issued token grants. `permissions` are the `scp` (delegated) or `roles` (app)
+/// values; `directory_roles` are role names (e.g. "User Administrator") or template ids. For a
+/// delegated token the caller's effective roles are the user's roles in the tenant plus these.
+#[derive(Debug, Clone)]
+pub struct TokenSpec {
+    pub kind: TokenKind,
+    pub permissions: Vec<String>,
+    pub directory_roles: Vec<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenKindTag {
+    Delegated,
+    AppOnly,
+    None,
+    Invalid,
+}
+
+#[derive(Debug, Clone)]
+pub struct UserState {
+    pub id: String,
+    pub user_principal_name: String,
+    pub display_name: String,
+    pub account_enabled: bool,
+    pub user_type: String,
+    pub on_premises_sync_enabled: Option<bool>,
+    pub sign_in_sessions_valid_from: time::OffsetDateTime,
+    pub last_password_change: time::OffsetDateTime,
+    /// Last password set through Graph, so tests can prove it never leaks.
+    pub password: Option<String>,
+    pub force_change_password_next_sign_in: bool,
+    pub password_resets: usize,
+    pub directory_roles: Vec<String>,
+    pub device_ids: Vec<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct DeviceState {
+    pub id: String,
+    pub device_id: String,
+    pub display_name: String,
+    pub operating_system: String,
+    pub account_enabled: bool,
+    pub trust_type: String,
+    pub on_premises_sync_enabled: Option<bool>,
+}
+
+#[derive(Debug, Clone)]
+pub struct RequestRecord {
+    pub method: String,
+    /// Percent-decoded path, e.g. "/v1.0/users/adele@contoso.com".
+    pub path: String,
+    /// As received, still encoded.
+    pub raw_path: String,
+    pub query: String,
+    /// 0 while in flight, and for dropped connections.
+    pub status: u16,
+    pub in_batch: bool,
+    pub token: TokenKindTag,
+}
+
+impl RequestRecord {
+    /// POST/PATCH/PUT/DELETE, excluding the POST /$batch envelope itself.
+    pub fn is_write(&self) -> bool {
+        let write = matches!(self.method.as_str(), "POST" | "PATCH" | "PUT" | "DELETE");
+        let envelope = !self.in_batch && self.path.trim_end_matches('/').ends_with("/$batch");
+        write && !envelope
+    }
+}
+
+/// A running emulator. Clones share the server; it stops on [`Emulator::shutdown`] or when the
+/// last clone is dropped.
+#[derive(Debug, Clone)]
+pub struct Emulator {
+    shared: Arc<server::Shared>,
+    addr: SocketAddr,
+    guard: Arc<server::ShutdownGuard>,
+}
+
+impl Emulator {
+    /// Bind 127.0.0.1:0 and serve on the current tokio runtime (tokio::spawn).
+    pub async fn start(config: EmulatorConfig) -> std::io::Result<Emulator> {
+        Self::start_on(SocketAddr::from(([127, 0, 0, 1], 0)), config).await
+    }
+
+    /// Same, on a chosen address (for `lockdown sandbox --listen`).
+    pub async fn start_on(addr: SocketAddr, config: EmulatorConfig) -> std::io::Result<Emulator> {
+        let (shared, addr, guard) = server::start(addr, config).await?;
+        Ok(Emulator {
+            shared,
+            addr,
+            guard: Arc::new(guard),
+        })
+    }
+
+    /// "http://127.0.0.1:PORT": the Graph root; routes live under /v1.0/...
+    pub fn url(&self) -> String {
+        self.shared.base_url.clone()
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// Delegated token of admin@contoso.com: Global Administrator, full delegated scopes.
+    pub fn admin_token(&self) -> String {
+        self.shared.admin_token.clone()
+    }
+
+    /// App-only token: User.Read.All, User.EnableDisableAccount.All, User.RevokeSessions.All,
+    /// User-PasswordProfile.ReadWrite.All, Device.ReadWrite.All, Directory.Read.All,
+    /// RoleManagement.Read.Directory; the app holds the User Administrator role.
+    pub fn app_token(&self) -> String {
+        self.shared.app_token.clone()
+    }
+
+    /// Issue a token. Panics if a delegated token names a user the tenant does not have.
+    pub fn issue_token(&self, spec: TokenSpec) -> String {
+        let mut tenant = lock(&self.shared.tenant);
+        auth::issue(&mut tenant, &spec)
+    }
+
+    /// Case-insensitive UPN or id.
+    pub fn user(&self, id_or_upn: &str) -> Option<UserState> {
+        let tenant = lock(&self.shared.tenant);
+        tenant.find_user(id_or_upn).map(|i| tenant.user_state(i))
+    }
+
+    pub fn device(&self, id: &str) -> Option<DeviceState> {
+        let tenant = lock(&self.shared.tenant);
+        tenant.find_device(id).map(|i| tenant.device_state(i))
+    }
+
+    pub fn users(&self) -> Vec<UserState> {
+        let tenant = lock(&self.shared.tenant);
+        (0..tenant.users.len()).map(|i| tenant.user_state(i)).collect()
+    }
+
+    /// Every HTTP request and every `$batch` item, in arrival order.
+    pub fn requests(&self) -> Vec<RequestRecord> {
+        lock(&self.shared.tenant).requests.clone()
+    }
+
+    pub fn clear_requests(&self) {
+        lock(&self.shared.tenant).clear_requests();
+    }
+
+    pub fn set_faults(&self, faults: Vec<FaultRule>) {
+        lock(&self.shared.faults).set(faults);
+    }
+
+    /// Stop serving (also happens when the last clone is dropped).
+    pub fn shutdown(self) {
+        self.guard.stop();
+    }
+}
+
+/// Lock a mutex, ignoring poisoning (a panicking test must not wedge the others).
+pub(crate) fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|e| e.into_inner())
+}

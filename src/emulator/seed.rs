@@ -1,0 +1,228 @@
+//! The two seeds: the hand-made Contoso tenant and a generated bulk tenant.
+
+use time::macros::datetime;
+use time::OffsetDateTime;
+use uuid::Uuid;
+
+use super::state::{Device, Tenant, User};
+
+const CREATED: OffsetDateTime = datetime!(2023-03-14 09:00:00 UTC);
+const SESSIONS_VALID_FROM: OffsetDateTime = datetime!(2025-09-01 08:00:00 UTC);
+const PASSWORD_CHANGED: OffsetDateTime = datetime!(2025-06-15 10:30:00 UTC);
+
+/// Object ids of the Contoso users (stable, so docs and tests can name them).
+pub mod ids {
+    pub const ADMIN: &str = "8a1d4c2e-5b3f-4e6a-9c7d-1e2f3a4b5c6d";
+    pub const ADELE: &str = "87d349ed-44d7-43e1-9a83-5f2406dee5bd";
+    pub const ALEX: &str = "4782e723-f4f4-4af3-a76e-25e3bab0d896";
+    pub const DIEGO: &str = "c03e6eaa-b6ab-46d7-905b-73ec7ea1f755";
+    pub const LIDIA: &str = "2ed03dfd-01d8-4005-a9ef-fa8ee546dc6c";
+    pub const PATTI: &str = "e8b753b5-4117-464e-9a08-713e1ff266b3";
+    pub const PRADEEP: &str = "40079818-3808-4585-903b-02605f061225";
+    pub const GRADY: &str = "ec63c778-24e1-4240-bea3-d12a167d5232";
+    pub const JOHANNA: &str = "626cbf8c-5dde-46b0-8385-9e40d64736fe";
+    pub const ISAIAH: &str = "0b746c5a-68f1-4a1d-b2c3-8f3e2a4d9e71";
+    pub const KIOSK: &str = "9c4d2f1e-7a6b-4c5d-8e3f-1a2b3c4d5e6f";
+    pub const ZOE: &str = "5f8e7d6c-4b3a-4291-8a7b-6c5d4e3f2a1b";
+    pub const BREAKGLASS: &str = "d1e2f3a4-b5c6-4d7e-8f9a-0b1c2d3e4f5a";
+}
+
+fn numbered_uuid(base: u128, n: u64) -> String {
+    Uuid::from_u128(base | n as u128).to_string()
+}
+
+const DEVICE_OBJECT_BASE: u128 = 0x1d000000_0000_4000_8000_000000000000;
+const DEVICE_ID_BASE: u128 = 0x2d000000_0000_4000_8000_000000000000;
+const BULK_USER_BASE: u128 = 0x0b000000_0000_4000_8000_000000000000;
+const PLAIN_USER_BASE: u128 = 0x0c000000_0000_4000_8000_000000000000;
+
+struct DeviceSpec {
+    name: String,
+    os: &'static str,
+    version: &'static str,
+    trust: &'static str,
+    enabled: bool,
+    synced: Option<bool>,
+}
+
+fn dev(name: impl Into<String>, os: &'static str) -> DeviceSpec {
+    let (version, trust) = match os {
+        "Windows" => ("10.0.22631.4460", "AzureAd"),
+        "iOS" => ("18.1.1", "Workplace"),
+        "Android" => ("15.0", "Workplace"),
+        "MacOS" => ("15.1.1", "Workplace"),
+        "Linux" => ("24.04", "Workplace"),
+        _ => ("", "Workplace"),
+    };
+    DeviceSpec {
+        name: name.into(),
+        os,
+        version,
+        trust,
+        enabled: true,
+        synced: None,
+    }
+}
+
+fn push_device(t: &mut Tenant, owner: usize, spec: DeviceSpec) {
+    let n = t.devices.len() as u64 + 1;
+    t.add_device(Device {
+        id: numbered_uuid(DEVICE_OBJECT_BASE, n),
+        device_id: numbered_uuid(DEVICE_ID_BASE, n),
+        display_name: spec.name,
+        operating_system: spec.os,
+        operating_system_version: spec.version,
+        account_enabled: spec.enabled,
+        trust_type: spec.trust,
+        on_premises_sync_enabled: spec.synced,
+        registered: CREATED,
+        owner,
+    });
+}
+
+fn user(id: &str, upn: &str, display: &str, given: Option<&str>, surname: Option<&str>, job: Option<&str>) -> User {
+    User {
+        id: id.to_string(),
+        upn: upn.to_string(),
+        display_name: display.to_string(),
+        given_name: given.map(str::to_string),
+        surname: surname.map(str::to_string),
+        job_title: job.map(str::to_string),
+        mail: Some(upn.to_string()),
+        account_enabled: true,
+        guest: false,
+        on_premises_sync_enabled: None,
+        sign_in_sessions_valid_from: SESSIONS_VALID_FROM,
+        last_password_change: PASSWORD_CHANGED,
+        created: CREATED,
+        password: None,
+        force_change_password_next_sign_in: false,
+        force_change_password_next_sign_in_with_mfa: false,
+        password_resets: 0,
+        roles: Vec::new(),
+        devices: Vec::new(),
+    }
+}
+
+/// Contoso: 53 users, which is a **medium (M, 50–500 users)** tenant for Graph's identity and
+/// access throttling (learn: graph/throttling-limits, "Identity and access service limits").
+pub(crate) fn contoso() -> Tenant {
+    let mut t = Tenant::default();
+
+    let mut admin = user(ids::ADMIN, "admin@contoso.com", "Megan Bowen", Some("Megan"), Some("Bowen"), Some("IT Administrator"));
+    admin.roles = vec!["Global Administrator"];
+    let admin = t.add_user(admin);
+    push_device(&mut t, admin, dev("MEGANB-SURFACE", "Windows"));
+
+    let adele = t.add_user(user(ids::ADELE, "adele@contoso.com", "Adele Vance", Some("Adele"), Some("Vance"), Some("Retail Manager")));
+    let mut laptop = dev("ADELEV-LAPTOP", "Windows");
+    laptop.version = "10.0.22631.4460"; // Windows 11 23H2
+    push_device(&mut t, adele, laptop);
+    push_device(&mut t, adele, dev("Adele's iPhone", "iOS"));
+
+    let alex = t.add_user(user(ids::ALEX, "alex@contoso.com", "Alex Wilber", Some("Alex"), Some("Wilber"), Some("Marketing Assistant")));
+    push_device(&mut t, alex, dev("ALEXW-DESKTOP", "Windows"));
+
+    t.add_user(user(ids::DIEGO, "diego@contoso.com", "Diego Siciliani", Some("Diego"), Some("Siciliani"), Some("HR Manager")));
+
+    let lidia = t.add_user(user(ids::LIDIA, "$lidia@contoso.com", "Lidia Holloway", Some("Lidia"), Some("Holloway"), Some("Product Manager")));
+    push_device(&mut t, lidia, dev("LIDIAH-LAPTOP", "Windows"));
+
+    let patti = t.add_user(user(ids::PATTI, "patti.o'fernandez@contoso.com", "Patti O'Fernandez", Some("Patti"), Some("O'Fernandez"), Some("President")));
+    push_device(&mut t, patti, dev("Patti's MacBook Pro", "MacOS"));
+
+    let mut pradeep = user(
+        ids::PRADEEP,
+        "pradeep_fabrikam.com#EXT#@contoso.onmicrosoft.com",
+        "Pradeep Gupta (Fabrikam)",
+        Some("Pradeep"),
+        Some("Gupta"),
+        None,
+    );
+    pradeep.guest = true;
+    pradeep.mail = Some("pradeep@fabrikam.com".to_string());
+    t.add_user(pradeep);
+
+    let mut grady = user(ids::GRADY, "grady@contoso.com", "Grady Archie", Some("Grady"), Some("Archie"), Some("Designer"));
+    grady.on_premises_sync_enabled = Some(true);
+    let grady = t.add_user(grady);
+    let mut hybrid = dev("GRADYA-WS01", "Windows");
+    hybrid.trust = "ServerAd";
+    hybrid.synced = Some(true);
+    push_device(&mut t, grady, hybrid);
+
+    let mut johanna = user(ids::JOHANNA, "johanna@contoso.com", "Johanna Lorenz", Some("Johanna"), Some("Lorenz"), Some("Senior Engineer"));
+    johanna.account_enabled = false;
+    let johanna = t.add_user(johanna);
+    let mut off = dev("JOHANNAL-LAPTOP", "Windows");
+    off.enabled = false;
+    push_device(&mut t, johanna, off);
+
+    let mut isaiah = user(ids::ISAIAH, "isaiah@contoso.com", "Isaiah Langer", Some("Isaiah"), Some("Langer"), Some("Sales Rep"));
+    isaiah.roles = vec!["User Administrator"];
+    let isaiah = t.add_user(isaiah);
+    push_device(&mut t, isaiah, dev("ISAIAHL-LAPTOP", "Windows"));
+
+    let kiosk = t.add_user(user(ids::KIOSK, "kiosk@contoso.com", "Shared Kiosk Operator", None, None, Some("Kiosk")));
+    for i in 1..=120 {
+        if i % 3 == 0 {
+            push_device(&mut t, kiosk, dev(format!("KIOSK-TAB-{i:03}"), "Android"));
+        } else {
+            push_device(&mut t, kiosk, dev(format!("KIOSK-PC-{i:03}"), "Windows"));
+        }
+    }
+
+    let zoe = t.add_user(user(ids::ZOE, "zoe@contoso.com", "Zoë Ørsted", Some("Zoë"), Some("Ørsted"), Some("Research Scientist")));
+    push_device(&mut t, zoe, dev("zoe-thinkpad", "Linux"));
+
+    let mut bg = user(ids::BREAKGLASS, "breakglass@contoso.com", "Emergency Access", None, None, None);
+    bg.roles = vec!["Global Administrator"];
+    bg.mail = None;
+    t.add_user(bg);
+
+    for i in 1..=40u64 {
+        let upn = format!("user{i:02}@contoso.com");
+        let display = format!("Contoso User {i:02}");
+        let u = user(&numbered_uuid(PLAIN_USER_BASE, i), &upn, &display, Some("Contoso"), Some(&format!("User {i:02}")), None);
+        t.add_user(u);
+    }
+    t
+}
+
+/// admin@contoso.com plus `user{i:05}@contoso.com` (i from 1), each with `devices_per_user`
+/// Windows devices.
+pub(crate) fn bulk(users: usize, devices_per_user: usize) -> Tenant {
+    let mut t = Tenant::default();
+    t.users.reserve(users + 1);
+    t.devices.reserve((users + 1) * devices_per_user + 1);
+    t.by_upn.reserve(users + 1);
+    t.by_id.reserve(users + 1);
+    t.device_by_id.reserve((users + 1) * devices_per_user + 1);
+
+    let mut admin = user(ids::ADMIN, "admin@contoso.com", "Megan Bowen", Some("Megan"), Some("Bowen"), Some("IT Administrator"));
+    admin.roles = vec!["Global Administrator"];
+    t.add_user(admin);
+    for i in 1..=users {
+        let upn = format!("user{i:05}@contoso.com");
+        let mut u = user(&numbered_uuid(BULK_USER_BASE, i as u64), &upn, &format!("User {i:05}"), None, None, None);
+        u.mail = None;
+        u.devices = Vec::with_capacity(devices_per_user);
+        let idx = t.add_user(u);
+        for d in 0..devices_per_user {
+            let n = t.devices.len() as u64 + 1;
+            t.add_device(Device {
+                id: numbered_uuid(DEVICE_OBJECT_BASE, n),
+                device_id: numbered_uuid(DEVICE_ID_BASE, n),
+                display_name: format!("U{i:05}-PC{d}"),
+                operating_system: "Windows",
+                operating_system_version: "10.0.22631.4460",
+                account_enabled: true,
+                trust_type: "AzureAd",
+                on_premises_sync_enabled: None,
+                registered: CREATED,
+                owner: idx,
+            });
+        }
+    }
+    t
+}
