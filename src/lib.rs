@@ -4,13 +4,10 @@
 //! tests and the benchmark can start the emulated tenant in-process.
 
 pub mod address;
-<<<<<<< HEAD
 pub mod auth;
 pub mod cli;
 pub mod cloud;
 pub mod commands;
-=======
->>>>>>> input
 pub mod emulator;
 pub mod graph;
 pub mod hints;
