@@ -122,6 +122,8 @@ impl Credential {
     }
 
     /// Pick the source for `mode` from the environment (`env` reads a variable).
+    // azure_identity's option structs gain private fields under its own cfg(test).
+    #[allow(clippy::needless_update)]
     pub fn from_env(mode: AuthMode, cloud: Cloud, env: Env) -> Result<Credential, AuthError> {
         let scope = format!("{}/.default", cloud.graph_root());
         let azure = |cred: Arc<dyn TokenCredential>, description: String| Credential {
@@ -343,7 +345,8 @@ pub fn token_kind(token: &Secret) -> TokenKind {
     let Some(payload) = token.expose().split('.').nth(1) else {
         return TokenKind::Unknown;
     };
-    let Ok(bytes) = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload.trim_end_matches('='))
+    let Ok(bytes) =
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload.trim_end_matches('='))
     else {
         return TokenKind::Unknown;
     };
@@ -424,8 +427,16 @@ mod tests {
     fn reads_the_token_kind_from_claims() {
         use base64::Engine;
         let enc = |v: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v);
-        let app = Secret::new(format!("{}.{}.sig", enc("{}"), enc(r#"{"idtyp":"app","roles":["x"]}"#)));
-        let user = Secret::new(format!("{}.{}.sig", enc("{}"), enc(r#"{"scp":"User.Read"}"#)));
+        let app = Secret::new(format!(
+            "{}.{}.sig",
+            enc("{}"),
+            enc(r#"{"idtyp":"app","roles":["x"]}"#)
+        ));
+        let user = Secret::new(format!(
+            "{}.{}.sig",
+            enc("{}"),
+            enc(r#"{"scp":"User.Read"}"#)
+        ));
         assert_eq!(token_kind(&app), TokenKind::AppOnly);
         assert_eq!(token_kind(&user), TokenKind::Delegated);
         assert_eq!(token_kind(&Secret::new("opaque")), TokenKind::Unknown);

@@ -11,7 +11,12 @@ use crate::cloud::Cloud;
 /// Lock down a Microsoft Entra ID account through Microsoft Graph: disable it, revoke its
 /// sign-in sessions, reset its password, disable its devices, and verify.
 #[derive(Debug, Parser)]
-#[command(name = "lockdown", version, propagate_version = true, max_term_width = 100)]
+#[command(
+    name = "lockdown",
+    version,
+    propagate_version = true,
+    max_term_width = 100
+)]
 pub struct Cli {
     #[command(flatten)]
     pub global: GlobalArgs,
@@ -60,7 +65,13 @@ pub struct GlobalArgs {
     pub max_retries: u32,
 
     /// Emulated seconds per real second, for tests against the emulator's faster clock.
-    #[arg(long, global = true, env = "LOCKDOWN_TIME_SCALE", default_value_t = 1.0, hide = true)]
+    #[arg(
+        long,
+        global = true,
+        env = "LOCKDOWN_TIME_SCALE",
+        default_value_t = 1.0,
+        hide = true
+    )]
     pub time_scale: f64,
 }
 
@@ -122,7 +133,12 @@ pub struct BlockArgs {
 
     /// Never lock this account (repeatable; also LOCKDOWN_PROTECT, comma-separated), e.g.
     /// break-glass accounts.
-    #[arg(long, value_name = "UPN_OR_ID", env = "LOCKDOWN_PROTECT", value_delimiter = ',')]
+    #[arg(
+        long,
+        value_name = "UPN_OR_ID",
+        env = "LOCKDOWN_PROTECT",
+        value_delimiter = ','
+    )]
     pub protect: Vec<String>,
 
     /// Lock protected accounts and the signed-in account too.

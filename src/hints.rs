@@ -31,7 +31,10 @@ const PRIVILEGED_TARGET: &str = "if the target holds an Entra admin role, the ca
 /// (learn: graph/api/user-update; same 400 code as other bad requests).
 fn is_on_premises_mastered(err: &GraphError) -> bool {
     err.api().is_some_and(|e| {
-        e.status == 400 && e.message.to_ascii_lowercase().contains("on-premises mastered")
+        e.status == 400
+            && e.message
+                .to_ascii_lowercase()
+                .contains("on-premises mastered")
     })
 }
 
@@ -39,7 +42,10 @@ fn is_on_premises_mastered(err: &GraphError) -> bool {
 /// non-Windows devices only in extensionAttributes.
 fn is_windows_only(err: &GraphError) -> bool {
     err.api().is_some_and(|e| {
-        e.status == 400 && e.message.to_ascii_lowercase().contains("only on windows devices")
+        e.status == 400
+            && e.message
+                .to_ascii_lowercase()
+                .contains("only on windows devices")
     })
 }
 

@@ -9,7 +9,10 @@ fn main() -> ExitCode {
     // Parse before starting the runtime: a usage error costs nothing and exits 2.
     let cli = Cli::parse();
     lockdown::logging::init(cli.global.verbose);
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt,
         Err(e) => {
             eprintln!("error: could not start the async runtime: {e}");

@@ -277,7 +277,9 @@ impl UserReport {
             ));
             if let (Some(b), Some(a)) = (&before.devices, &after.devices) {
                 let enabled = |d: &Vec<DeviceSnapshot>| {
-                    d.iter().filter(|x| x.account_enabled != Some(false)).count()
+                    d.iter()
+                        .filter(|x| x.account_enabled != Some(false))
+                        .count()
                 };
                 out.push_str(&format!(
                     "  devices enabled: {} of {} -> {} of {}\n",

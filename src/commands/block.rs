@@ -23,8 +23,8 @@ use crate::graph::{paging, roles, GraphClient, GraphError, GraphRequest, GraphRe
 use crate::hints::{self, Operation};
 use crate::output::Printer;
 use crate::report::{
-    DeviceReport, DeviceSnapshot, ErrorReport, Outcome, Snapshot, StepName, StepReport,
-    StepStatus, UserReport,
+    DeviceReport, DeviceSnapshot, ErrorReport, Outcome, Snapshot, StepName, StepReport, StepStatus,
+    UserReport,
 };
 use crate::signal::Cancel;
 
@@ -73,7 +73,11 @@ struct Ctx {
     cancel: Cancel,
 }
 
-pub async fn run(global: &GlobalArgs, args: &BlockArgs, cancel: Cancel) -> Result<ExitStatus, Fatal> {
+pub async fn run(
+    global: &GlobalArgs,
+    args: &BlockArgs,
+    cancel: Cancel,
+) -> Result<ExitStatus, Fatal> {
     let (jobs, rejected) = gather(&args.users, args.from.as_deref())?;
     let steps = Steps::from_args(args);
     if !steps.dry_run && !args.yes {
@@ -98,7 +102,12 @@ pub async fn run(global: &GlobalArgs, args: &BlockArgs, cancel: Cancel) -> Resul
         steps,
         token_kind: me.1,
         me: me.0,
-        protect: args.protect.iter().map(|p| p.trim().to_ascii_lowercase()).filter(|p| !p.is_empty()).collect(),
+        protect: args
+            .protect
+            .iter()
+            .map(|p| p.trim().to_ascii_lowercase())
+            .filter(|p| !p.is_empty())
+            .collect(),
         force: args.force,
         resolved: Mutex::new(HashSet::new()),
         unauthorized: AtomicBool::new(false),
@@ -174,7 +183,10 @@ pub async fn run(global: &GlobalArgs, args: &BlockArgs, cancel: Cancel) -> Resul
         }
     }
     let elapsed = started.elapsed();
-    eprintln!("{}", tally.summary(total + rejected.len(), elapsed, steps.dry_run));
+    eprintln!(
+        "{}",
+        tally.summary(total + rejected.len(), elapsed, steps.dry_run)
+    );
     if ctx.unauthorized.load(Ordering::Relaxed) {
         eprintln!("error: Graph rejected the token (401); the run was stopped");
         return Ok(ExitStatus::Auth);
@@ -204,7 +216,12 @@ fn confirm(jobs: &[Job], steps: Steps) -> Result<bool, Fatal> {
         actions.push("disable registered devices");
     }
     let mut err = std::io::stderr().lock();
-    let _ = writeln!(err, "About to lock down {} account(s): {}.", jobs.len(), actions.join(", "));
+    let _ = writeln!(
+        err,
+        "About to lock down {} account(s): {}.",
+        jobs.len(),
+        actions.join(", ")
+    );
     for job in jobs.iter().take(10) {
         let _ = writeln!(err, "  {}", job.raw);
     }
@@ -217,7 +234,10 @@ fn confirm(jobs: &[Job], steps: Steps) -> Result<bool, Fatal> {
     std::io::stdin()
         .read_line(&mut answer)
         .map_err(|e| Fatal::usage(format!("could not read the answer: {e}")))?;
-    Ok(matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes"))
+    Ok(matches!(
+        answer.trim().to_ascii_lowercase().as_str(),
+        "y" | "yes"
+    ))
 }
 
 /// Who the token signs in as. App-only tokens have no `/me` (Graph answers 400).
@@ -234,7 +254,10 @@ async fn who_am_i(client: &GraphClient, kind: TokenKind) -> Result<(Option<Me>, 
     match client.send(&users::me(), "signed-in account").await {
         Ok(resp) => match resp.json::<MeBody>() {
             Ok(me) => {
-                info!("signed in as {}", me.user_principal_name.as_deref().unwrap_or(&me.id));
+                info!(
+                    "signed in as {}",
+                    me.user_principal_name.as_deref().unwrap_or(&me.id)
+                );
                 Ok((
                     Some(Me {
                         id: me.id.to_ascii_lowercase(),
@@ -342,9 +365,12 @@ fn error(ctx: &Ctx, op: Operation, err: &GraphError, synced: bool) -> ErrorRepor
 }
 
 async fn list_devices(ctx: &Ctx, who: &str, label: &str) -> Result<Vec<Device>, GraphError> {
-    let items: Vec<serde_json::Value> = paging::collect_all(&ctx.client, devices::list_registered(who), label).await?;
+    let items: Vec<serde_json::Value> =
+        paging::collect_all(&ctx.client, devices::list_registered(who), label).await?;
     if ctx.unauthorized.load(Ordering::Relaxed) {
-        return Err(GraphError::Auth { message: "token rejected".into() });
+        return Err(GraphError::Auth {
+            message: "token rejected".into(),
+        });
     }
     devices::from_directory_objects(items)
 }
@@ -361,7 +387,9 @@ fn timestamp(t: Option<OffsetDateTime>) -> Option<String> {
 fn snapshot(user: &User, devices: Option<&[Device]>) -> Snapshot {
     Snapshot {
         account_enabled: user.account_enabled,
-        sign_in_sessions_valid_from_date_time: timestamp(user.sign_in_sessions_valid_from_date_time),
+        sign_in_sessions_valid_from_date_time: timestamp(
+            user.sign_in_sessions_valid_from_date_time,
+        ),
         devices: devices.map(|ds| {
             ds.iter()
                 .map(|d| DeviceSnapshot {
@@ -375,7 +403,10 @@ fn snapshot(user: &User, devices: Option<&[Device]>) -> Snapshot {
 
 fn is_protected(ctx: &Ctx, user: &User) -> Option<String> {
     let id = user.id.0.to_ascii_lowercase();
-    let upn = user.user_principal_name.as_deref().map(str::to_ascii_lowercase);
+    let upn = user
+        .user_principal_name
+        .as_deref()
+        .map(str::to_ascii_lowercase);
     let matches = |key: &str| key == id || upn.as_deref() == Some(key);
     if let Some(me) = &ctx.me {
         if me.id == id || (me.upn.is_some() && me.upn == upn) {
@@ -402,7 +433,11 @@ async fn admin_roles(ctx: &Ctx, who: &str, label: &str) -> Option<Vec<String>> {
         Ok(roles) => Some(
             roles
                 .into_iter()
-                .map(|r| r.display_name.or(r.role_template_id).unwrap_or_else(|| "unnamed role".into()))
+                .map(|r| {
+                    r.display_name
+                        .or(r.role_template_id)
+                        .unwrap_or_else(|| "unnamed role".into())
+                })
                 .collect(),
         ),
         Err(e) => {
@@ -422,7 +457,11 @@ async fn block_user(ctx: &Ctx, job: Job) -> UserReport {
 
     // 1. Resolve, with the device list and the admin-role check alongside.
     let (user, device_list, roles) = tokio::join!(
-        async { send(ctx, &users::get(&who), &label("resolve")).await.and_then(|r| users::decode(&r)) },
+        async {
+            send(ctx, &users::get(&who), &label("resolve"))
+                .await
+                .and_then(|r| users::decode(&r))
+        },
         async {
             if steps.disable_devices {
                 Some(list_devices(ctx, &who, &label("list devices")).await)
@@ -454,9 +493,16 @@ async fn block_user(ctx: &Ctx, job: Job) -> UserReport {
     report.user_principal_name = user.user_principal_name.clone();
     report.display_name = user.display_name.clone();
 
-    if !ctx.resolved.lock().unwrap().insert(user.id.0.to_ascii_lowercase()) {
+    if !ctx
+        .resolved
+        .lock()
+        .unwrap()
+        .insert(user.id.0.to_ascii_lowercase())
+    {
         report.outcome = Outcome::Refused;
-        report.reason = Some("the same account was given more than once (by UPN and by id); acted on once".into());
+        report.reason = Some(
+            "the same account was given more than once (by UPN and by id); acted on once".into(),
+        );
         return report;
     }
     if !ctx.force {
@@ -494,26 +540,52 @@ async fn block_user(ctx: &Ctx, job: Job) -> UserReport {
 
     // 2. Disable the account.
     if !steps.disable_account {
-        report.steps.push(StepReport::new(StepName::DisableAccount, StepStatus::Skipped, "skipped by --keep-enabled".to_owned()));
+        report.steps.push(StepReport::new(
+            StepName::DisableAccount,
+            StepStatus::Skipped,
+            "skipped by --keep-enabled".to_owned(),
+        ));
     } else if user.account_enabled == Some(false) {
-        report.steps.push(StepReport::new(StepName::DisableAccount, StepStatus::Already, "the account was already disabled".to_owned()));
+        report.steps.push(StepReport::new(
+            StepName::DisableAccount,
+            StepStatus::Already,
+            "the account was already disabled".to_owned(),
+        ));
     } else if let Some(r) = interrupted(ctx, &mut report) {
         return r;
     } else {
         match send(ctx, &users::disable(id), &label("disable account")).await {
-            Ok(_) => report.steps.push(StepReport::new(StepName::DisableAccount, StepStatus::Done, "accountEnabled set to false: no new sign-in can start".to_owned())),
-            Err(e) => report.steps.push(StepReport::failed(StepName::DisableAccount, "the account could not be disabled", error(ctx, Operation::DisableAccount, &e, synced))),
+            Ok(_) => report.steps.push(StepReport::new(
+                StepName::DisableAccount,
+                StepStatus::Done,
+                "accountEnabled set to false: no new sign-in can start".to_owned(),
+            )),
+            Err(e) => report.steps.push(StepReport::failed(
+                StepName::DisableAccount,
+                "the account could not be disabled",
+                error(ctx, Operation::DisableAccount, &e, synced),
+            )),
         }
     }
 
     // 3. Revoke sign-in sessions.
     let mut revoked_at = None;
     if !steps.revoke_sessions {
-        report.steps.push(StepReport::new(StepName::RevokeSessions, StepStatus::Skipped, "skipped by --skip-sessions".to_owned()));
+        report.steps.push(StepReport::new(
+            StepName::RevokeSessions,
+            StepStatus::Skipped,
+            "skipped by --skip-sessions".to_owned(),
+        ));
     } else if let Some(r) = interrupted(ctx, &mut report) {
         return r;
     } else {
-        match send(ctx, &users::revoke_sign_in_sessions(id), &label("revoke sessions")).await {
+        match send(
+            ctx,
+            &users::revoke_sign_in_sessions(id),
+            &label("revoke sessions"),
+        )
+        .await
+        {
             Ok(resp) => {
                 // Graph's clock, not ours: verification compares against it.
                 let at = resp.date().unwrap_or_else(OffsetDateTime::now_utc);
@@ -525,17 +597,33 @@ async fn block_user(ctx: &Ctx, job: Job) -> UserReport {
                 if user.is_guest() {
                     detail.push_str("; this guest's sessions in its home tenant are not affected");
                 }
-                report.steps.push(StepReport::new(StepName::RevokeSessions, StepStatus::Done, detail));
+                report.steps.push(StepReport::new(
+                    StepName::RevokeSessions,
+                    StepStatus::Done,
+                    detail,
+                ));
             }
-            Err(e) => report.steps.push(StepReport::failed(StepName::RevokeSessions, "sign-in sessions could not be revoked", error(ctx, Operation::RevokeSessions, &e, false))),
+            Err(e) => report.steps.push(StepReport::failed(
+                StepName::RevokeSessions,
+                "sign-in sessions could not be revoked",
+                error(ctx, Operation::RevokeSessions, &e, false),
+            )),
         }
     }
 
     // 4. Reset the password to one nobody sees.
     if !steps.reset_password {
-        report.steps.push(StepReport::new(StepName::ResetPassword, StepStatus::Skipped, "skipped by --skip-password".to_owned()));
+        report.steps.push(StepReport::new(
+            StepName::ResetPassword,
+            StepStatus::Skipped,
+            "skipped by --skip-password".to_owned(),
+        ));
     } else if user.is_guest() {
-        report.steps.push(StepReport::new(StepName::ResetPassword, StepStatus::Skipped, "guest account: its password lives in its home tenant".to_owned()));
+        report.steps.push(StepReport::new(
+            StepName::ResetPassword,
+            StepStatus::Skipped,
+            "guest account: its password lives in its home tenant".to_owned(),
+        ));
     } else if let Some(r) = interrupted(ctx, &mut report) {
         return r;
     } else {
@@ -549,8 +637,16 @@ async fn block_user(ctx: &Ctx, job: Job) -> UserReport {
     // 5. Disable registered devices.
     let mut disabled_devices: Vec<String> = Vec::new();
     match device_list {
-        None => report.steps.push(StepReport::new(StepName::DisableDevices, StepStatus::Skipped, "skipped by --skip-devices".to_owned())),
-        Some(Err(e)) => report.steps.push(StepReport::failed(StepName::DisableDevices, "the user's registered devices could not be listed", error(ctx, Operation::ListDevices, &e, false))),
+        None => report.steps.push(StepReport::new(
+            StepName::DisableDevices,
+            StepStatus::Skipped,
+            "skipped by --skip-devices".to_owned(),
+        )),
+        Some(Err(e)) => report.steps.push(StepReport::failed(
+            StepName::DisableDevices,
+            "the user's registered devices could not be listed",
+            error(ctx, Operation::ListDevices, &e, false),
+        )),
         Some(Ok(list)) => {
             if let Some(r) = interrupted(ctx, &mut report) {
                 return r;
@@ -568,7 +664,21 @@ async fn block_user(ctx: &Ctx, job: Job) -> UserReport {
     }
 
     // 6. Verify by reading the account back.
-    let (verify, after) = verify(ctx, &user, revoked_at, devices_before.as_deref(), &disabled_devices, &job.raw).await;
+    let disabled = report
+        .step(StepName::DisableAccount)
+        .is_some_and(|s| s.status == StepStatus::Done);
+    let (verify, after) = verify(
+        ctx,
+        &user,
+        Written {
+            disabled,
+            revoked_at,
+            devices: &disabled_devices,
+        },
+        devices_before.as_deref(),
+        &job.raw,
+    )
+    .await;
     report.steps.push(verify);
     report.after = after;
     report.outcome = outcome(&report.steps);
@@ -583,7 +693,11 @@ fn interrupted(ctx: &Ctx, report: &mut UserReport) -> Option<UserReport> {
             r.outcome = Outcome::Interrupted;
             r.reason = Some("interrupted before this user was finished".into());
         } else {
-            r.outcome = if r.steps.iter().any(|s| matches!(s.status, StepStatus::Done)) { Outcome::Partial } else { Outcome::Failed };
+            r.outcome = if r.steps.iter().any(|s| matches!(s.status, StepStatus::Done)) {
+                Outcome::Partial
+            } else {
+                Outcome::Failed
+            };
             r.reason = Some("stopped: Graph rejected the token".into());
         }
         return Some(r);
@@ -603,7 +717,12 @@ async fn disable_devices(ctx: &Ctx, list: &[Device], raw: &str) -> StepReport {
             if d.account_enabled == Some(false) {
                 return (d, Ok(false));
             }
-            (d, send(ctx, &devices::disable(&d.id), label).await.map(|_| true))
+            (
+                d,
+                send(ctx, &devices::disable(&d.id), label)
+                    .await
+                    .map(|_| true),
+            )
         }
     }))
     .buffered(4)
@@ -622,7 +741,10 @@ async fn disable_devices(ctx: &Ctx, list: &[Device], raw: &str) -> StepReport {
             Err(e) => {
                 failed += 1;
                 let synced = d.on_premises_sync_enabled == Some(true);
-                (StepStatus::Failed, Some(error(ctx, Operation::DisableDevice, &e, synced)))
+                (
+                    StepStatus::Failed,
+                    Some(error(ctx, Operation::DisableDevice, &e, synced)),
+                )
             }
         };
         reports.push(DeviceReport {
@@ -653,7 +775,7 @@ async fn disable_devices(ctx: &Ctx, list: &[Device], raw: &str) -> StepReport {
         if failed > 0 {
             parts.push(format!("{failed} could not be disabled"));
         }
-        format!("{} of {} device(s): {}", list.len(), list.len(), parts.join(", "))
+        format!("{} device(s): {}", list.len(), parts.join(", "))
     };
     StepReport {
         step: StepName::DisableDevices,
@@ -668,14 +790,25 @@ async fn disable_devices(ctx: &Ctx, list: &[Device], raw: &str) -> StepReport {
 /// moments of the same request, so the comparison allows one second.
 const CLOCK_SLACK: time::Duration = time::Duration::seconds(1);
 
+/// What the write steps report as taken effect, for verify to check.
+struct Written<'a> {
+    disabled: bool,
+    revoked_at: Option<OffsetDateTime>,
+    devices: &'a [String],
+}
+
 async fn verify(
     ctx: &Ctx,
     before: &User,
-    revoked_at: Option<OffsetDateTime>,
+    written: Written<'_>,
     devices_before: Option<&[Device]>,
-    disabled_devices: &[String],
     raw: &str,
 ) -> (StepReport, Option<crate::report::Snapshot>) {
+    let Written {
+        disabled,
+        revoked_at,
+        devices: disabled_devices,
+    } = written;
     let want_disabled = ctx.steps.disable_account;
     let label = format!("{raw}: verify");
     let mut last_problems = Vec::new();
@@ -685,10 +818,17 @@ async fn verify(
     // that contradicts a write Graph accepted is read again a couple of times.
     for attempt in 0..3 {
         if attempt > 0 {
-            ctx.client.retry_policy().sleep(Duration::from_secs(attempt)).await;
+            ctx.client
+                .retry_policy()
+                .sleep(Duration::from_secs(attempt))
+                .await;
         }
         let (user, devices) = tokio::join!(
-            async { send(ctx, &users::get(&before.id.0), &label).await.and_then(|r| users::decode(&r)) },
+            async {
+                send(ctx, &users::get(&before.id.0), &label)
+                    .await
+                    .and_then(|r| users::decode(&r))
+            },
             async {
                 if disabled_devices.is_empty() {
                     None
@@ -712,7 +852,7 @@ async fn verify(
         let mut contradicts_write = false;
         if want_disabled && user.account_enabled != Some(false) {
             problems.push("accountEnabled is still true".to_owned());
-            contradicts_write = true;
+            contradicts_write |= disabled;
         }
         if let Some(at) = revoked_at {
             let floor = at.replace_nanosecond(0).unwrap_or(at);
@@ -726,14 +866,19 @@ async fn verify(
                     ));
                     contradicts_write = true;
                 }
-                None => problems.push("signInSessionsValidFromDateTime was not returned".to_owned()),
+                None => {
+                    problems.push("signInSessionsValidFromDateTime was not returned".to_owned())
+                }
             }
         } else if ctx.steps.revoke_sessions {
             problems.push("sign-in sessions were not revoked".to_owned());
         }
         if let Some(now) = &devices {
             for id in disabled_devices {
-                if now.iter().any(|d| &d.id.0 == id && d.account_enabled != Some(false)) {
+                if now
+                    .iter()
+                    .any(|d| &d.id.0 == id && d.account_enabled != Some(false))
+                {
                     problems.push(format!("device {id} is still enabled"));
                     contradicts_write = true;
                 }
@@ -761,23 +906,30 @@ async fn verify(
             ));
         }
         if !disabled_devices.is_empty() {
-            checks.push(format!("{} device(s) read back disabled", disabled_devices.len()));
+            checks.push(format!(
+                "{} device(s) read back disabled",
+                disabled_devices.len()
+            ));
         }
         if checks.is_empty() {
             checks.push("the account was read back".into());
         }
         StepReport::new(StepName::Verify, StepStatus::Done, checks.join("; "))
     } else {
-        StepReport::new(StepName::Verify, StepStatus::Failed, last_problems.join("; "))
+        StepReport::new(
+            StepName::Verify,
+            StepStatus::Failed,
+            last_problems.join("; "),
+        )
     };
     (step, after)
 }
 
 fn outcome(steps: &[StepReport]) -> Outcome {
     let failed = steps.iter().any(|s| s.status == StepStatus::Failed);
-    let effect = steps
-        .iter()
-        .any(|s| s.step != StepName::Verify && matches!(s.status, StepStatus::Done | StepStatus::Already));
+    let effect = steps.iter().any(|s| {
+        s.step != StepName::Verify && matches!(s.status, StepStatus::Done | StepStatus::Already)
+    });
     if !failed {
         Outcome::Locked
     } else if effect {
@@ -798,16 +950,36 @@ fn plan(
     let id = &user.id;
     let would = |req: GraphRequest, body: &str| format!("would send {} {body}", req.describe());
     steps.push(if !flags.disable_account {
-        StepReport::new(StepName::DisableAccount, StepStatus::Skipped, "skipped by --keep-enabled".to_owned())
+        StepReport::new(
+            StepName::DisableAccount,
+            StepStatus::Skipped,
+            "skipped by --keep-enabled".to_owned(),
+        )
     } else if user.account_enabled == Some(false) {
-        StepReport::new(StepName::DisableAccount, StepStatus::Already, "the account is already disabled".to_owned())
+        StepReport::new(
+            StepName::DisableAccount,
+            StepStatus::Already,
+            "the account is already disabled".to_owned(),
+        )
     } else {
-        StepReport::new(StepName::DisableAccount, StepStatus::Planned, would(users::disable(id), r#"{"accountEnabled":false}"#))
+        StepReport::new(
+            StepName::DisableAccount,
+            StepStatus::Planned,
+            would(users::disable(id), r#"{"accountEnabled":false}"#),
+        )
     });
     steps.push(if !flags.revoke_sessions {
-        StepReport::new(StepName::RevokeSessions, StepStatus::Skipped, "skipped by --skip-sessions".to_owned())
+        StepReport::new(
+            StepName::RevokeSessions,
+            StepStatus::Skipped,
+            "skipped by --skip-sessions".to_owned(),
+        )
     } else {
-        StepReport::new(StepName::RevokeSessions, StepStatus::Planned, would(users::revoke_sign_in_sessions(id), "(no body)"))
+        StepReport::new(
+            StepName::RevokeSessions,
+            StepStatus::Planned,
+            would(users::revoke_sign_in_sessions(id), "(no body)"),
+        )
     });
     steps.push(if !flags.reset_password {
         StepReport::new(StepName::ResetPassword, StepStatus::Skipped, "skipped by --skip-password".to_owned())
@@ -824,7 +996,11 @@ fn plan(
         )
     });
     match device_list {
-        None => steps.push(StepReport::new(StepName::DisableDevices, StepStatus::Skipped, "skipped by --skip-devices".to_owned())),
+        None => steps.push(StepReport::new(
+            StepName::DisableDevices,
+            StepStatus::Skipped,
+            "skipped by --skip-devices".to_owned(),
+        )),
         Some(Err(e)) => steps.push(StepReport::failed(
             StepName::DisableDevices,
             "the user's registered devices could not be listed",
@@ -834,7 +1010,12 @@ fn plan(
             let mut devices = Vec::new();
             let mut planned = 0;
             for d in &list {
-                let status = if d.account_enabled == Some(false) { StepStatus::Already } else { planned += 1; StepStatus::Planned };
+                let status = if d.account_enabled == Some(false) {
+                    StepStatus::Already
+                } else {
+                    planned += 1;
+                    StepStatus::Planned
+                };
                 devices.push(DeviceReport {
                     id: d.id.0.clone(),
                     display_name: d.display_name.clone(),
@@ -850,12 +1031,20 @@ fn plan(
             };
             steps.push(StepReport {
                 step: StepName::DisableDevices,
-                status: if planned > 0 { StepStatus::Planned } else { StepStatus::Already },
+                status: if planned > 0 {
+                    StepStatus::Planned
+                } else {
+                    StepStatus::Already
+                },
                 detail: Some(detail),
                 error: None,
                 devices: Some(devices),
             });
         }
     }
-    report.steps.push(StepReport::new(StepName::Verify, StepStatus::Planned, format!("would read back {}", users::get(&id.0).describe())));
+    report.steps.push(StepReport::new(
+        StepName::Verify,
+        StepStatus::Planned,
+        format!("would read back {}", users::get(&id.0).describe()),
+    ));
 }

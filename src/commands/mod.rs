@@ -11,13 +11,13 @@ use std::time::Duration;
 
 use tracing::info;
 
+use crate::address::UserRef;
 use crate::auth::{token_kind, Credential, TokenKind};
 use crate::cli::{GlobalArgs, OutputFormat};
 use crate::cloud::Cloud;
 use crate::emulator::{Emulator, EmulatorConfig};
 use crate::graph::{self, GraphClient, RetryPolicy};
 use crate::input::{Item, TargetReader};
-use crate::address::UserRef;
 
 /// How the process ends. Scripts rely on these numbers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -127,24 +127,30 @@ pub async fn connect(global: &GlobalArgs) -> Result<Session, Fatal> {
         };
         if let Some(host) = root.host_str() {
             if !Cloud::is_graph_host(host) {
-                eprintln!("note: sending Graph requests to {host}, which is not a Microsoft Graph host");
+                eprintln!(
+                    "note: sending Graph requests to {host}, which is not a Microsoft Graph host"
+                );
             }
         }
         let env = |name: &str| std::env::var(name).ok();
         let credential = Credential::from_env(global.auth, global.cloud, &env).map_err(|e| {
             Fatal::auth(
                 e.to_string(),
-                Some("see README.md, \"Authentication\", for each mode and the permissions it needs".into()),
+                Some(
+                    "see README.md, \"Authentication\", for each mode and the permissions it needs"
+                        .into(),
+                ),
             )
         })?;
         (root, credential, None)
     };
     info!("authenticating with {}", credential.description());
-    let client = GraphClient::new(root, Arc::new(credential), retry, timeout).map_err(|e| Fatal {
-        status: ExitStatus::Failure,
-        message: e.to_string(),
-        hint: None,
-    })?;
+    let client =
+        GraphClient::new(root, Arc::new(credential), retry, timeout).map_err(|e| Fatal {
+            status: ExitStatus::Failure,
+            message: e.to_string(),
+            hint: None,
+        })?;
     let token = client
         .token()
         .await
@@ -174,7 +180,10 @@ pub struct Rejected {
 }
 
 /// Users from arguments and `--from`, validated and de-duplicated (case-insensitively).
-pub fn gather(users: &[String], from: Option<&std::path::Path>) -> Result<(Vec<Job>, Vec<Rejected>), Fatal> {
+pub fn gather(
+    users: &[String],
+    from: Option<&std::path::Path>,
+) -> Result<(Vec<Job>, Vec<Rejected>), Fatal> {
     let mut jobs = Vec::new();
     let mut rejected = Vec::new();
     let mut seen = crate::input::Dedup::new();
@@ -200,9 +209,8 @@ pub fn gather(users: &[String], from: Option<&std::path::Path>) -> Result<(Vec<J
         let reader: Box<dyn std::io::BufRead> = if path.as_os_str() == "-" {
             Box::new(std::io::BufReader::new(std::io::stdin()))
         } else {
-            let file = std::fs::File::open(path).map_err(|e| {
-                Fatal::usage(format!("cannot read `{}`: {e}", path.display()))
-            })?;
+            let file = std::fs::File::open(path)
+                .map_err(|e| Fatal::usage(format!("cannot read `{}`: {e}", path.display())))?;
             Box::new(std::io::BufReader::new(file))
         };
         let name = path.display().to_string();
@@ -225,12 +233,17 @@ pub fn gather(users: &[String], from: Option<&std::path::Path>) -> Result<(Vec<J
             msg.push_str(&format!(
                 "; `{}`{} {}",
                 first.raw,
-                first.line.map(|l| format!(" (line {l})")).unwrap_or_default(),
+                first
+                    .line
+                    .map(|l| format!(" (line {l})"))
+                    .unwrap_or_default(),
                 first.reason
             ));
         }
         if users.is_empty() && from.is_none() {
-            return Err(Fatal::usage("no user given: name users as arguments or with --from FILE"));
+            return Err(Fatal::usage(
+                "no user given: name users as arguments or with --from FILE",
+            ));
         }
         return Err(Fatal::usage(msg));
     }

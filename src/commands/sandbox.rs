@@ -10,7 +10,9 @@ use crate::signal::Cancel;
 
 pub async fn run(args: &SandboxArgs, cancel: Cancel) -> Result<ExitStatus, Fatal> {
     if !args.listen.ip().is_loopback() {
-        return Err(Fatal::usage("the sandbox listens on a loopback address only (e.g. 127.0.0.1:8080)"));
+        return Err(Fatal::usage(
+            "the sandbox listens on a loopback address only (e.g. 127.0.0.1:8080)",
+        ));
     }
     if !(0.0..=1.0).contains(&args.fault_rate) {
         return Err(Fatal::usage("--fault-rate is a fraction from 0 to 1"));
@@ -25,12 +27,17 @@ pub async fn run(args: &SandboxArgs, cancel: Cancel) -> Result<ExitStatus, Fatal
         ..EmulatorConfig::default()
     };
     if let Some(users) = args.users {
-        config.seed = Seed::Bulk { users, devices_per_user: args.devices_per_user };
+        config.seed = Seed::Bulk {
+            users,
+            devices_per_user: args.devices_per_user,
+        };
     }
     if args.fault_rate > 0.0 {
         config.faults = vec![
             FaultRule {
-                kind: FaultKind::ServiceUnavailable { retry_after_secs: None },
+                kind: FaultKind::ServiceUnavailable {
+                    retry_after_secs: None,
+                },
                 method: None,
                 path_contains: None,
                 probability: args.fault_rate / 2.0,
@@ -51,9 +58,14 @@ pub async fn run(args: &SandboxArgs, cancel: Cancel) -> Result<ExitStatus, Fatal
     // These are the emulator's own tokens: they open nothing but this local server.
     println!("export LOCKDOWN_GRAPH_URL={}", emulator.url());
     println!("export LOCKDOWN_ACCESS_TOKEN={}", emulator.admin_token());
-    println!("# app-only token (no /me, no registeredDevices listing, Windows-only device writes):");
+    println!(
+        "# app-only token (no /me, no registeredDevices listing, Windows-only device writes):"
+    );
     println!("# export LOCKDOWN_ACCESS_TOKEN={}", emulator.app_token());
-    eprintln!("sandbox: emulated tenant at {}; Ctrl-C to stop", emulator.url());
+    eprintln!(
+        "sandbox: emulated tenant at {}; Ctrl-C to stop",
+        emulator.url()
+    );
     cancel.cancelled().await;
     emulator.shutdown();
     Ok(ExitStatus::Success)

@@ -65,7 +65,12 @@ pub async fn run(global: &GlobalArgs, args: &StatusArgs) -> Result<ExitStatus, F
             let who = job.user.to_string();
             let label = format!("{}: status", job.raw);
             let (user, devices) = tokio::join!(
-                async { client.send(&users::get(&who), &label).await.and_then(|r| users::decode(&r)) },
+                async {
+                    client
+                        .send(&users::get(&who), &label)
+                        .await
+                        .and_then(|r| users::decode(&r))
+                },
                 async {
                     let items: Result<Vec<serde_json::Value>, GraphError> =
                         paging::collect_all(&client, devices::list_registered(&who), &label).await;
@@ -85,14 +90,20 @@ pub async fn run(global: &GlobalArgs, args: &StatusArgs) -> Result<ExitStatus, F
             unauthorized = true;
         }
         match session.output {
-            OutputFormat::Json => println!("{}", serde_json::to_string(&status).expect("serializes")),
+            OutputFormat::Json => {
+                println!("{}", serde_json::to_string(&status).expect("serializes"))
+            }
             OutputFormat::Text => print!("{}", text(&status)),
         }
     }
     if unauthorized {
         return Ok(ExitStatus::Auth);
     }
-    Ok(if ok { ExitStatus::Success } else { ExitStatus::Failure })
+    Ok(if ok {
+        ExitStatus::Success
+    } else {
+        ExitStatus::Failure
+    })
 }
 
 fn build(
@@ -118,8 +129,15 @@ fn build(
     let user = match user {
         Ok(u) => u,
         Err(e) => {
-            s.outcome = if e.is_not_found() { "not_found" } else { "failed" };
-            s.error = Some(ErrorReport::from_graph(&e, hints::for_error(Operation::ReadUser, &e, kind, false)));
+            s.outcome = if e.is_not_found() {
+                "not_found"
+            } else {
+                "failed"
+            };
+            s.error = Some(ErrorReport::from_graph(
+                &e,
+                hints::for_error(Operation::ReadUser, &e, kind, false),
+            ));
             return s;
         }
     };
@@ -129,9 +147,11 @@ fn build(
     s.account_enabled = user.account_enabled;
     s.user_type = user.user_type;
     s.on_premises_sync_enabled = user.on_premises_sync_enabled;
-    s.sign_in_sessions_valid_from_date_time = user
-        .sign_in_sessions_valid_from_date_time
-        .and_then(|t| t.format(&time::format_description::well_known::Rfc3339).ok());
+    s.sign_in_sessions_valid_from_date_time =
+        user.sign_in_sessions_valid_from_date_time.and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        });
     match devices {
         Ok(list) => {
             s.devices = Some(
@@ -147,7 +167,10 @@ fn build(
             )
         }
         Err(e) => {
-            s.devices_error = Some(ErrorReport::from_graph(&e, hints::for_error(Operation::ListDevices, &e, kind, false)))
+            s.devices_error = Some(ErrorReport::from_graph(
+                &e,
+                hints::for_error(Operation::ListDevices, &e, kind, false),
+            ))
         }
     }
     s
@@ -158,7 +181,12 @@ fn text(s: &UserStatus) -> String {
     if s.outcome != "found" {
         out.push_str(&format!("{}: {}\n", s.target, s.outcome.replace('_', " ")));
         if let Some(e) = &s.error {
-            out.push_str(&format!("  error: {} {}: {}\n", e.status.map(|s| s.to_string()).unwrap_or_default(), e.code, e.message));
+            out.push_str(&format!(
+                "  error: {} {}: {}\n",
+                e.status.map(|s| s.to_string()).unwrap_or_default(),
+                e.code,
+                e.message
+            ));
             if let Some(h) = &e.hint {
                 out.push_str(&format!("  hint: {h}\n"));
             }
@@ -176,15 +204,23 @@ fn text(s: &UserStatus) -> String {
         s.user_principal_name.as_deref().unwrap_or(&s.target),
         s.id.as_deref().unwrap_or("")
     ));
-    out.push_str(&format!("  account enabled:     {}\n", flag(s.account_enabled)));
-    out.push_str(&format!("  user type:           {}\n", s.user_type.as_deref().unwrap_or("unknown")));
+    out.push_str(&format!(
+        "  account enabled:     {}\n",
+        flag(s.account_enabled)
+    ));
+    out.push_str(&format!(
+        "  user type:           {}\n",
+        s.user_type.as_deref().unwrap_or("unknown")
+    ));
     out.push_str(&format!(
         "  synced from on-prem: {}\n",
         flag(s.on_premises_sync_enabled.or(Some(false)))
     ));
     out.push_str(&format!(
         "  sessions valid from: {}\n",
-        s.sign_in_sessions_valid_from_date_time.as_deref().unwrap_or("unknown")
+        s.sign_in_sessions_valid_from_date_time
+            .as_deref()
+            .unwrap_or("unknown")
     ));
     match (&s.devices, &s.devices_error) {
         (Some(list), _) => {
@@ -194,12 +230,20 @@ fn text(s: &UserStatus) -> String {
                     "    - {} ({}): {}\n",
                     d.display_name.as_deref().unwrap_or(&d.id),
                     d.operating_system.as_deref().unwrap_or("unknown OS"),
-                    if d.account_enabled == Some(false) { "disabled" } else { "enabled" }
+                    if d.account_enabled == Some(false) {
+                        "disabled"
+                    } else {
+                        "enabled"
+                    }
                 ));
             }
         }
         (None, Some(e)) => {
-            out.push_str(&format!("  registered devices:  could not be listed ({} {})\n", e.status.map(|s| s.to_string()).unwrap_or_default(), e.code));
+            out.push_str(&format!(
+                "  registered devices:  could not be listed ({} {})\n",
+                e.status.map(|s| s.to_string()).unwrap_or_default(),
+                e.code
+            ));
             if let Some(h) = &e.hint {
                 out.push_str(&format!("    hint: {h}\n"));
             }

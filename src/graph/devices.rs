@@ -71,10 +71,7 @@ pub fn from_directory_objects(items: Vec<serde_json::Value>) -> Result<Vec<Devic
 
 /// `PATCH /devices/{id}` `{"accountEnabled": false}`.
 pub fn disable(id: &DeviceObjectId) -> GraphRequest {
-    GraphRequest::patch(
-        device_path(&id.0),
-        json!({ "accountEnabled": false }),
-    )
+    GraphRequest::patch(device_path(&id.0), json!({ "accountEnabled": false }))
 }
 
 /// `/devices/{id}`. Ids come from Graph, but the path is built safely for any string: the

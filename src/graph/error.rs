@@ -102,11 +102,7 @@ impl ApiError {
 /// A short, printable excerpt of a non-JSON body (a proxy's HTML page, say).
 fn body_excerpt(body: &[u8]) -> String {
     let text = String::from_utf8_lossy(body);
-    let text: String = text
-        .chars()
-        .filter(|c| !c.is_control())
-        .take(200)
-        .collect();
+    let text: String = text.chars().filter(|c| !c.is_control()).take(200).collect();
     if text.trim().is_empty() {
         "(no error body)".to_owned()
     } else {
@@ -220,7 +216,9 @@ impl fmt::Display for GraphError {
                 Ok(())
             }
             GraphError::Transport { message, .. } => write!(f, "no answer from Graph: {message}"),
-            GraphError::Decode { message } => write!(f, "unexpected response from Graph: {message}"),
+            GraphError::Decode { message } => {
+                write!(f, "unexpected response from Graph: {message}")
+            }
             GraphError::Exhausted {
                 last,
                 tries,
@@ -284,9 +282,8 @@ mod tests {
         assert_eq!(parse_retry_after("soon"), None);
         let past = httpdate::fmt_http_date(std::time::SystemTime::UNIX_EPOCH);
         assert_eq!(parse_retry_after(&past), Some(Duration::ZERO));
-        let future = httpdate::fmt_http_date(
-            std::time::SystemTime::now() + Duration::from_secs(120),
-        );
+        let future =
+            httpdate::fmt_http_date(std::time::SystemTime::now() + Duration::from_secs(120));
         let d = parse_retry_after(&future).unwrap();
         assert!(d > Duration::from_secs(100) && d <= Duration::from_secs(120));
     }

@@ -179,7 +179,10 @@ pub fn parse_root(value: &str) -> Result<Url, String> {
 fn is_loopback(host: &str) -> bool {
     let bare = host.trim_start_matches('[').trim_end_matches(']');
     host.eq_ignore_ascii_case("localhost")
-        || bare.parse::<IpAddr>().map(|ip| ip.is_loopback()).unwrap_or(false)
+        || bare
+            .parse::<IpAddr>()
+            .map(|ip| ip.is_loopback())
+            .unwrap_or(false)
 }
 
 pub struct GraphClient {
@@ -231,12 +234,9 @@ impl GraphClient {
     }
 
     pub async fn token(&self) -> Result<Secret, GraphError> {
-        self.credential
-            .token()
-            .await
-            .map_err(|e| GraphError::Auth {
-                message: e.to_string(),
-            })
+        self.credential.token().await.map_err(|e| GraphError::Auth {
+            message: e.to_string(),
+        })
     }
 
     /// The absolute URL for a target. A `nextLink` must stay on the configured root: the token
@@ -244,7 +244,10 @@ impl GraphClient {
     pub fn url_for(&self, target: &Target) -> Result<Url, GraphError> {
         match target {
             Target::Path(path) => {
-                let s = format!("{}/{VERSION}{path}", self.root.as_str().trim_end_matches('/'));
+                let s = format!(
+                    "{}/{VERSION}{path}",
+                    self.root.as_str().trim_end_matches('/')
+                );
                 Url::parse(&s).map_err(|e| GraphError::Refused {
                     message: format!("could not build a request URL: {e}"),
                 })
@@ -331,11 +334,13 @@ impl GraphClient {
             Method::Post => reqwest::Method::POST,
             Method::Patch => reqwest::Method::PATCH,
         };
-        let mut auth = HeaderValue::from_str(&format!("Bearer {}", token.expose())).map_err(|_| {
-            GraphError::Auth {
-                message: "the token contains characters that cannot go in an HTTP header".into(),
-            }
-        })?;
+        let mut auth =
+            HeaderValue::from_str(&format!("Bearer {}", token.expose())).map_err(|_| {
+                GraphError::Auth {
+                    message: "the token contains characters that cannot go in an HTTP header"
+                        .into(),
+                }
+            })?;
         auth.set_sensitive(true);
         let mut builder = self
             .http
@@ -475,7 +480,10 @@ mod tests {
             "https://graph.microsoft.com/beta/users",
         ] {
             assert!(
-                matches!(c.url_for(&Target::Absolute(bad.into())), Err(GraphError::Refused { .. })),
+                matches!(
+                    c.url_for(&Target::Absolute(bad.into())),
+                    Err(GraphError::Refused { .. })
+                ),
                 "{bad} must be refused"
             );
         }
@@ -483,7 +491,10 @@ mod tests {
 
     #[test]
     fn body_debug_hides_content() {
-        let req = GraphRequest::patch("/users/x", serde_json::json!({"passwordProfile": {"password": "Zz9!secret"}}));
+        let req = GraphRequest::patch(
+            "/users/x",
+            serde_json::json!({"passwordProfile": {"password": "Zz9!secret"}}),
+        );
         assert!(!format!("{req:?}").contains("Zz9!secret"));
     }
 }

@@ -111,15 +111,27 @@ mod tests {
             p.decide(&api(429, Some(7)), 1, Duration::ZERO),
             Decision::RetryAfter(Duration::from_secs(7))
         );
-        assert_eq!(p.decide(&api(404, None), 1, Duration::ZERO), Decision::GiveUp);
-        assert_eq!(p.decide(&api(400, Some(1)), 1, Duration::ZERO), Decision::GiveUp);
-        assert_eq!(p.decide(&api(403, None), 1, Duration::ZERO), Decision::GiveUp);
+        assert_eq!(
+            p.decide(&api(404, None), 1, Duration::ZERO),
+            Decision::GiveUp
+        );
+        assert_eq!(
+            p.decide(&api(400, Some(1)), 1, Duration::ZERO),
+            Decision::GiveUp
+        );
+        assert_eq!(
+            p.decide(&api(403, None), 1, Duration::ZERO),
+            Decision::GiveUp
+        );
     }
 
     #[test]
     fn bounded_by_tries_and_total_wait() {
         let p = RetryPolicy::default();
-        assert_eq!(p.decide(&api(503, None), 8, Duration::ZERO), Decision::GiveUp);
+        assert_eq!(
+            p.decide(&api(503, None), 8, Duration::ZERO),
+            Decision::GiveUp
+        );
         assert_eq!(
             p.decide(&api(429, Some(30)), 2, Duration::from_secs(290)),
             Decision::GiveUp
@@ -134,7 +146,11 @@ mod tests {
                 panic!("503 must be retried");
             };
             let full = Duration::from_secs(1 << (tries - 1)).min(p.max_delay);
-            assert!(d >= full / 2 && d <= full, "try {tries}: {d:?} not in [{:?}, {full:?}]", full / 2);
+            assert!(
+                d >= full / 2 && d <= full,
+                "try {tries}: {d:?} not in [{:?}, {full:?}]",
+                full / 2
+            );
         }
     }
 

@@ -6,7 +6,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use time::OffsetDateTime;
 
-use super::{GraphRequest, GraphResponse, GraphError};
+use super::{GraphError, GraphRequest, GraphResponse};
 use crate::address::user_path;
 use crate::secret::Secret;
 

@@ -4,9 +4,16 @@ use crate::support::{Cmd, Tenant};
 
 #[test]
 fn no_credentials_names_the_variables_to_set() {
-    let run = Cmd::bare().args(["block", "--yes", "adele@contoso.com"]).run();
+    let run = Cmd::bare()
+        .args(["block", "--yes", "adele@contoso.com"])
+        .run();
     run.assert_code(3);
-    for var in ["LOCKDOWN_ACCESS_TOKEN", "AZURE_TENANT_ID", "AZURE_CLIENT_ID", "AZURE_CLIENT_SECRET"] {
+    for var in [
+        "LOCKDOWN_ACCESS_TOKEN",
+        "AZURE_TENANT_ID",
+        "AZURE_CLIENT_ID",
+        "AZURE_CLIENT_SECRET",
+    ] {
         assert!(run.stderr.contains(var), "{var} not named: {}", run.stderr);
     }
 }
@@ -31,7 +38,11 @@ fn a_token_graph_rejects_is_exit_3_and_writes_nothing() {
         vec!["block", "--yes", "adele@contoso.com", "alex@contoso.com"],
         vec!["status", "adele@contoso.com"],
     ] {
-        let run = t.lockdown().env("LOCKDOWN_ACCESS_TOKEN", "not-a-real-token").args(&args).run();
+        let run = t
+            .lockdown()
+            .env("LOCKDOWN_ACCESS_TOKEN", "not-a-real-token")
+            .args(&args)
+            .run();
         run.assert_code(3);
     }
     assert!(t.writes().is_empty(), "{:#?}", t.writes());
@@ -53,7 +64,13 @@ fn secret_mode_without_its_variables_is_exit_3() {
 fn plain_http_to_a_remote_host_is_refused_before_sending() {
     let run = Cmd::bare()
         .env("LOCKDOWN_ACCESS_TOKEN", "abc")
-        .args(["--graph-url", "http://graph.example.com", "block", "--yes", "adele@contoso.com"])
+        .args([
+            "--graph-url",
+            "http://graph.example.com",
+            "block",
+            "--yes",
+            "adele@contoso.com",
+        ])
         .run();
     run.assert_code(2);
     assert!(run.stderr.contains("https"), "{}", run.stderr);

@@ -6,7 +6,9 @@ use crate::support::{status_of, step, Tenant};
 
 fn block_json(t: &Tenant, users: &[&str], extra: &[&str]) -> crate::support::Run {
     let mut cmd = t.lockdown();
-    cmd.args(["block", "--yes", "-o", "json"]).args(users).args(extra);
+    cmd.args(["block", "--yes", "-o", "json"])
+        .args(users)
+        .args(extra);
     cmd.run()
 }
 
@@ -22,12 +24,21 @@ fn locks_a_member_end_to_end() {
     assert_eq!(u["outcome"], "locked", "{u:#}");
     assert_eq!(u["id"], before.id.as_str());
     assert_eq!(u["userPrincipalName"], "adele@contoso.com");
-    for s in ["disable_account", "revoke_sessions", "reset_password", "disable_devices", "verify"] {
+    for s in [
+        "disable_account",
+        "revoke_sessions",
+        "reset_password",
+        "disable_devices",
+        "verify",
+    ] {
         assert_eq!(status_of(&u, s), "done", "{s}: {u:#}");
     }
     let devices = step(&u, "disable_devices")["devices"].as_array().unwrap();
     assert_eq!(devices.len(), 2);
-    assert!(devices.iter().all(|d| d["status"] == "done" && d["id"].is_string() && d.get("displayName").is_some() && d.get("operatingSystem").is_some()));
+    assert!(devices.iter().all(|d| d["status"] == "done"
+        && d["id"].is_string()
+        && d.get("displayName").is_some()
+        && d.get("operatingSystem").is_some()));
 
     // The tenant really changed.
     let after = t.user("adele@contoso.com");
@@ -38,18 +49,41 @@ fn locks_a_member_end_to_end() {
     let pw = after.password.clone().expect("a password was set");
     assert!(pw.len() >= 24 && pw.is_ascii());
     for id in &after.device_ids {
-        assert!(!t.emu.device(id).unwrap().account_enabled, "device {id} still enabled");
+        assert!(
+            !t.emu.device(id).unwrap().account_enabled,
+            "device {id} still enabled"
+        );
     }
     // Exactly the expected writes, in order: disable, revoke, password, then the devices.
     let writes = t.writes();
-    let kinds: Vec<String> = writes.iter().map(|w| format!("{} {}", w.method, w.path)).collect();
+    let kinds: Vec<String> = writes
+        .iter()
+        .map(|w| format!("{} {}", w.method, w.path))
+        .collect();
     assert_eq!(writes.len(), 5, "{kinds:#?}");
-    let pos = |needle: &str| kinds.iter().position(|k| k.contains(needle)).unwrap_or_else(|| panic!("no {needle} in {kinds:#?}"));
-    let disable = kinds.iter().position(|k| k.starts_with("PATCH") && k.contains("/users/")).unwrap();
+    let pos = |needle: &str| {
+        kinds
+            .iter()
+            .position(|k| k.contains(needle))
+            .unwrap_or_else(|| panic!("no {needle} in {kinds:#?}"))
+    };
+    let disable = kinds
+        .iter()
+        .position(|k| k.starts_with("PATCH") && k.contains("/users/"))
+        .unwrap();
     let revoke = pos("revokeSignInSessions");
-    let password = kinds.iter().rposition(|k| k.starts_with("PATCH") && k.contains("/users/")).unwrap();
+    let password = kinds
+        .iter()
+        .rposition(|k| k.starts_with("PATCH") && k.contains("/users/"))
+        .unwrap();
     assert!(disable < revoke && revoke < password, "order: {kinds:#?}");
-    assert_eq!(writes.iter().filter(|w| w.path.contains("/devices/")).count(), 2);
+    assert_eq!(
+        writes
+            .iter()
+            .filter(|w| w.path.contains("/devices/"))
+            .count(),
+        2
+    );
     // The report carries the state before and after, for an undo.
     assert_eq!(u["before"]["accountEnabled"], true);
     assert_eq!(u["after"]["accountEnabled"], false);
@@ -58,14 +92,36 @@ fn locks_a_member_end_to_end() {
 #[test]
 fn text_output_shows_each_step_and_the_account_before_and_after() {
     let t = Tenant::start();
-    let run = t.lockdown().args(["block", "alex@contoso.com", "--yes"]).run();
+    let run = t
+        .lockdown()
+        .args(["block", "alex@contoso.com", "--yes"])
+        .run();
     run.assert_code(0);
-    assert!(run.stdout.contains("Alex Wilber <alex@contoso.com>: locked"), "{}", run.stdout);
-    for s in ["disable_account", "revoke_sessions", "reset_password", "disable_devices", "verify"] {
+    assert!(
+        run.stdout
+            .contains("Alex Wilber <alex@contoso.com>: locked"),
+        "{}",
+        run.stdout
+    );
+    for s in [
+        "disable_account",
+        "revoke_sessions",
+        "reset_password",
+        "disable_devices",
+        "verify",
+    ] {
         assert!(run.stdout.contains(s), "{s} missing: {}", run.stdout);
     }
-    assert!(run.stdout.contains("account enabled: yes -> no"), "{}", run.stdout);
-    assert!(run.stderr.contains("1 locked"), "summary goes to stderr: {}", run.stderr);
+    assert!(
+        run.stdout.contains("account enabled: yes -> no"),
+        "{}",
+        run.stdout
+    );
+    assert!(
+        run.stderr.contains("1 locked"),
+        "summary goes to stderr: {}",
+        run.stderr
+    );
 }
 
 #[test]
@@ -78,7 +134,10 @@ fn already_disabled_account_sends_no_disable() {
     assert_eq!(status_of(&u, "disable_account"), "already");
     assert_eq!(status_of(&u, "disable_devices"), "already");
     let writes = t.writes();
-    assert!(writes.iter().all(|w| !w.path.contains("/devices/")), "no device write: {writes:#?}");
+    assert!(
+        writes.iter().all(|w| !w.path.contains("/devices/")),
+        "no device write: {writes:#?}"
+    );
     // Only the revoke and the password reset were written.
     assert_eq!(writes.len(), 2, "{writes:#?}");
 }
@@ -87,14 +146,26 @@ fn already_disabled_account_sends_no_disable() {
 fn dry_run_reads_only_and_plans_every_write() {
     let t = Tenant::start();
     // No --yes needed for a dry run.
-    let run = t.lockdown().args(["block", "adele@contoso.com", "--dry-run", "-o", "json"]).run();
+    let run = t
+        .lockdown()
+        .args(["block", "adele@contoso.com", "--dry-run", "-o", "json"])
+        .run();
     run.assert_code(0);
     let u = run.one();
     assert_eq!(u["outcome"], "planned");
-    for s in ["disable_account", "revoke_sessions", "reset_password", "disable_devices", "verify"] {
+    for s in [
+        "disable_account",
+        "revoke_sessions",
+        "reset_password",
+        "disable_devices",
+        "verify",
+    ] {
         assert_eq!(status_of(&u, s), "planned", "{s}");
     }
-    assert!(step(&u, "disable_account")["detail"].as_str().unwrap().contains("PATCH /v1.0/users/"));
+    assert!(step(&u, "disable_account")["detail"]
+        .as_str()
+        .unwrap()
+        .contains("PATCH /v1.0/users/"));
     assert!(t.writes().is_empty(), "a dry run wrote: {:#?}", t.writes());
     assert!(t.user("adele@contoso.com").account_enabled);
 }
@@ -117,7 +188,11 @@ fn keep_enabled_leaves_the_account_on_but_resets_the_password() {
 #[test]
 fn skip_flags_skip_exactly_their_step() {
     let t = Tenant::start();
-    let run = block_json(&t, &["alex@contoso.com"], &["--skip-password", "--skip-sessions", "--skip-devices"]);
+    let run = block_json(
+        &t,
+        &["alex@contoso.com"],
+        &["--skip-password", "--skip-sessions", "--skip-devices"],
+    );
     run.assert_code(0);
     let u = run.one();
     assert_eq!(u["outcome"], "locked");
@@ -129,7 +204,10 @@ fn skip_flags_skip_exactly_their_step() {
     assert_eq!(writes.len(), 1, "{writes:#?}");
     let after = t.user("alex@contoso.com");
     assert_eq!(after.password_resets, 0);
-    assert!(after.device_ids.iter().all(|d| t.emu.device(d).unwrap().account_enabled));
+    assert!(after
+        .device_ids
+        .iter()
+        .all(|d| t.emu.device(d).unwrap().account_enabled));
 }
 
 #[test]
@@ -139,11 +217,17 @@ fn unknown_user_is_not_found_and_others_still_run() {
     run.assert_code(1);
     let lines = run.lines();
     assert_eq!(lines.len(), 2);
-    let missing = lines.iter().find(|l| l["target"] == "nobody@contoso.com").unwrap();
+    let missing = lines
+        .iter()
+        .find(|l| l["target"] == "nobody@contoso.com")
+        .unwrap();
     assert_eq!(missing["outcome"], "not_found");
     assert_eq!(missing["error"]["status"], 404);
     assert_eq!(missing["error"]["code"], "Request_ResourceNotFound");
-    let diego = lines.iter().find(|l| l["target"] == "diego@contoso.com").unwrap();
+    let diego = lines
+        .iter()
+        .find(|l| l["target"] == "diego@contoso.com")
+        .unwrap();
     assert_eq!(diego["outcome"], "locked");
     assert_eq!(status_of(diego, "disable_devices"), "already");
     assert!(!t.user("diego@contoso.com").account_enabled);
@@ -159,19 +243,33 @@ fn guest_upn_with_ext_is_encoded_and_its_password_skipped() {
     assert_eq!(u["outcome"], "locked", "{u:#}");
     assert_eq!(u["userPrincipalName"], guest);
     assert_eq!(status_of(&u, "reset_password"), "skipped");
-    assert!(step(&u, "reset_password")["detail"].as_str().unwrap().contains("home tenant"));
+    assert!(step(&u, "reset_password")["detail"]
+        .as_str()
+        .unwrap()
+        .contains("home tenant"));
     assert_eq!(status_of(&u, "revoke_sessions"), "done");
-    assert!(step(&u, "revoke_sessions")["detail"].as_str().unwrap().contains("home tenant"));
+    assert!(step(&u, "revoke_sessions")["detail"]
+        .as_str()
+        .unwrap()
+        .contains("home tenant"));
     assert!(!t.user(guest).account_enabled);
     assert_eq!(t.user(guest).password_resets, 0);
     // `#` went over the wire as %23, never as a fragment.
-    assert!(t.emu.requests().iter().any(|r| r.raw_path.contains("%23EXT%23")));
+    assert!(t
+        .emu
+        .requests()
+        .iter()
+        .any(|r| r.raw_path.contains("%23EXT%23")));
 }
 
 #[test]
 fn dollar_and_apostrophe_upns_are_addressed_correctly() {
     let t = Tenant::start();
-    let run = block_json(&t, &["$lidia@contoso.com", "patti.o'fernandez@contoso.com"], &[]);
+    let run = block_json(
+        &t,
+        &["$lidia@contoso.com", "patti.o'fernandez@contoso.com"],
+        &[],
+    );
     run.assert_code(0);
     for u in run.lines() {
         assert_eq!(u["outcome"], "locked", "{u:#}");
@@ -180,7 +278,10 @@ fn dollar_and_apostrophe_upns_are_addressed_correctly() {
     assert!(!t.user("patti.o'fernandez@contoso.com").account_enabled);
     // Patti's Mac was disabled with the delegated admin token.
     let patti = t.user("patti.o'fernandez@contoso.com");
-    assert!(patti.device_ids.iter().all(|d| !t.emu.device(d).unwrap().account_enabled));
+    assert!(patti
+        .device_ids
+        .iter()
+        .all(|d| !t.emu.device(d).unwrap().account_enabled));
 }
 
 #[test]
@@ -194,7 +295,10 @@ fn object_id_and_upn_of_the_same_user_act_once() {
     assert_eq!(locked.len(), 1, "{lines:#?}");
     assert_eq!(t.user("alex@contoso.com").password_resets, 1);
     assert_eq!(
-        t.writes().iter().filter(|w| w.path.contains("revokeSignInSessions")).count(),
+        t.writes()
+            .iter()
+            .filter(|w| w.path.contains("revokeSignInSessions"))
+            .count(),
         1
     );
 }
@@ -210,13 +314,19 @@ fn synced_user_is_partial_with_an_on_premises_hint() {
     assert_eq!(disable["status"], "failed");
     assert_eq!(disable["error"]["status"], 400);
     assert_eq!(disable["error"]["code"], "Request_BadRequest");
-    assert!(disable["error"]["hint"].as_str().unwrap().contains("on-premises"));
+    assert!(disable["error"]["hint"]
+        .as_str()
+        .unwrap()
+        .contains("on-premises"));
     assert!(disable["error"]["request_id"].is_string());
     // Sessions were still revoked in the cloud.
     assert_eq!(status_of(&u, "revoke_sessions"), "done");
     let dev = step(&u, "disable_devices");
     assert_eq!(dev["status"], "failed");
-    assert!(dev["devices"][0]["error"]["hint"].as_str().unwrap().contains("on-premises"));
+    assert!(dev["devices"][0]["error"]["hint"]
+        .as_str()
+        .unwrap()
+        .contains("on-premises"));
     assert_eq!(status_of(&u, "verify"), "failed");
     assert!(t.user("grady@contoso.com").account_enabled);
 }
@@ -238,7 +348,10 @@ fn app_only_token_explains_why_devices_cannot_be_listed() {
     let dev = step(&u, "disable_devices");
     assert_eq!(dev["status"], "failed");
     assert_eq!(dev["error"]["status"], 403);
-    assert!(dev["error"]["hint"].as_str().unwrap().contains("application permissions"));
+    assert!(dev["error"]["hint"]
+        .as_str()
+        .unwrap()
+        .contains("application permissions"));
     // No /me with an app-only token.
     assert!(t.emu.requests().iter().all(|r| !r.path.ends_with("/me")));
 }
@@ -254,16 +367,29 @@ fn missing_permission_names_the_permission() {
     let run = t
         .lockdown()
         .env("LOCKDOWN_ACCESS_TOKEN", &token)
-        .args(["block", "--yes", "-o", "json", "--skip-devices", "diego@contoso.com"])
+        .args([
+            "block",
+            "--yes",
+            "-o",
+            "json",
+            "--skip-devices",
+            "diego@contoso.com",
+        ])
         .run();
     run.assert_code(1);
     let u = run.one();
     assert_eq!(u["outcome"], "partial");
     let disable = step(&u, "disable_account");
     assert_eq!(disable["error"]["code"], "Authorization_RequestDenied");
-    assert!(disable["error"]["hint"].as_str().unwrap().contains("User.EnableDisableAccount.All"));
+    assert!(disable["error"]["hint"]
+        .as_str()
+        .unwrap()
+        .contains("User.EnableDisableAccount.All"));
     let pw = step(&u, "reset_password");
-    assert!(pw["error"]["hint"].as_str().unwrap().contains("User-PasswordProfile.ReadWrite.All"));
+    assert!(pw["error"]["hint"]
+        .as_str()
+        .unwrap()
+        .contains("User-PasswordProfile.ReadWrite.All"));
     assert_eq!(status_of(&u, "revoke_sessions"), "done");
     assert!(t.user("diego@contoso.com").account_enabled);
 }
@@ -272,14 +398,27 @@ fn missing_permission_names_the_permission() {
 fn privileged_target_warns_and_explains_the_403() {
     let t = Tenant::start();
     let token = t.emu.issue_token(TokenSpec {
-        kind: TokenKind::Delegated { upn: "alex@contoso.com".into() },
-        permissions: vec!["User.ReadWrite.All".into(), "Directory.Read.All".into(), "Directory.AccessAsUser.All".into()],
+        kind: TokenKind::Delegated {
+            upn: "alex@contoso.com".into(),
+        },
+        permissions: vec![
+            "User.ReadWrite.All".into(),
+            "Directory.Read.All".into(),
+            "Directory.AccessAsUser.All".into(),
+        ],
         directory_roles: vec!["User Administrator".into()],
     });
     let run = t
         .lockdown()
         .env("LOCKDOWN_ACCESS_TOKEN", &token)
-        .args(["block", "--yes", "-o", "json", "--skip-devices", "isaiah@contoso.com"])
+        .args([
+            "block",
+            "--yes",
+            "-o",
+            "json",
+            "--skip-devices",
+            "isaiah@contoso.com",
+        ])
         .run();
     run.assert_code(1);
     let u = run.one();
@@ -287,21 +426,33 @@ fn privileged_target_warns_and_explains_the_403() {
     assert!(warnings.contains("User Administrator"), "{u:#}");
     let disable = step(&u, "disable_account");
     assert_eq!(disable["status"], "failed");
-    assert!(disable["error"]["hint"].as_str().unwrap().contains("Privileged Authentication Administrator"));
+    assert!(disable["error"]["hint"]
+        .as_str()
+        .unwrap()
+        .contains("Privileged Authentication Administrator"));
     assert!(t.user("isaiah@contoso.com").account_enabled);
 }
 
 #[test]
 fn follows_next_link_through_every_page_of_devices() {
-    let t = Tenant::with(EmulatorConfig { max_page_size: 50, ..EmulatorConfig::default() });
+    let t = Tenant::with(EmulatorConfig {
+        max_page_size: 50,
+        ..EmulatorConfig::default()
+    });
     let run = block_json(&t, &["kiosk@contoso.com"], &[]);
     run.assert_code(0);
     let u = run.one();
-    let devices = step(&u, "disable_devices")["devices"].as_array().unwrap().len();
+    let devices = step(&u, "disable_devices")["devices"]
+        .as_array()
+        .unwrap()
+        .len();
     assert_eq!(devices, 120);
     let kiosk = t.user("kiosk@contoso.com");
     assert_eq!(kiosk.device_ids.len(), 120);
-    assert!(kiosk.device_ids.iter().all(|d| !t.emu.device(d).unwrap().account_enabled));
+    assert!(kiosk
+        .device_ids
+        .iter()
+        .all(|d| !t.emu.device(d).unwrap().account_enabled));
     let pages = t
         .emu
         .requests()

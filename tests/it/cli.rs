@@ -5,11 +5,24 @@ use crate::support::{status_of, Cmd, Tenant};
 #[test]
 fn global_options_work_before_and_after_the_subcommand() {
     let t = Tenant::start();
-    let before = t.lockdown().args(["-o", "json", "block", "--yes", "diego@contoso.com"]).run();
+    let before = t
+        .lockdown()
+        .args(["-o", "json", "block", "--yes", "diego@contoso.com"])
+        .run();
     before.assert_code(0);
     assert_eq!(before.one()["outcome"], "locked");
     let t = Tenant::start();
-    let after = t.lockdown().args(["block", "diego@contoso.com", "--yes", "--output", "json", "-v"]).run();
+    let after = t
+        .lockdown()
+        .args([
+            "block",
+            "diego@contoso.com",
+            "--yes",
+            "--output",
+            "json",
+            "-v",
+        ])
+        .run();
     after.assert_code(0);
     assert_eq!(after.one()["outcome"], "locked");
 }
@@ -18,7 +31,9 @@ fn global_options_work_before_and_after_the_subcommand() {
 fn bad_flags_are_usage_errors() {
     let run = Cmd::bare().args(["block", "--no-such-flag"]).run();
     run.assert_code(2);
-    let run = Cmd::bare().args(["-o", "yaml", "status", "x@contoso.com"]).run();
+    let run = Cmd::bare()
+        .args(["-o", "yaml", "status", "x@contoso.com"])
+        .run();
     run.assert_code(2);
     let run = Cmd::bare().args(["block", "--yes"]).run();
     run.assert_code(2);
@@ -27,23 +42,49 @@ fn bad_flags_are_usage_errors() {
 #[test]
 fn a_malformed_user_is_reported_and_valid_ones_still_run() {
     let t = Tenant::start();
-    let run = t.lockdown().args(["block", "--yes", "-o", "json", "not a user", "diego@contoso.com"]).run();
+    let run = t
+        .lockdown()
+        .args([
+            "block",
+            "--yes",
+            "-o",
+            "json",
+            "not a user",
+            "diego@contoso.com",
+        ])
+        .run();
     run.assert_code(1);
     let lines = run.lines();
     assert_eq!(lines.len(), 2);
-    assert!(lines.iter().any(|l| l["target"] == "not a user" && l["outcome"] == "failed"));
-    assert!(lines.iter().any(|l| l["target"] == "diego@contoso.com" && l["outcome"] == "locked"));
+    assert!(lines
+        .iter()
+        .any(|l| l["target"] == "not a user" && l["outcome"] == "failed"));
+    assert!(lines
+        .iter()
+        .any(|l| l["target"] == "diego@contoso.com" && l["outcome"] == "locked"));
 }
 
 #[test]
 fn only_malformed_users_is_exit_2_with_nothing_sent() {
-    let run = Cmd::bare().env("LOCKDOWN_ACCESS_TOKEN", "x").args(["block", "--yes", "a@@b", "../x"]).run();
+    let run = Cmd::bare()
+        .env("LOCKDOWN_ACCESS_TOKEN", "x")
+        .args(["block", "--yes", "a@@b", "../x"])
+        .run();
     run.assert_code(2);
 }
 
 #[test]
 fn sandbox_mode_needs_no_tenant_and_no_credentials() {
-    let run = Cmd::bare().args(["--sandbox", "block", "adele@contoso.com", "--yes", "-o", "json"]).run();
+    let run = Cmd::bare()
+        .args([
+            "--sandbox",
+            "block",
+            "adele@contoso.com",
+            "--yes",
+            "-o",
+            "json",
+        ])
+        .run();
     run.assert_code(0);
     let u = run.one();
     assert_eq!(u["outcome"], "locked");
@@ -55,11 +96,26 @@ fn sandbox_mode_needs_no_tenant_and_no_credentials() {
 fn help_lists_the_commands() {
     let run = Cmd::bare().args(["--help"]).run();
     run.assert_code(0);
-    for word in ["block", "status", "sandbox", "--output", "--auth", "--cloud", "--graph-url"] {
+    for word in [
+        "block",
+        "status",
+        "sandbox",
+        "--output",
+        "--auth",
+        "--cloud",
+        "--graph-url",
+    ] {
         assert!(run.stdout.contains(word), "{word} missing from help");
     }
     let run = Cmd::bare().args(["block", "--help"]).run();
-    for word in ["--yes", "--dry-run", "--keep-enabled", "--skip-password", "--skip-sessions", "--skip-devices"] {
+    for word in [
+        "--yes",
+        "--dry-run",
+        "--keep-enabled",
+        "--skip-password",
+        "--skip-sessions",
+        "--skip-devices",
+    ] {
         assert!(run.stdout.contains(word), "{word} missing from block help");
     }
 }

@@ -24,7 +24,9 @@ impl Tenant {
             .enable_all()
             .build()
             .expect("runtime");
-        let emu = rt.block_on(Emulator::start(config)).expect("emulator starts");
+        let emu = rt
+            .block_on(Emulator::start(config))
+            .expect("emulator starts");
         Tenant { emu, _rt: rt }
     }
 
@@ -43,7 +45,11 @@ impl Tenant {
     }
 
     pub fn writes(&self) -> Vec<RequestRecord> {
-        self.emu.requests().into_iter().filter(|r| r.is_write()).collect()
+        self.emu
+            .requests()
+            .into_iter()
+            .filter(|r| r.is_write())
+            .collect()
     }
 }
 
@@ -56,7 +62,9 @@ impl Cmd {
     /// The binary with an empty environment (no Azure variables leak in from the host).
     pub fn bare() -> Cmd {
         let mut cmd = Command::new(env!("CARGO_BIN_EXE_lockdown"));
-        cmd.env_clear().env("NO_COLOR", "1").env("LOCKDOWN_TIME_SCALE", "50");
+        cmd.env_clear()
+            .env("NO_COLOR", "1")
+            .env("LOCKDOWN_TIME_SCALE", "50");
         Cmd { cmd, stdin: None }
     }
 
@@ -85,7 +93,10 @@ impl Cmd {
     }
 
     pub fn run(&mut self) -> Run {
-        self.cmd.stdout(Stdio::piped()).stderr(Stdio::piped()).stdin(Stdio::piped());
+        self.cmd
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .stdin(Stdio::piped());
         let mut child = self.cmd.spawn().expect("lockdown runs");
         {
             let mut stdin = child.stdin.take().unwrap();
@@ -129,7 +140,9 @@ impl Run {
     pub fn lines(&self) -> Vec<Value> {
         self.stdout
             .lines()
-            .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}\n{self:?}")))
+            .map(|l| {
+                serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}\n{self:?}"))
+            })
             .collect()
     }
 
