@@ -128,10 +128,15 @@ pub async fn run(
     let mut results = futures::stream::iter(jobs.into_iter().map(|job| {
         let ctx = ctx.clone();
         async move {
+            let target = job.raw.clone();
             if ctx.cancel.is_cancelled() || ctx.unauthorized.load(Ordering::Relaxed) {
-                return None;
+                return (target, Finished::NotStarted);
             }
-            Some(block_user(&ctx, job).await)
+            let finished = match block_user(&ctx, job).await {
+                Some(report) => Finished::Report(report),
+                None => Finished::Duplicate,
+            };
+            (target, finished)
         }
     }))
     .buffer_unordered(args.concurrency as usize);
@@ -146,12 +151,7 @@ pub async fn run(
                 loop {
                     tokio::select! {
                         next = results.next() => match next {
-                            Some(Some(report)) => {
-                                pending.remove(&report.target);
-                                tally.add(report.outcome);
-                                printer.emit(&report)?;
-                            }
-                            Some(None) => {}
+                            Some((target, report)) => finish(&mut pending, &mut tally, &mut printer, &target, report)?,
                             None => break,
                         },
                         _ = &mut grace => break,
@@ -161,12 +161,9 @@ pub async fn run(
             }
         };
         match next {
-            Some(Some(report)) => {
-                pending.remove(&report.target);
-                tally.add(report.outcome);
-                printer.emit(&report)?;
+            Some((target, report)) => {
+                finish(&mut pending, &mut tally, &mut printer, &target, report)?
             }
-            Some(None) => {}
             None => break,
         }
     }
@@ -199,6 +196,37 @@ pub async fn run(
     } else {
         ExitStatus::Failure
     })
+}
+
+/// How one entry's work ended.
+enum Finished {
+    Report(UserReport),
+    /// The same account as another entry, found after resolving: acted on once, by the other.
+    Duplicate,
+    /// The run was stopped before this entry started; it is reported as interrupted.
+    NotStarted,
+}
+
+/// Record one finished entry.
+fn finish(
+    pending: &mut HashSet<String>,
+    tally: &mut Tally,
+    printer: &mut Printer,
+    target: &str,
+    report: Finished,
+) -> Result<(), Fatal> {
+    match report {
+        Finished::Report(report) => {
+            pending.remove(target);
+            tally.add(report.outcome);
+            printer.emit(&report)
+        }
+        Finished::Duplicate => {
+            pending.remove(target);
+            Ok(())
+        }
+        Finished::NotStarted => Ok(()),
+    }
 }
 
 fn confirm(jobs: &[Job], steps: Steps) -> Result<bool, Fatal> {
@@ -449,7 +477,7 @@ async fn admin_roles(ctx: &Ctx, who: &str, label: &str) -> Option<Vec<String>> {
     }
 }
 
-async fn block_user(ctx: &Ctx, job: Job) -> UserReport {
+async fn block_user(ctx: &Ctx, job: Job) -> Option<UserReport> {
     let mut report = UserReport::new(&job.raw);
     let who = job.user.to_string();
     let label = |step: &str| format!("{}: {step}", job.raw);
@@ -480,13 +508,13 @@ async fn block_user(ctx: &Ctx, job: Job) -> UserReport {
             report.outcome = Outcome::NotFound;
             report.reason = Some("no user with this userPrincipalName or object id".into());
             report.error = Some(error(ctx, Operation::ReadUser, &e, false));
-            return report;
+            return Some(report);
         }
         Err(e) => {
             report.outcome = Outcome::Failed;
             report.reason = Some("could not read the user".into());
             report.error = Some(error(ctx, Operation::ReadUser, &e, false));
-            return report;
+            return Some(report);
         }
     };
     report.id = Some(user.id.0.clone());
@@ -503,13 +531,13 @@ async fn block_user(ctx: &Ctx, job: Job) -> UserReport {
         report.reason = Some(
             "the same account was given more than once (by UPN and by id); acted on once".into(),
         );
-        return report;
+        return Some(report);
     }
     if !ctx.force {
         if let Some(reason) = is_protected(ctx, &user) {
             report.outcome = Outcome::Refused;
             report.reason = Some(reason);
-            return report;
+            return Some(report);
         }
     }
     if let Some(roles) = roles.filter(|r| !r.is_empty()) {
@@ -533,7 +561,7 @@ async fn block_user(ctx: &Ctx, job: Job) -> UserReport {
     if steps.dry_run {
         plan(&mut report, &user, device_list, steps);
         report.outcome = Outcome::Planned;
-        return report;
+        return Some(report);
     }
     let id = &user.id;
     let synced = user.is_synced();
@@ -552,7 +580,7 @@ async fn block_user(ctx: &Ctx, job: Job) -> UserReport {
             "the account was already disabled".to_owned(),
         ));
     } else if let Some(r) = interrupted(ctx, &mut report) {
-        return r;
+        return Some(r);
     } else {
         match send(ctx, &users::disable(id), &label("disable account")).await {
             Ok(_) => report.steps.push(StepReport::new(
@@ -577,7 +605,7 @@ async fn block_user(ctx: &Ctx, job: Job) -> UserReport {
             "skipped by --skip-sessions".to_owned(),
         ));
     } else if let Some(r) = interrupted(ctx, &mut report) {
-        return r;
+        return Some(r);
     } else {
         match send(
             ctx,
@@ -625,7 +653,7 @@ async fn block_user(ctx: &Ctx, job: Job) -> UserReport {
             "guest account: its password lives in its home tenant".to_owned(),
         ));
     } else if let Some(r) = interrupted(ctx, &mut report) {
-        return r;
+        return Some(r);
     } else {
         let password = crate::password::generate();
         match send(ctx, &users::reset_password(id, &password), &label("reset password")).await {
@@ -649,7 +677,7 @@ async fn block_user(ctx: &Ctx, job: Job) -> UserReport {
         )),
         Some(Ok(list)) => {
             if let Some(r) = interrupted(ctx, &mut report) {
-                return r;
+                return Some(r);
             }
             let step = disable_devices(ctx, &list, &job.raw).await;
             disabled_devices = step
@@ -682,7 +710,7 @@ async fn block_user(ctx: &Ctx, job: Job) -> UserReport {
     report.steps.push(verify);
     report.after = after;
     report.outcome = outcome(&report.steps);
-    report
+    Some(report)
 }
 
 /// Stop before a write once Ctrl-C was pressed; the report keeps the steps already done.

@@ -40,9 +40,11 @@ pub(crate) fn parse_query(query: &str) -> Result<Query, Reply> {
                 // learn: graph/paging — page size between 1 and 999 for directory objects.
                 match v.trim().parse::<u64>() {
                     Ok(n) if (1..=999).contains(&n) => q.top = Some(n),
-                    _ => return Err(errors::bad_request(format!(
+                    _ => {
+                        return Err(errors::bad_request(format!(
                         "Invalid page size specified: '{v}'. Must be between 1 and 999 inclusive."
-                    ))),
+                    )))
+                    }
                 }
             }
             "$skiptoken" => q.skiptoken = Some(v),

@@ -376,6 +376,19 @@ impl GraphClient {
             self.stats.throttled.fetch_add(1, Ordering::Relaxed);
         }
         if (200..300).contains(&status) {
+            // A body cut short by a proxy or a dropped connection is a transient failure, so
+            // it is caught here, inside the retry loop, rather than when it is decoded.
+            let is_json = headers
+                .get("content-type")
+                .and_then(|v| v.to_str().ok())
+                .is_some_and(|v| v.contains("json"));
+            if is_json && !body.is_empty() {
+                if let Err(e) = serde_json::from_slice::<serde::de::IgnoredAny>(&body) {
+                    return Err(GraphError::Decode {
+                        message: format!("the response body is not valid JSON ({e})"),
+                    });
+                }
+            }
             return Ok(GraphResponse {
                 status,
                 headers,

@@ -1,0 +1,206 @@
+//! Transient failures: every fault class the emulator injects, and the retry policy's bounds.
+
+use std::time::Duration;
+
+use lockdown::emulator::{EmulatorConfig, FaultKind, FaultRule};
+
+use crate::support::{status_of, step, Tenant};
+
+fn rule(kind: FaultKind, method: &str, path: &str, times: usize) -> FaultRule {
+    FaultRule {
+        kind,
+        method: Some(method.into()),
+        path_contains: Some(path.into()),
+        probability: 1.0,
+        times: Some(times),
+    }
+}
+
+fn faulty(faults: Vec<FaultRule>) -> Tenant {
+    Tenant::with(EmulatorConfig {
+        faults,
+        ..EmulatorConfig::default()
+    })
+}
+
+fn block(t: &Tenant, user: &str, extra: &[&str]) -> crate::support::Run {
+    t.lockdown()
+        .args(["block", "--yes", "-o", "json", user])
+        .args(extra)
+        .run()
+}
+
+#[test]
+fn throttled_write_is_retried_after_retry_after_and_named_in_a_warning() {
+    let t = faulty(vec![rule(
+        FaultKind::Throttle {
+            retry_after_secs: 2,
+        },
+        "PATCH",
+        "/users/",
+        2,
+    )]);
+    let run = block(&t, "adele@contoso.com", &[]);
+    run.assert_code(0);
+    assert_eq!(run.one()["outcome"], "locked");
+    assert!(!t.user("adele@contoso.com").account_enabled);
+    assert_eq!(
+        t.emu.requests().iter().filter(|r| r.status == 429).count(),
+        2
+    );
+    assert!(
+        run.stderr.contains("adele@contoso.com: disable account"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.stderr.contains("429"), "{}", run.stderr);
+}
+
+#[test]
+fn bursts_of_503_and_504_are_ridden_out() {
+    let t = faulty(vec![
+        rule(
+            FaultKind::ServiceUnavailable {
+                retry_after_secs: Some(1),
+            },
+            "GET",
+            "/users/",
+            3,
+        ),
+        rule(FaultKind::GatewayTimeout, "POST", "revokeSignInSessions", 3),
+        rule(
+            FaultKind::ServiceUnavailable {
+                retry_after_secs: None,
+            },
+            "PATCH",
+            "/devices/",
+            2,
+        ),
+    ]);
+    let run = block(&t, "adele@contoso.com", &[]);
+    run.assert_code(0);
+    let u = run.one();
+    assert_eq!(u["outcome"], "locked", "{u:#}");
+    let adele = t.user("adele@contoso.com");
+    assert!(!adele.account_enabled);
+    assert!(adele
+        .device_ids
+        .iter()
+        .all(|d| !t.emu.device(d).unwrap().account_enabled));
+}
+
+#[test]
+fn dropped_connections_are_retried() {
+    let t = faulty(vec![
+        rule(FaultKind::DropConnection, "GET", "/users/", 2),
+        rule(FaultKind::DropConnection, "PATCH", "/users/", 1),
+    ]);
+    let run = block(&t, "alex@contoso.com", &[]);
+    run.assert_code(0);
+    assert_eq!(run.one()["outcome"], "locked");
+    assert!(run.stderr.contains("connection"), "{}", run.stderr);
+}
+
+#[test]
+fn a_response_slower_than_the_timeout_is_retried() {
+    let t = faulty(vec![rule(
+        FaultKind::Slow {
+            delay: Duration::from_secs(4),
+        },
+        "POST",
+        "revokeSignInSessions",
+        1,
+    )]);
+    let run = block(&t, "alex@contoso.com", &["--timeout", "1"]);
+    run.assert_code(0);
+    assert_eq!(run.one()["outcome"], "locked");
+    assert!(run.stderr.contains("timed out"), "{}", run.stderr);
+}
+
+#[test]
+fn a_malformed_body_is_retried() {
+    let t = faulty(vec![rule(FaultKind::MalformedJson, "GET", "/users/", 2)]);
+    let run = block(&t, "alex@contoso.com", &[]);
+    run.assert_code(0);
+    assert_eq!(run.one()["outcome"], "locked");
+}
+
+#[test]
+fn a_step_that_keeps_failing_is_reported_with_tries_and_time_and_the_rest_still_runs() {
+    let mut r = rule(
+        FaultKind::ServiceUnavailable {
+            retry_after_secs: Some(1),
+        },
+        "POST",
+        "revokeSignInSessions",
+        1,
+    );
+    r.times = None;
+    let t = faulty(vec![r]);
+    let run = block(&t, "alex@contoso.com", &["--max-retries", "3"]);
+    run.assert_code(1);
+    let u = run.one();
+    assert_eq!(u["outcome"], "partial");
+    assert_eq!(status_of(&u, "disable_account"), "done");
+    assert_eq!(status_of(&u, "reset_password"), "done");
+    assert_eq!(status_of(&u, "disable_devices"), "done");
+    let revoke = step(&u, "revoke_sessions");
+    assert_eq!(revoke["status"], "failed");
+    assert_eq!(revoke["error"]["status"], 503);
+    assert!(
+        revoke["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("gave up after 3 tries over"),
+        "{revoke}"
+    );
+    // verify does not claim the sessions were revoked
+    assert_eq!(status_of(&u, "verify"), "failed");
+    assert_eq!(
+        t.emu
+            .requests()
+            .iter()
+            .filter(|r| r.path.ends_with("revokeSignInSessions"))
+            .count(),
+        3
+    );
+}
+
+#[test]
+fn thirty_percent_of_requests_failing_still_locks_every_user() {
+    let t = Tenant::with(EmulatorConfig {
+        faults: vec![
+            FaultRule {
+                probability: 0.15,
+                ..FaultRule::always(FaultKind::ServiceUnavailable {
+                    retry_after_secs: None,
+                })
+            },
+            FaultRule {
+                probability: 0.15,
+                ..FaultRule::always(FaultKind::GatewayTimeout)
+            },
+        ],
+        ..EmulatorConfig::default()
+    });
+    let users: Vec<String> = (1..=12)
+        .map(|i| format!("user{i:02}@contoso.com"))
+        .collect();
+    let run = t
+        .lockdown()
+        .args(["block", "--yes", "-o", "json", "--max-retries", "12"])
+        .args(&users)
+        .run();
+    run.assert_code(0);
+    let lines = run.lines();
+    assert_eq!(lines.len(), 12);
+    assert!(lines.iter().all(|l| l["outcome"] == "locked"), "{lines:#?}");
+    assert!(t
+        .emu
+        .requests()
+        .iter()
+        .any(|r| r.status == 503 || r.status == 504));
+    for u in &users {
+        assert!(!t.user(u).account_enabled, "{u}");
+    }
+}
