@@ -5,14 +5,20 @@ use rand::RngCore;
 use serde_json::json;
 
 use super::errors::{self, Reply};
-use super::state::{canonical_role, role_template_id, Caller, Identity, Tenant, APP_ID, APP_SP_ID, TENANT_ID};
+use super::state::{
+    canonical_role, role_template_id, Caller, Identity, Tenant, APP_ID, APP_SP_ID, TENANT_ID,
+};
 use super::{TokenKind, TokenKindTag, TokenSpec};
 
 fn b64url(data: &[u8]) -> String {
     const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
     let mut out = String::with_capacity(data.len().div_ceil(3) * 4);
     for chunk in data.chunks(3) {
-        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+        let b = [
+            chunk[0],
+            *chunk.get(1).unwrap_or(&0),
+            *chunk.get(2).unwrap_or(&0),
+        ];
         let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
         let chars = chunk.len() + 1;
         for i in 0..chars {
@@ -69,7 +75,10 @@ pub(crate) fn issue(tenant: &mut Tenant, spec: &TokenSpec) -> String {
     let obj = claims.as_object_mut().expect("object");
     for (k, v) in [
         ("aud", json!("https://graph.microsoft.com")),
-        ("iss", json!(format!("https://sts.windows.net/{TENANT_ID}/"))),
+        (
+            "iss",
+            json!(format!("https://sts.windows.net/{TENANT_ID}/")),
+        ),
         ("iat", json!(now)),
         ("nbf", json!(now)),
         ("exp", json!(now + 3600)),
@@ -77,7 +86,13 @@ pub(crate) fn issue(tenant: &mut Tenant, spec: &TokenSpec) -> String {
         ("app_displayname", json!("lockdown")),
         ("tid", json!(TENANT_ID)),
         ("ver", json!("1.0")),
-        ("wids", json!(roles.iter().map(|r| role_template_id(r)).collect::<Vec<_>>())),
+        (
+            "wids",
+            json!(roles
+                .iter()
+                .map(|r| role_template_id(r))
+                .collect::<Vec<_>>()),
+        ),
     ] {
         obj.insert(k.to_string(), v);
     }
@@ -129,12 +144,19 @@ pub(crate) fn authenticate(tenant: &Tenant, header: Option<&str>) -> Result<Iden
     let Some(token) = bearer(header) else {
         return Err(errors::token_empty());
     };
-    tenant.tokens.get(token).cloned().ok_or_else(errors::token_invalid)
+    tenant
+        .tokens
+        .get(token)
+        .cloned()
+        .ok_or_else(errors::token_invalid)
 }
 
 // Role groups (learn: entra/identity/role-based-access-control/privileged-roles-permissions,
 // graph/api/resources/users "Who can perform sensitive actions").
-pub(crate) const PRIVILEGED_ADMINS: &[&str] = &["Privileged Authentication Administrator", "Global Administrator"];
+pub(crate) const PRIVILEGED_ADMINS: &[&str] = &[
+    "Privileged Authentication Administrator",
+    "Global Administrator",
+];
 pub(crate) const DISABLE_ROLES: &[&str] = &[
     "User Administrator",
     "Privileged Authentication Administrator",
@@ -156,7 +178,11 @@ pub(crate) const REVOKE_ROLES: &[&str] = &[
     "Global Administrator",
 ];
 // learn: graph/api/device-update — delegated: Cloud Device Administrator or Intune Administrator.
-pub(crate) const DEVICE_ROLES: &[&str] = &["Cloud Device Administrator", "Intune Administrator", "Global Administrator"];
+pub(crate) const DEVICE_ROLES: &[&str] = &[
+    "Cloud Device Administrator",
+    "Intune Administrator",
+    "Global Administrator",
+];
 
 /// Permission sets per operation (least privileged first; higher ones also grant).
 pub(crate) mod perms {
@@ -218,7 +244,11 @@ pub(crate) mod perms {
         "Directory.AccessAsUser.All",
     ];
     // learn: graph/api/device-update
-    pub const WRITE_DEVICE: &[&str] = &["Device.ReadWrite.All", "Directory.ReadWrite.All", "Directory.AccessAsUser.All"];
+    pub const WRITE_DEVICE: &[&str] = &[
+        "Device.ReadWrite.All",
+        "Directory.ReadWrite.All",
+        "Directory.AccessAsUser.All",
+    ];
 }
 
 pub(crate) fn admin_spec() -> TokenSpec {

@@ -28,7 +28,8 @@ fn invalid(message: impl Into<String>) -> Reply {
 }
 
 fn parse(body: &[u8]) -> Result<Vec<Item>, Reply> {
-    let v: Value = serde_json::from_slice(body).map_err(|_| invalid("Invalid batch payload format."))?;
+    let v: Value =
+        serde_json::from_slice(body).map_err(|_| invalid("Invalid batch payload format."))?;
     let Some(reqs) = v.get("requests").and_then(Value::as_array) else {
         return Err(invalid("Invalid batch payload format."));
     };
@@ -45,24 +46,49 @@ fn parse(body: &[u8]) -> Result<Vec<Item>, Reply> {
             Some(Value::Number(n)) => n.to_string(),
             _ => return Err(invalid("Every batch request must have an 'id'.")),
         };
-        let method = r.get("method").and_then(Value::as_str).ok_or_else(|| invalid(format!("Batch request '{id}' has no 'method'.")))?;
-        let url = r.get("url").and_then(Value::as_str).ok_or_else(|| invalid(format!("Batch request '{id}' has no 'url'.")))?;
+        let method = r
+            .get("method")
+            .and_then(Value::as_str)
+            .ok_or_else(|| invalid(format!("Batch request '{id}' has no 'method'.")))?;
+        let url = r
+            .get("url")
+            .and_then(Value::as_str)
+            .ok_or_else(|| invalid(format!("Batch request '{id}' has no 'url'.")))?;
         let headers = match r.get("headers") {
             None | Some(Value::Null) => Map::new(),
             Some(Value::Object(m)) => m.clone(),
-            Some(_) => return Err(invalid(format!("Batch request '{id}' has invalid 'headers'."))),
+            Some(_) => {
+                return Err(invalid(format!(
+                    "Batch request '{id}' has invalid 'headers'."
+                )))
+            }
         };
         let body = r.get("body").filter(|b| !b.is_null()).cloned();
         // learn: graph/json-batching — "Content-Type header is required when body is specified".
-        if body.is_some() && !headers.keys().any(|k| k.eq_ignore_ascii_case("content-type")) {
+        if body.is_some()
+            && !headers
+                .keys()
+                .any(|k| k.eq_ignore_ascii_case("content-type"))
+        {
             return Err(invalid(format!(
                 "Batch request '{id}' has a body but no Content-Type header."
             )));
         }
         let depends_on = match r.get("dependsOn") {
             None | Some(Value::Null) => Vec::new(),
-            Some(Value::Array(a)) => a.iter().map(|d| d.as_str().map(str::to_string).unwrap_or_else(|| d.to_string())).collect(),
-            Some(_) => return Err(invalid(format!("Batch request '{id}' has invalid 'dependsOn'."))),
+            Some(Value::Array(a)) => a
+                .iter()
+                .map(|d| {
+                    d.as_str()
+                        .map(str::to_string)
+                        .unwrap_or_else(|| d.to_string())
+                })
+                .collect(),
+            Some(_) => {
+                return Err(invalid(format!(
+                    "Batch request '{id}' has invalid 'dependsOn'."
+                )))
+            }
         };
         items.push(Item {
             id,
@@ -75,7 +101,10 @@ fn parse(body: &[u8]) -> Result<Vec<Item>, Reply> {
     }
     for (i, a) in items.iter().enumerate() {
         if items[..i].iter().any(|b| b.id.eq_ignore_ascii_case(&a.id)) {
-            return Err(invalid(format!("Batch request ids must be unique; '{}' is repeated.", a.id)));
+            return Err(invalid(format!(
+                "Batch request ids must be unique; '{}' is repeated.",
+                a.id
+            )));
         }
     }
     Ok(items)
@@ -87,9 +116,17 @@ fn order(items: &[Item]) -> Result<Vec<usize>, Reply> {
     for it in items {
         for d in &it.depends_on {
             match pos(d) {
-                None => return Err(invalid(format!("Batch request '{}' depends on unknown request '{d}'.", it.id))),
+                None => {
+                    return Err(invalid(format!(
+                        "Batch request '{}' depends on unknown request '{d}'.",
+                        it.id
+                    )))
+                }
                 Some(p) if items[p].id.eq_ignore_ascii_case(&it.id) => {
-                    return Err(invalid(format!("Batch request '{}' depends on itself.", it.id)))
+                    return Err(invalid(format!(
+                        "Batch request '{}' depends on itself.",
+                        it.id
+                    )))
                 }
                 _ => {}
             }
@@ -100,16 +137,19 @@ fn order(items: &[Item]) -> Result<Vec<usize>, Reply> {
         return Ok((0..n).collect());
     }
     let sequential = items.first().is_some_and(|f| f.depends_on.is_empty())
-        && items.windows(2).all(|w| w[1].depends_on.len() == 1 && w[1].depends_on[0].eq_ignore_ascii_case(&w[0].id));
+        && items.windows(2).all(|w| {
+            w[1].depends_on.len() == 1 && w[1].depends_on[0].eq_ignore_ascii_case(&w[0].id)
+        });
     if sequential {
         return Ok((0..n).collect());
     }
     let roots: Vec<usize> = (0..n).filter(|i| items[*i].depends_on.is_empty()).collect();
     if let [root] = roots.as_slice() {
-        let star = items
-            .iter()
-            .enumerate()
-            .all(|(i, it)| i == *root || (it.depends_on.len() == 1 && it.depends_on[0].eq_ignore_ascii_case(&items[*root].id)));
+        let star = items.iter().enumerate().all(|(i, it)| {
+            i == *root
+                || (it.depends_on.len() == 1
+                    && it.depends_on[0].eq_ignore_ascii_case(&items[*root].id))
+        });
         if star {
             let mut o = vec![*root];
             o.extend((0..n).filter(|i| i != root));
@@ -122,7 +162,12 @@ fn order(items: &[Item]) -> Result<Vec<usize>, Reply> {
 }
 
 /// Run a batch envelope. Items are recorded in the request log with `in_batch: true`.
-pub(crate) fn run(shared: &Shared, body: &[u8], authorization: Option<String>, client_request_id: &str) -> Reply {
+pub(crate) fn run(
+    shared: &Shared,
+    body: &[u8],
+    authorization: Option<String>,
+    client_request_id: &str,
+) -> Reply {
     let token_tag = {
         let tenant = lock(&shared.tenant);
         if let Err(r) = auth::authenticate(&tenant, authorization.as_deref()) {
@@ -164,13 +209,24 @@ pub(crate) fn run(shared: &Shared, body: &[u8], authorization: Option<String>, c
                 .is_some_and(|p| !(200..300).contains(&statuses[p]))
         });
         let mut reply = if let Some(d) = failed_dep {
-            Reply::error(424, "FailedDependency", format!("The request depends on request '{d}', which failed."))
+            Reply::error(
+                424,
+                "FailedDependency",
+                format!("The request depends on request '{d}', which failed."),
+            )
         } else if it.url.contains("://") {
             invalid("Batch request urls must be relative to the version root.")
-        } else if let Some(r) = lock(&shared.faults).pick(&it.method, &path, true).as_ref().and_then(status_reply) {
+        } else if let Some(r) = lock(&shared.faults)
+            .pick(&it.method, &path, true)
+            .as_ref()
+            .and_then(status_reply)
+        {
             r
         } else {
-            let body = it.body.as_ref().map(|b| serde_json::to_vec(b).unwrap_or_default());
+            let body = it
+                .body
+                .as_ref()
+                .map(|b| serde_json::to_vec(b).unwrap_or_default());
             routes::execute(
                 shared,
                 &Request {
@@ -209,5 +265,8 @@ pub(crate) fn run(shared: &Shared, body: &[u8], authorization: Option<String>, c
         lock(&shared.tenant).set_status(seq, reply.status);
         results[i] = Some(Value::Object(out));
     }
-    Reply::json(200, json!({"responses": results.into_iter().flatten().collect::<Vec<_>>()}))
+    Reply::json(
+        200,
+        json!({"responses": results.into_iter().flatten().collect::<Vec<_>>()}),
+    )
 }

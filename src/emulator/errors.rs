@@ -58,7 +58,12 @@ impl Reply {
     }
 }
 
-pub(crate) fn error_body(code: &str, message: &str, request_id: &str, client_request_id: &str) -> Value {
+pub(crate) fn error_body(
+    code: &str,
+    message: &str,
+    request_id: &str,
+    client_request_id: &str,
+) -> Value {
     json!({
         "error": {
             "code": code,

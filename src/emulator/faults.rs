@@ -34,15 +34,25 @@ impl FaultEngine {
             if in_batch
                 && !matches!(
                     rule.kind,
-                    FaultKind::Throttle { .. } | FaultKind::ServiceUnavailable { .. } | FaultKind::GatewayTimeout
+                    FaultKind::Throttle { .. }
+                        | FaultKind::ServiceUnavailable { .. }
+                        | FaultKind::GatewayTimeout
                 )
             {
                 continue;
             }
-            if rule.method.as_deref().is_some_and(|m| !m.eq_ignore_ascii_case(method)) {
+            if rule
+                .method
+                .as_deref()
+                .is_some_and(|m| !m.eq_ignore_ascii_case(method))
+            {
                 continue;
             }
-            if rule.path_contains.as_deref().is_some_and(|p| !path.contains(p)) {
+            if rule
+                .path_contains
+                .as_deref()
+                .is_some_and(|p| !path.contains(p))
+            {
                 continue;
             }
             let fires = rule.probability >= 1.0 || self.rng.random::<f64>() < rule.probability;

@@ -69,7 +69,10 @@ pub enum Seed {
     Contoso,
     /// admin@contoso.com plus `user{i:05}@contoso.com` (i from 1), each with
     /// `devices_per_user` Windows devices.
-    Bulk { users: usize, devices_per_user: usize },
+    Bulk {
+        users: usize,
+        devices_per_user: usize,
+    },
 }
 
 /// One fault-injection rule.
@@ -256,7 +259,9 @@ impl Emulator {
 
     pub fn users(&self) -> Vec<UserState> {
         let tenant = lock(&self.shared.tenant);
-        (0..tenant.users.len()).map(|i| tenant.user_state(i)).collect()
+        (0..tenant.users.len())
+            .map(|i| tenant.user_state(i))
+            .collect()
     }
 
     /// Every HTTP request and every `$batch` item, in arrival order.

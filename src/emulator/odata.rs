@@ -29,7 +29,11 @@ pub(crate) fn parse_query(query: &str) -> Result<Query, Reply> {
         let v = decode(&v.replace('+', " "));
         match k.as_str() {
             "$select" => {
-                let props: Vec<String> = v.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect();
+                let props: Vec<String> = v
+                    .split(',')
+                    .map(|s| s.trim().to_string())
+                    .filter(|s| !s.is_empty())
+                    .collect();
                 q.select = Some(props);
             }
             "$top" => {
@@ -38,8 +42,8 @@ pub(crate) fn parse_query(query: &str) -> Result<Query, Reply> {
                     Ok(n) if (1..=999).contains(&n) => q.top = Some(n),
                     _ => {
                         return Err(errors::bad_request(format!(
-                            "Invalid page size specified: '{v}'. Must be between 1 and 999 inclusive."
-                        )))
+                        "Invalid page size specified: '{v}'. Must be between 1 and 999 inclusive."
+                    )))
                     }
                 }
             }
@@ -94,7 +98,8 @@ pub(crate) fn user_address(path: &str) -> Option<Result<(UserKey, Vec<String>), 
     if lower.starts_with("users(") {
         // learn: graph/api/user-get — `/users('$AdeleVance@contoso.com')`; graph/query-parameters — `''` escapes `'`.
         let inner = &trimmed[6..];
-        let parsed = parse_literal(inner).and_then(|(v, after)| after.strip_prefix(')').map(|a| (v, a)));
+        let parsed =
+            parse_literal(inner).and_then(|(v, after)| after.strip_prefix(')').map(|a| (v, a)));
         return Some(match parsed {
             Some((key, after)) => Ok((UserKey::Key(key), segments(after))),
             None => Err(errors::odata_bad_request(format!(
@@ -119,7 +124,10 @@ pub(crate) fn user_address(path: &str) -> Option<Result<(UserKey, Vec<String>), 
 }
 
 fn segments(s: &str) -> Vec<String> {
-    s.split('/').filter(|p| !p.is_empty()).map(str::to_string).collect()
+    s.split('/')
+        .filter(|p| !p.is_empty())
+        .map(str::to_string)
+        .collect()
 }
 
 // learn: graph/api/resources/user — properties; the default set per graph/api/user-get.
@@ -230,7 +238,11 @@ fn device_prop(d: &Device, name: &str) -> Value {
         "isManaged" => json!(d.trust_type != "Workplace"),
         "operatingSystem" => json!(d.operating_system),
         "operatingSystemVersion" => json!(d.operating_system_version),
-        "profileType" => json!(if d.trust_type == "Workplace" { "RegisteredDevice" } else { "Unknown" }),
+        "profileType" => json!(if d.trust_type == "Workplace" {
+            "RegisteredDevice"
+        } else {
+            "Unknown"
+        }),
         "registrationDateTime" => json!(format_datetime(d.registered)),
         "trustType" => json!(d.trust_type),
         "onPremisesSyncEnabled" => json!(d.on_premises_sync_enabled),
@@ -239,7 +251,11 @@ fn device_prop(d: &Device, name: &str) -> Value {
 }
 
 /// Resolve `$select` names (case-insensitive) to canonical property names.
-fn resolve_select(select: &[String], known: &[&'static str], type_name: &str) -> Result<Vec<&'static str>, Reply> {
+fn resolve_select(
+    select: &[String],
+    known: &[&'static str],
+    type_name: &str,
+) -> Result<Vec<&'static str>, Reply> {
     let mut out = Vec::new();
     for s in select {
         if s == "*" {
@@ -269,7 +285,10 @@ fn resolve_select(select: &[String], known: &[&'static str], type_name: &str) ->
 /// The user's JSON, restricted to `$select` or the default property set.
 /// learn: graph/api/user-get — without `$select` only the default properties come back; with
 /// `$select` only the selected ones (Example 3 shows no `id` unless selected).
-pub(crate) fn user_json(u: &User, select: Option<&[String]>) -> Result<(Map<String, Value>, Vec<&'static str>), Reply> {
+pub(crate) fn user_json(
+    u: &User,
+    select: Option<&[String]>,
+) -> Result<(Map<String, Value>, Vec<&'static str>), Reply> {
     let props: Vec<&'static str> = match select {
         Some(s) => resolve_select(s, USER_PROPS, "user")?,
         None => USER_DEFAULT.to_vec(),
@@ -281,7 +300,10 @@ pub(crate) fn user_json(u: &User, select: Option<&[String]>) -> Result<(Map<Stri
     Ok((m, props))
 }
 
-pub(crate) fn device_json(d: &Device, select: Option<&[String]>) -> Result<Map<String, Value>, Reply> {
+pub(crate) fn device_json(
+    d: &Device,
+    select: Option<&[String]>,
+) -> Result<Map<String, Value>, Reply> {
     let props: Vec<&'static str> = match select {
         Some(s) => resolve_select(s, DEVICE_PROPS, "device")?,
         None => DEVICE_PROPS.to_vec(),
@@ -335,7 +357,10 @@ mod tests {
 
     #[test]
     fn literal_unescapes_doubled_quotes() {
-        assert_eq!(parse_literal("'patti.o''fernandez@contoso.com')"), Some(("patti.o'fernandez@contoso.com".to_string(), ")")));
+        assert_eq!(
+            parse_literal("'patti.o''fernandez@contoso.com')"),
+            Some(("patti.o'fernandez@contoso.com".to_string(), ")"))
+        );
     }
 
     #[test]
@@ -348,8 +373,13 @@ mod tests {
 
     #[test]
     fn addresses() {
-        assert_eq!(user_address("users/$x@y").unwrap().unwrap().0, UserKey::Dollar("$x@y".into()));
-        let (k, rest) = user_address("users('$x@y')/registeredDevices").unwrap().unwrap();
+        assert_eq!(
+            user_address("users/$x@y").unwrap().unwrap().0,
+            UserKey::Dollar("$x@y".into())
+        );
+        let (k, rest) = user_address("users('$x@y')/registeredDevices")
+            .unwrap()
+            .unwrap();
         assert_eq!(k, UserKey::Key("$x@y".into()));
         assert_eq!(rest, vec!["registeredDevices".to_string()]);
         assert_eq!(user_address("me").unwrap().unwrap().0, UserKey::Me);

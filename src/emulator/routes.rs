@@ -3,13 +3,15 @@
 
 use serde_json::{json, Map, Value};
 
-use super::auth::{self, perms, DEVICE_ROLES, DISABLE_ROLES, PASSWORD_ROLES, PRIVILEGED_ADMINS, REVOKE_ROLES};
+use super::auth::{
+    self, perms, DEVICE_ROLES, DISABLE_ROLES, PASSWORD_ROLES, PRIVILEGED_ADMINS, REVOKE_ROLES,
+};
 use super::errors::{self, Reply, PASSWORD_COMPLEXITY_MESSAGE, SYNCED_MESSAGE};
+use super::lock;
 use super::odata::{self, Query, UserKey};
 use super::server::Shared;
 use super::state::{now_whole_seconds, role_template_id, Caller, Identity, Tenant};
 use super::throttle::{request_cost, Verdict};
-use super::lock;
 
 /// One request as the service sees it.
 #[derive(Debug, Clone)]
@@ -24,8 +26,19 @@ pub(crate) struct Request {
 }
 
 pub(crate) fn execute(shared: &Shared, req: &Request) -> Reply {
-    let Some(rest) = req.path.strip_prefix("/v1.0/").or_else(|| (req.path == "/v1.0").then_some("")) else {
-        return errors::odata_bad_request(format!("Invalid version: '{}'.", req.path.trim_start_matches('/').split('/').next().unwrap_or("")));
+    let Some(rest) = req
+        .path
+        .strip_prefix("/v1.0/")
+        .or_else(|| (req.path == "/v1.0").then_some(""))
+    else {
+        return errors::odata_bad_request(format!(
+            "Invalid version: '{}'.",
+            req.path
+                .trim_start_matches('/')
+                .split('/')
+                .next()
+                .unwrap_or("")
+        ));
     };
     let identity = {
         let tenant = lock(&shared.tenant);
@@ -41,18 +54,32 @@ pub(crate) fn execute(shared: &Shared, req: &Request) -> Reply {
 
     let mut extra_headers = Vec::new();
     if shared.throttling {
-        let (ru, writes) = request_cost(&req.method, rest, query.select.is_some(), query.expand, query.top);
-        let device_write = !req.method.eq_ignore_ascii_case("GET") && rest.to_ascii_lowercase().starts_with("devices");
+        let (ru, writes) = request_cost(
+            &req.method,
+            rest,
+            query.select.is_some(),
+            query.expand,
+            query.top,
+        );
+        let device_write = !req.method.eq_ignore_ascii_case("GET")
+            && rest.to_ascii_lowercase().starts_with("devices");
         let now = shared.emulated_secs();
         match lock(&shared.throttle).check(now, ru, writes, device_write) {
             Verdict::Allowed { ru, percentage } => {
                 // learn: graph/throttling-limits — "Regular responses requests" headers.
                 extra_headers.push(("x-ms-resource-unit".to_string(), ru.to_string()));
                 if let Some(p) = percentage {
-                    extra_headers.push(("x-ms-throttle-limit-percentage".to_string(), format!("{p:.2}")));
+                    extra_headers.push((
+                        "x-ms-throttle-limit-percentage".to_string(),
+                        format!("{p:.2}"),
+                    ));
                 }
             }
-            Verdict::Throttled { retry_after, scope, info } => {
+            Verdict::Throttled {
+                retry_after,
+                scope,
+                info,
+            } => {
                 // learn: graph/throttling — 429 + Retry-After; graph/throttling-limits — scope/information headers.
                 return Reply::error(429, "TooManyRequests", "Please retry again later.")
                     .header("Retry-After", retry_after.to_string())
@@ -85,14 +112,20 @@ fn route(shared: &Shared, req: &Request, rest: &str, query: &Query, id: &Identit
             ("GET", []) => get_user(shared, &tenant, target, query, id),
             ("PATCH", []) => patch_user(&mut tenant, target, req.body.as_deref(), id),
             ("POST", ["revokesigninsessions"]) => revoke(shared, &mut tenant, target, id),
-            ("GET", ["registereddevices"]) => list_devices(shared, &tenant, target, "registeredDevices", query, id),
-            ("GET", ["owneddevices"]) => list_devices(shared, &tenant, target, "ownedDevices", query, id),
+            ("GET", ["registereddevices"]) => {
+                list_devices(shared, &tenant, target, "registeredDevices", query, id)
+            }
+            ("GET", ["owneddevices"]) => {
+                list_devices(shared, &tenant, target, "ownedDevices", query, id)
+            }
             ("GET", ["memberof"]) | ("GET", ["memberof", "microsoft.graph.directoryrole"]) => {
                 member_of(shared, &tenant, target, query, id)
             }
-            (_, []) | (_, ["revokesigninsessions"]) | (_, ["registereddevices"]) | (_, ["owneddevices"]) | (_, ["memberof", ..]) => {
-                method_not_allowed()
-            }
+            (_, [])
+            | (_, ["revokesigninsessions"])
+            | (_, ["registereddevices"])
+            | (_, ["owneddevices"])
+            | (_, ["memberof", ..]) => method_not_allowed(),
             (_, [other, ..]) => unknown_segment(other),
         };
     }
@@ -115,7 +148,11 @@ fn unknown_segment(seg: &str) -> Reply {
 }
 
 fn method_not_allowed() -> Reply {
-    Reply::error(405, "Request_BadRequest", "The HTTP method is not allowed on this resource.")
+    Reply::error(
+        405,
+        "Request_BadRequest",
+        "The HTTP method is not allowed on this resource.",
+    )
 }
 
 fn resolve_user(tenant: &Tenant, key: &UserKey, id: &Identity) -> Result<usize, Reply> {
@@ -169,11 +206,15 @@ fn parse_json_body(body: Option<&[u8]>) -> Result<Map<String, Value>, Reply> {
 }
 
 fn undeclared(p: &str) -> Reply {
-    errors::bad_request(format!("Property '{p}' does not exist as a declared property or extension property."))
+    errors::bad_request(format!(
+        "Property '{p}' does not exist as a declared property or extension property."
+    ))
 }
 
 fn not_a_bool(p: &str) -> Reply {
-    errors::odata_bad_request(format!("Cannot convert the literal to the expected type 'Edm.Boolean' for property '{p}'."))
+    errors::odata_bad_request(format!(
+        "Cannot convert the literal to the expected type 'Edm.Boolean' for property '{p}'."
+    ))
 }
 
 /// Entra password complexity. learn: entra/identity/authentication/concept-sspr-policy —
@@ -184,7 +225,9 @@ pub(crate) fn password_ok(p: &str) -> bool {
     if !(8..=256).contains(&n) || !p.is_ascii() {
         return false;
     }
-    if p.chars().any(|c| !c.is_ascii_alphanumeric() && !SYMBOLS.contains(c)) {
+    if p.chars()
+        .any(|c| !c.is_ascii_alphanumeric() && !SYMBOLS.contains(c))
+    {
         return false;
     }
     let classes = [
@@ -213,7 +256,9 @@ fn patch_user(tenant: &mut Tenant, target: usize, body: Option<&[u8]>, id: &Iden
             // learn: graph/api/resources/passwordprofile — password, forceChangePasswordNextSignIn(WithMfa).
             "passwordprofile" => {
                 let Value::Object(pp) = v else {
-                    return errors::odata_bad_request("Invalid value for property 'passwordProfile'.");
+                    return errors::odata_bad_request(
+                        "Invalid value for property 'passwordProfile'.",
+                    );
                 };
                 let mut pw = None;
                 let (mut force, mut force_mfa) = (None, None);
@@ -221,7 +266,11 @@ fn patch_user(tenant: &mut Tenant, target: usize, body: Option<&[u8]>, id: &Iden
                     match pk.to_ascii_lowercase().as_str() {
                         "password" => match pv {
                             Value::String(s) => pw = Some(s.clone()),
-                            _ => return errors::odata_bad_request("Invalid value for property 'password'."),
+                            _ => {
+                                return errors::odata_bad_request(
+                                    "Invalid value for property 'password'.",
+                                )
+                            }
                         },
                         "forcechangepasswordnextsignin" => match pv {
                             Value::Bool(b) => force = Some(*b),
@@ -249,7 +298,11 @@ fn patch_user(tenant: &mut Tenant, target: usize, body: Option<&[u8]>, id: &Iden
                 match v {
                     Value::String(s) => simple.push((canonical, Some(s.clone()))),
                     Value::Null if canonical != "displayName" => simple.push((canonical, None)),
-                    _ => return errors::odata_bad_request(format!("Invalid value for property '{canonical}'.")),
+                    _ => {
+                        return errors::odata_bad_request(format!(
+                            "Invalid value for property '{canonical}'."
+                        ))
+                    }
                 }
             }
             _ => return undeclared(k),
@@ -258,16 +311,23 @@ fn patch_user(tenant: &mut Tenant, target: usize, body: Option<&[u8]>, id: &Iden
 
     // Permissions. learn: graph/api/user-update — accountEnabled: User.EnableDisableAccount.All +
     // User.Read.All least privileged; passwordProfile: User-PasswordProfile.ReadWrite.All.
-    let broad = ["User.ReadWrite.All", "Directory.ReadWrite.All", "Directory.AccessAsUser.All"];
+    let broad = [
+        "User.ReadWrite.All",
+        "Directory.ReadWrite.All",
+        "Directory.AccessAsUser.All",
+    ];
     if account_enabled.is_some()
-        && !(id.has_any(&broad) || (id.has_any(perms::ENABLE_DISABLE) && id.has_any(perms::READ_USER)))
+        && !(id.has_any(&broad)
+            || (id.has_any(perms::ENABLE_DISABLE) && id.has_any(perms::READ_USER)))
     {
         return errors::denied();
     }
     if password.is_some() && !id.has_any(perms::PASSWORD) {
         return errors::denied();
     }
-    if !simple.is_empty() && !(id.has_any(&broad) || (is_self(id, target) && id.has_any(&["User.ReadWrite"]))) {
+    let may_edit_profile =
+        id.has_any(&broad) || (is_self(id, target) && id.has_any(&["User.ReadWrite"]));
+    if !simple.is_empty() && !may_edit_profile {
         return errors::denied();
     }
     // Roles. learn: graph/api/user-update — delegated callers need an admin role for another
@@ -291,7 +351,11 @@ fn patch_user(tenant: &mut Tenant, target: usize, body: Option<&[u8]>, id: &Iden
     // learn: graph/api/resources/users "Who can perform sensitive actions" — targets holding a
     // privileged role need Privileged Authentication Administrator (or Global Administrator).
     let sensitive = account_enabled.is_some() || password.is_some();
-    if sensitive && tenant.users[target].is_privileged() && !is_self(id, target) && !id.has_role(PRIVILEGED_ADMINS) {
+    if sensitive
+        && tenant.users[target].is_privileged()
+        && !is_self(id, target)
+        && !id.has_role(PRIVILEGED_ADMINS)
+    {
         return errors::denied();
     }
     // On-premises mastered objects (seen for accountEnabled and passwordProfile; GRAPH-NOTES).
@@ -340,10 +404,20 @@ fn revoke(shared: &Shared, tenant: &mut Tenant, target: usize, id: &Identity) ->
     }
     // It sets signInSessionsValidFromDateTime to the current date-time.
     tenant.users[target].sign_in_sessions_valid_from = now_whole_seconds();
-    Reply::json(200, json!({"@odata.context": context(shared, "Edm.Boolean"), "value": true}))
+    Reply::json(
+        200,
+        json!({"@odata.context": context(shared, "Edm.Boolean"), "value": true}),
+    )
 }
 
-fn list_devices(shared: &Shared, tenant: &Tenant, target: usize, nav: &str, q: &Query, id: &Identity) -> Reply {
+fn list_devices(
+    shared: &Shared,
+    tenant: &Tenant,
+    target: usize,
+    nav: &str,
+    q: &Query,
+    id: &Identity,
+) -> Reply {
     // learn: graph/api/user-list-registereddevices, user-list-owneddevices — Application: Not supported.
     if id.is_app() {
         return errors::denied();
@@ -381,7 +455,10 @@ fn list_devices(shared: &Shared, tenant: &Tenant, target: usize, nav: &str, q: &
         }
     }
     let mut body = Map::new();
-    body.insert("@odata.context".to_string(), json!(context(shared, "directoryObjects")));
+    body.insert(
+        "@odata.context".to_string(),
+        json!(context(shared, "directoryObjects")),
+    );
     let next = offset + page;
     if next < user.devices.len() {
         // learn: graph/paging — @odata.nextLink is the full URL of the next page, with an opaque $skiptoken.
@@ -395,7 +472,12 @@ fn list_devices(shared: &Shared, tenant: &Tenant, target: usize, nav: &str, q: &
         qs.push(format!("$skiptoken={}", odata::skiptoken_for(next)));
         body.insert(
             "@odata.nextLink".to_string(),
-            json!(format!("{}/v1.0/users/{}/{nav}?{}", shared.base_url, user.id, qs.join("&"))),
+            json!(format!(
+                "{}/v1.0/users/{}/{nav}?{}",
+                shared.base_url,
+                user.id,
+                qs.join("&")
+            )),
         );
     }
     body.insert("value".to_string(), Value::Array(value));
@@ -403,13 +485,18 @@ fn list_devices(shared: &Shared, tenant: &Tenant, target: usize, nav: &str, q: &
 }
 
 fn role_instance_id(template: &str) -> String {
-    let t = uuid::Uuid::parse_str(template).map(|u| u.as_u128()).unwrap_or(0);
+    let t = uuid::Uuid::parse_str(template)
+        .map(|u| u.as_u128())
+        .unwrap_or(0);
     uuid::Uuid::from_u128(t ^ 0x0f0f_0f0f_0f0f_0000_0000_0f0f_0f0f_0f0f).to_string()
 }
 
 fn member_of(shared: &Shared, tenant: &Tenant, target: usize, q: &Query, id: &Identity) -> Reply {
     // learn: graph/api/user-list-memberof — permissions table.
-    if !(id.has_any(perms::MEMBER_OF) || id.has_any(&["User.Read.All", "User.ReadWrite.All"]) || (is_self(id, target) && id.has_any(perms::READ_SELF))) {
+    if !(id.has_any(perms::MEMBER_OF)
+        || id.has_any(&["User.Read.All", "User.ReadWrite.All"])
+        || (is_self(id, target) && id.has_any(perms::READ_SELF)))
+    {
         return errors::denied();
     }
     let value: Vec<Value> = tenant.users[target]
@@ -418,11 +505,19 @@ fn member_of(shared: &Shared, tenant: &Tenant, target: usize, q: &Query, id: &Id
         .map(|r| {
             let tid = role_template_id(r);
             let mut m = Map::new();
-            m.insert("@odata.type".into(), json!("#microsoft.graph.directoryRole"));
+            m.insert(
+                "@odata.type".into(),
+                json!("#microsoft.graph.directoryRole"),
+            );
             let all = [
                 ("id", json!(role_instance_id(tid))),
                 ("deletedDateTime", Value::Null),
-                ("description", json!(format!("Members of this role have the permissions of the {r} role."))),
+                (
+                    "description",
+                    json!(format!(
+                        "Members of this role have the permissions of the {r} role."
+                    )),
+                ),
                 ("displayName", json!(r)),
                 ("roleTemplateId", json!(tid)),
             ];
@@ -438,7 +533,10 @@ fn member_of(shared: &Shared, tenant: &Tenant, target: usize, q: &Query, id: &Id
             Value::Object(m)
         })
         .collect();
-    Reply::json(200, json!({"@odata.context": context(shared, "directoryRoles"), "value": value}))
+    Reply::json(
+        200,
+        json!({"@odata.context": context(shared, "directoryRoles"), "value": value}),
+    )
 }
 
 fn get_device(shared: &Shared, dev: &str, q: &Query, id: &Identity) -> Reply {
@@ -453,7 +551,10 @@ fn get_device(shared: &Shared, dev: &str, q: &Query, id: &Identity) -> Reply {
         Ok(m) => m,
         Err(r) => return r,
     };
-    m.insert("@odata.context".into(), json!(context(shared, "devices/$entity")));
+    m.insert(
+        "@odata.context".into(),
+        json!(context(shared, "devices/$entity")),
+    );
     Reply::json(200, Value::Object(m))
 }
 
@@ -488,7 +589,9 @@ fn patch_device(shared: &Shared, dev: &str, body: Option<&[u8]>, id: &Identity) 
     let device = &mut tenant.devices[d];
     // msgraph-sdk-powershell issues 2327/2603 (GRAPH-NOTES): app-only updates only on Windows devices.
     if id.is_app() && !device.is_windows() {
-        return errors::bad_request("Properties other than ExtendedAttribute1..15 can be modified only on windows devices.");
+        return errors::bad_request(
+            "Properties other than ExtendedAttribute1..15 can be modified only on windows devices.",
+        );
     }
     // Hybrid-joined devices are mastered in on-premises AD (GRAPH-NOTES: device-update).
     if device.on_premises_sync_enabled == Some(true) {

@@ -80,7 +80,14 @@ fn push_device(t: &mut Tenant, owner: usize, spec: DeviceSpec) {
     });
 }
 
-fn user(id: &str, upn: &str, display: &str, given: Option<&str>, surname: Option<&str>, job: Option<&str>) -> User {
+fn user(
+    id: &str,
+    upn: &str,
+    display: &str,
+    given: Option<&str>,
+    surname: Option<&str>,
+    job: Option<&str>,
+) -> User {
     User {
         id: id.to_string(),
         upn: upn.to_string(),
@@ -109,26 +116,68 @@ fn user(id: &str, upn: &str, display: &str, given: Option<&str>, surname: Option
 pub(crate) fn contoso() -> Tenant {
     let mut t = Tenant::default();
 
-    let mut admin = user(ids::ADMIN, "admin@contoso.com", "Megan Bowen", Some("Megan"), Some("Bowen"), Some("IT Administrator"));
+    let mut admin = user(
+        ids::ADMIN,
+        "admin@contoso.com",
+        "Megan Bowen",
+        Some("Megan"),
+        Some("Bowen"),
+        Some("IT Administrator"),
+    );
     admin.roles = vec!["Global Administrator"];
     let admin = t.add_user(admin);
     push_device(&mut t, admin, dev("MEGANB-SURFACE", "Windows"));
 
-    let adele = t.add_user(user(ids::ADELE, "adele@contoso.com", "Adele Vance", Some("Adele"), Some("Vance"), Some("Retail Manager")));
+    let adele = t.add_user(user(
+        ids::ADELE,
+        "adele@contoso.com",
+        "Adele Vance",
+        Some("Adele"),
+        Some("Vance"),
+        Some("Retail Manager"),
+    ));
     let mut laptop = dev("ADELEV-LAPTOP", "Windows");
     laptop.version = "10.0.22631.4460"; // Windows 11 23H2
     push_device(&mut t, adele, laptop);
     push_device(&mut t, adele, dev("Adele's iPhone", "iOS"));
 
-    let alex = t.add_user(user(ids::ALEX, "alex@contoso.com", "Alex Wilber", Some("Alex"), Some("Wilber"), Some("Marketing Assistant")));
+    let alex = t.add_user(user(
+        ids::ALEX,
+        "alex@contoso.com",
+        "Alex Wilber",
+        Some("Alex"),
+        Some("Wilber"),
+        Some("Marketing Assistant"),
+    ));
     push_device(&mut t, alex, dev("ALEXW-DESKTOP", "Windows"));
 
-    t.add_user(user(ids::DIEGO, "diego@contoso.com", "Diego Siciliani", Some("Diego"), Some("Siciliani"), Some("HR Manager")));
+    t.add_user(user(
+        ids::DIEGO,
+        "diego@contoso.com",
+        "Diego Siciliani",
+        Some("Diego"),
+        Some("Siciliani"),
+        Some("HR Manager"),
+    ));
 
-    let lidia = t.add_user(user(ids::LIDIA, "$lidia@contoso.com", "Lidia Holloway", Some("Lidia"), Some("Holloway"), Some("Product Manager")));
+    let lidia = t.add_user(user(
+        ids::LIDIA,
+        "$lidia@contoso.com",
+        "Lidia Holloway",
+        Some("Lidia"),
+        Some("Holloway"),
+        Some("Product Manager"),
+    ));
     push_device(&mut t, lidia, dev("LIDIAH-LAPTOP", "Windows"));
 
-    let patti = t.add_user(user(ids::PATTI, "patti.o'fernandez@contoso.com", "Patti O'Fernandez", Some("Patti"), Some("O'Fernandez"), Some("President")));
+    let patti = t.add_user(user(
+        ids::PATTI,
+        "patti.o'fernandez@contoso.com",
+        "Patti O'Fernandez",
+        Some("Patti"),
+        Some("O'Fernandez"),
+        Some("President"),
+    ));
     push_device(&mut t, patti, dev("Patti's MacBook Pro", "MacOS"));
 
     let mut pradeep = user(
@@ -143,7 +192,14 @@ pub(crate) fn contoso() -> Tenant {
     pradeep.mail = Some("pradeep@fabrikam.com".to_string());
     t.add_user(pradeep);
 
-    let mut grady = user(ids::GRADY, "grady@contoso.com", "Grady Archie", Some("Grady"), Some("Archie"), Some("Designer"));
+    let mut grady = user(
+        ids::GRADY,
+        "grady@contoso.com",
+        "Grady Archie",
+        Some("Grady"),
+        Some("Archie"),
+        Some("Designer"),
+    );
     grady.on_premises_sync_enabled = Some(true);
     let grady = t.add_user(grady);
     let mut hybrid = dev("GRADYA-WS01", "Windows");
@@ -151,19 +207,40 @@ pub(crate) fn contoso() -> Tenant {
     hybrid.synced = Some(true);
     push_device(&mut t, grady, hybrid);
 
-    let mut johanna = user(ids::JOHANNA, "johanna@contoso.com", "Johanna Lorenz", Some("Johanna"), Some("Lorenz"), Some("Senior Engineer"));
+    let mut johanna = user(
+        ids::JOHANNA,
+        "johanna@contoso.com",
+        "Johanna Lorenz",
+        Some("Johanna"),
+        Some("Lorenz"),
+        Some("Senior Engineer"),
+    );
     johanna.account_enabled = false;
     let johanna = t.add_user(johanna);
     let mut off = dev("JOHANNAL-LAPTOP", "Windows");
     off.enabled = false;
     push_device(&mut t, johanna, off);
 
-    let mut isaiah = user(ids::ISAIAH, "isaiah@contoso.com", "Isaiah Langer", Some("Isaiah"), Some("Langer"), Some("Sales Rep"));
+    let mut isaiah = user(
+        ids::ISAIAH,
+        "isaiah@contoso.com",
+        "Isaiah Langer",
+        Some("Isaiah"),
+        Some("Langer"),
+        Some("Sales Rep"),
+    );
     isaiah.roles = vec!["User Administrator"];
     let isaiah = t.add_user(isaiah);
     push_device(&mut t, isaiah, dev("ISAIAHL-LAPTOP", "Windows"));
 
-    let kiosk = t.add_user(user(ids::KIOSK, "kiosk@contoso.com", "Shared Kiosk Operator", None, None, Some("Kiosk")));
+    let kiosk = t.add_user(user(
+        ids::KIOSK,
+        "kiosk@contoso.com",
+        "Shared Kiosk Operator",
+        None,
+        None,
+        Some("Kiosk"),
+    ));
     for i in 1..=120 {
         if i % 3 == 0 {
             push_device(&mut t, kiosk, dev(format!("KIOSK-TAB-{i:03}"), "Android"));
@@ -172,10 +249,24 @@ pub(crate) fn contoso() -> Tenant {
         }
     }
 
-    let zoe = t.add_user(user(ids::ZOE, "zoe@contoso.com", "Zoë Ørsted", Some("Zoë"), Some("Ørsted"), Some("Research Scientist")));
+    let zoe = t.add_user(user(
+        ids::ZOE,
+        "zoe@contoso.com",
+        "Zoë Ørsted",
+        Some("Zoë"),
+        Some("Ørsted"),
+        Some("Research Scientist"),
+    ));
     push_device(&mut t, zoe, dev("zoe-thinkpad", "Linux"));
 
-    let mut bg = user(ids::BREAKGLASS, "breakglass@contoso.com", "Emergency Access", None, None, None);
+    let mut bg = user(
+        ids::BREAKGLASS,
+        "breakglass@contoso.com",
+        "Emergency Access",
+        None,
+        None,
+        None,
+    );
     bg.roles = vec!["Global Administrator"];
     bg.mail = None;
     t.add_user(bg);
@@ -183,7 +274,14 @@ pub(crate) fn contoso() -> Tenant {
     for i in 1..=40u64 {
         let upn = format!("user{i:02}@contoso.com");
         let display = format!("Contoso User {i:02}");
-        let u = user(&numbered_uuid(PLAIN_USER_BASE, i), &upn, &display, Some("Contoso"), Some(&format!("User {i:02}")), None);
+        let u = user(
+            &numbered_uuid(PLAIN_USER_BASE, i),
+            &upn,
+            &display,
+            Some("Contoso"),
+            Some(&format!("User {i:02}")),
+            None,
+        );
         t.add_user(u);
     }
     t
@@ -199,12 +297,26 @@ pub(crate) fn bulk(users: usize, devices_per_user: usize) -> Tenant {
     t.by_id.reserve(users + 1);
     t.device_by_id.reserve((users + 1) * devices_per_user + 1);
 
-    let mut admin = user(ids::ADMIN, "admin@contoso.com", "Megan Bowen", Some("Megan"), Some("Bowen"), Some("IT Administrator"));
+    let mut admin = user(
+        ids::ADMIN,
+        "admin@contoso.com",
+        "Megan Bowen",
+        Some("Megan"),
+        Some("Bowen"),
+        Some("IT Administrator"),
+    );
     admin.roles = vec!["Global Administrator"];
     t.add_user(admin);
     for i in 1..=users {
         let upn = format!("user{i:05}@contoso.com");
-        let mut u = user(&numbered_uuid(BULK_USER_BASE, i as u64), &upn, &format!("User {i:05}"), None, None, None);
+        let mut u = user(
+            &numbered_uuid(BULK_USER_BASE, i as u64),
+            &upn,
+            &format!("User {i:05}"),
+            None,
+            None,
+            None,
+        );
         u.mail = None;
         u.devices = Vec::with_capacity(devices_per_user);
         let idx = t.add_user(u);

@@ -78,7 +78,11 @@ pub(crate) struct KillableStream {
 }
 
 impl AsyncRead for KillableStream {
-    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
         if self.kill.load(Ordering::SeqCst) {
             return Poll::Ready(Ok(()));
         }
@@ -87,15 +91,25 @@ impl AsyncRead for KillableStream {
 }
 
 impl AsyncWrite for KillableStream {
-    fn poll_write(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &[u8]) -> Poll<io::Result<usize>> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
         if self.kill.load(Ordering::SeqCst) {
-            return Poll::Ready(Err(io::Error::new(io::ErrorKind::ConnectionAborted, "fault: drop connection")));
+            return Poll::Ready(Err(io::Error::new(
+                io::ErrorKind::ConnectionAborted,
+                "fault: drop connection",
+            )));
         }
         Pin::new(&mut self.inner).poll_write(cx, buf)
     }
     fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
         if self.kill.load(Ordering::SeqCst) {
-            return Poll::Ready(Err(io::Error::new(io::ErrorKind::ConnectionAborted, "fault: drop connection")));
+            return Poll::Ready(Err(io::Error::new(
+                io::ErrorKind::ConnectionAborted,
+                "fault: drop connection",
+            )));
         }
         Pin::new(&mut self.inner).poll_flush(cx)
     }
@@ -143,10 +157,16 @@ impl axum::extract::connect_info::Connected<IncomingStream<'_, KillableListener>
     }
 }
 
-pub(crate) async fn start(addr: SocketAddr, config: EmulatorConfig) -> io::Result<(Arc<Shared>, SocketAddr, ShutdownGuard)> {
+pub(crate) async fn start(
+    addr: SocketAddr,
+    config: EmulatorConfig,
+) -> io::Result<(Arc<Shared>, SocketAddr, ShutdownGuard)> {
     let mut tenant = match config.seed {
         Seed::Contoso => seed::contoso(),
-        Seed::Bulk { users, devices_per_user } => seed::bulk(users, devices_per_user),
+        Seed::Bulk {
+            users,
+            devices_per_user,
+        } => seed::bulk(users, devices_per_user),
     };
     let admin_token = auth::issue(&mut tenant, &auth::admin_spec());
     let app_token = auth::issue(&mut tenant, &auth::app_spec());
@@ -160,7 +180,11 @@ pub(crate) async fn start(addr: SocketAddr, config: EmulatorConfig) -> io::Resul
     let shared = Arc::new(Shared {
         base_url: format!("http://{host}"),
         latency: config.latency,
-        time_scale: if config.time_scale > 0.0 { config.time_scale } else { 1.0 },
+        time_scale: if config.time_scale > 0.0 {
+            config.time_scale
+        } else {
+            1.0
+        },
         throttling: config.throttling,
         max_page_size: config.max_page_size.max(1),
         throttle: Mutex::new(Throttle::new(tenant.users.len())),
@@ -180,21 +204,35 @@ pub(crate) async fn start(addr: SocketAddr, config: EmulatorConfig) -> io::Resul
             })
             .await;
     });
-    Ok((shared, local, ShutdownGuard { tx: Mutex::new(Some(tx)) }))
+    Ok((
+        shared,
+        local,
+        ShutdownGuard {
+            tx: Mutex::new(Some(tx)),
+        },
+    ))
 }
 
 fn header_str(h: &HeaderMap, name: &str) -> Option<String> {
-    h.get(name).and_then(|v| v.to_str().ok()).map(str::to_string)
+    h.get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string)
 }
 
-async fn handle(State(shared): State<Arc<Shared>>, ConnectInfo(conn): ConnectInfo<Conn>, req: axum::extract::Request) -> Response<Body> {
+async fn handle(
+    State(shared): State<Arc<Shared>>,
+    ConnectInfo(conn): ConnectInfo<Conn>,
+    req: axum::extract::Request,
+) -> Response<Body> {
     let method = req.method().as_str().to_ascii_uppercase();
     let raw_path = req.uri().path().to_string();
     let query = req.uri().query().unwrap_or("").to_string();
     let headers = req.headers().clone();
     let authorization = header_str(&headers, "authorization");
     let path = super::odata::decode(&raw_path);
-    let body = axum::body::to_bytes(req.into_body(), 16 * 1024 * 1024).await.unwrap_or_default();
+    let body = axum::body::to_bytes(req.into_body(), 16 * 1024 * 1024)
+        .await
+        .unwrap_or_default();
 
     let seq = {
         let mut tenant = lock(&shared.tenant);
@@ -215,7 +253,8 @@ async fn handle(State(shared): State<Arc<Shared>>, ConnectInfo(conn): ConnectInf
 
     // learn: graph/errors — request-id / client-request-id (echoed when the client sends one).
     let request_id = uuid::Uuid::new_v4().to_string();
-    let client_request_id = header_str(&headers, "client-request-id").unwrap_or_else(|| request_id.clone());
+    let client_request_id =
+        header_str(&headers, "client-request-id").unwrap_or_else(|| request_id.clone());
 
     let fault = lock(&shared.faults).pick(&method, &path, false);
     let mut malformed = false;
@@ -254,14 +293,23 @@ async fn handle(State(shared): State<Arc<Shared>>, ConnectInfo(conn): ConnectInf
                 }
             })
             .await
-            .unwrap_or_else(|_| Reply::error(500, "generalException", "An unspecified error has occurred."))
+            .unwrap_or_else(|_| {
+                Reply::error(
+                    500,
+                    "generalException",
+                    "An unspecified error has occurred.",
+                )
+            })
         }
     };
     reply.finish(&request_id, &client_request_id);
     lock(&shared.tenant).set_status(seq, reply.status);
 
     let mut status = reply.status;
-    let mut bytes = reply.body.as_ref().map(|b| serde_json::to_vec(b).unwrap_or_default());
+    let mut bytes = reply
+        .body
+        .as_ref()
+        .map(|b| serde_json::to_vec(b).unwrap_or_default());
     if malformed {
         let full = bytes.unwrap_or_else(|| b"{\"value\":[{\"id\":\"".to_vec());
         let cut = (full.len() / 2).max(1);
@@ -277,7 +325,10 @@ async fn handle(State(shared): State<Arc<Shared>>, ConnectInfo(conn): ConnectInf
     *resp.status_mut() = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
     let h = resp.headers_mut();
     let mut put = |k: &str, v: &str| {
-        if let (Ok(name), Ok(val)) = (axum::http::HeaderName::try_from(k), HeaderValue::from_str(v)) {
+        if let (Ok(name), Ok(val)) = (
+            axum::http::HeaderName::try_from(k),
+            HeaderValue::from_str(v),
+        ) {
             h.append(name, val);
         }
     };

@@ -16,15 +16,39 @@ pub(crate) const APP_SP_ID: &str = "0e1f2a3b-4c5d-4e6f-8a9b-0c1d2e3f4a5b";
 /// Directory roles the emulator knows, with their real role template ids.
 /// learn: entra/identity/role-based-access-control/permissions-reference
 pub const ROLE_TEMPLATES: &[(&str, &str)] = &[
-    ("Global Administrator", "62e90394-69f5-4237-9190-012177145e10"),
+    (
+        "Global Administrator",
+        "62e90394-69f5-4237-9190-012177145e10",
+    ),
     ("User Administrator", "fe930be7-5e62-47db-91af-98c3a49a38b1"),
-    ("Privileged Authentication Administrator", "7be44c8a-adaf-4e2a-84d6-ab2649e08a13"),
-    ("Cloud Device Administrator", "7698a772-787b-4ac8-901f-60d6b08affd2"),
-    ("Intune Administrator", "3a2c62db-5318-420d-8d74-23affee5d9d5"),
-    ("Helpdesk Administrator", "729827e3-9c14-49f7-bb1b-9608f156bbb8"),
-    ("Authentication Administrator", "c4e39bd9-1100-46d3-8c65-fb160da0071f"),
-    ("Password Administrator", "966707d0-3269-4727-9be2-8c3a10f19b9d"),
-    ("Privileged Role Administrator", "e8611ab8-c189-46e8-94e1-60213ab1f814"),
+    (
+        "Privileged Authentication Administrator",
+        "7be44c8a-adaf-4e2a-84d6-ab2649e08a13",
+    ),
+    (
+        "Cloud Device Administrator",
+        "7698a772-787b-4ac8-901f-60d6b08affd2",
+    ),
+    (
+        "Intune Administrator",
+        "3a2c62db-5318-420d-8d74-23affee5d9d5",
+    ),
+    (
+        "Helpdesk Administrator",
+        "729827e3-9c14-49f7-bb1b-9608f156bbb8",
+    ),
+    (
+        "Authentication Administrator",
+        "c4e39bd9-1100-46d3-8c65-fb160da0071f",
+    ),
+    (
+        "Password Administrator",
+        "966707d0-3269-4727-9be2-8c3a10f19b9d",
+    ),
+    (
+        "Privileged Role Administrator",
+        "e8611ab8-c189-46e8-94e1-60213ab1f814",
+    ),
     ("Global Reader", "f2ef992c-3afb-46b9-b7cf-a126ee74c451"),
 ];
 
@@ -187,10 +211,7 @@ impl Tenant {
     /// learn: graph/api/user-get — `{id | userPrincipalName}`; UPNs compare case-insensitively.
     pub fn find_user(&self, key: &str) -> Option<usize> {
         let k = key.to_lowercase();
-        self.by_id
-            .get(&k)
-            .or_else(|| self.by_upn.get(&k))
-            .copied()
+        self.by_id.get(&k).or_else(|| self.by_upn.get(&k)).copied()
     }
 
     pub fn find_device(&self, id: &str) -> Option<usize> {
@@ -212,7 +233,11 @@ impl Tenant {
             force_change_password_next_sign_in: u.force_change_password_next_sign_in,
             password_resets: u.password_resets,
             directory_roles: u.roles.iter().map(|r| r.to_string()).collect(),
-            device_ids: u.devices.iter().map(|d| self.devices[*d].id.clone()).collect(),
+            device_ids: u
+                .devices
+                .iter()
+                .map(|d| self.devices[*d].id.clone())
+                .collect(),
         }
     }
 

@@ -7,7 +7,9 @@ use serde_json::{json, Value};
 use super::*;
 
 async fn start() -> Emulator {
-    Emulator::start(EmulatorConfig::default()).await.expect("start")
+    Emulator::start(EmulatorConfig::default())
+        .await
+        .expect("start")
 }
 
 async fn start_with(config: EmulatorConfig) -> Emulator {
@@ -18,9 +20,18 @@ fn client() -> reqwest::Client {
     reqwest::Client::builder().build().unwrap()
 }
 
-async fn call(emu: &Emulator, method: &str, path: &str, token: Option<&str>, body: Option<Value>) -> (u16, reqwest::header::HeaderMap, Value) {
+async fn call(
+    emu: &Emulator,
+    method: &str,
+    path: &str,
+    token: Option<&str>,
+    body: Option<Value>,
+) -> (u16, reqwest::header::HeaderMap, Value) {
     let url = format!("{}/v1.0{}", emu.url(), path);
-    let mut rb = client().request(reqwest::Method::from_bytes(method.as_bytes()).unwrap(), &url);
+    let mut rb = client().request(
+        reqwest::Method::from_bytes(method.as_bytes()).unwrap(),
+        &url,
+    );
     if let Some(t) = token {
         rb = rb.bearer_auth(t);
     }
@@ -31,7 +42,11 @@ async fn call(emu: &Emulator, method: &str, path: &str, token: Option<&str>, bod
     let status = resp.status().as_u16();
     let headers = resp.headers().clone();
     let text = resp.text().await.unwrap();
-    let v = if text.is_empty() { Value::Null } else { serde_json::from_str(&text).unwrap_or_else(|e| panic!("bad json {e}: {text}")) };
+    let v = if text.is_empty() {
+        Value::Null
+    } else {
+        serde_json::from_str(&text).unwrap_or_else(|e| panic!("bad json {e}: {text}"))
+    };
     (status, headers, v)
 }
 
@@ -72,7 +87,12 @@ async fn unauthenticated_requests_get_401_with_graph_error_body() {
     assert!(v["error"]["innerError"]["request-id"].is_string());
     assert!(v["error"]["innerError"]["date"].is_string());
 
-    let (s, v) = get(&emu, "/users/adele@contoso.com", "eyJ0eXAiOiJKV1QifQ.e30.c2ln").await;
+    let (s, v) = get(
+        &emu,
+        "/users/adele@contoso.com",
+        "eyJ0eXAiOiJKV1QifQ.e30.c2ln",
+    )
+    .await;
     assert_eq!(s, 401);
     assert_eq!(code(&v), "InvalidAuthenticationToken");
     let tags: Vec<TokenKindTag> = emu.requests().iter().map(|r| r.token).collect();
@@ -93,17 +113,36 @@ async fn get_user_default_properties_and_select() {
     assert_eq!(s, 200);
     assert_eq!(v["id"], contoso_ids::ADELE);
     assert_eq!(v["displayName"], "Adele Vance");
-    assert!(v["@odata.context"].as_str().unwrap().ends_with("/v1.0/$metadata#users/$entity"));
-    for hidden in ["accountEnabled", "userType", "onPremisesSyncEnabled", "signInSessionsValidFromDateTime", "lastPasswordChangeDateTime"] {
+    assert!(v["@odata.context"]
+        .as_str()
+        .unwrap()
+        .ends_with("/v1.0/$metadata#users/$entity"));
+    for hidden in [
+        "accountEnabled",
+        "userType",
+        "onPremisesSyncEnabled",
+        "signInSessionsValidFromDateTime",
+        "lastPasswordChangeDateTime",
+    ] {
         assert!(v.get(hidden).is_none(), "{hidden} must need $select");
     }
-    let (s, v) = get(&emu, "/users/adele@contoso.com?$select=AccountEnabled,userType,signInSessionsValidFromDateTime", &t).await;
+    let (s, v) = get(
+        &emu,
+        "/users/adele@contoso.com?$select=AccountEnabled,userType,signInSessionsValidFromDateTime",
+        &t,
+    )
+    .await;
     assert_eq!(s, 200);
     assert_eq!(v["accountEnabled"], true);
     assert_eq!(v["userType"], "Member");
     assert_eq!(v["signInSessionsValidFromDateTime"], "2025-09-01T08:00:00Z");
     assert!(v.get("displayName").is_none());
-    let (s, v) = get(&emu, &format!("/users/{}?$select=id,passwordProfile", contoso_ids::GRADY), &t).await;
+    let (s, v) = get(
+        &emu,
+        &format!("/users/{}?$select=id,passwordProfile", contoso_ids::GRADY),
+        &t,
+    )
+    .await;
     assert_eq!(s, 200);
     assert_eq!(v["id"], contoso_ids::GRADY);
     assert!(v["passwordProfile"].is_null());
@@ -138,7 +177,12 @@ async fn dollar_upn_needs_the_key_form() {
     let (s, v) = get(&emu, "/users('$lidia@contoso.com')", &t).await;
     assert_eq!(s, 200);
     assert_eq!(v["id"], contoso_ids::LIDIA);
-    let (s, _) = get(&emu, "/users('%24lidia%40contoso.com')/registeredDevices", &t).await;
+    let (s, _) = get(
+        &emu,
+        "/users('%24lidia%40contoso.com')/registeredDevices",
+        &t,
+    )
+    .await;
     assert_eq!(s, 200);
 }
 
@@ -152,11 +196,19 @@ async fn apostrophe_and_encoded_guest_upns() {
     let (s, v) = get(&emu, "/users/patti.o'fernandez@contoso.com", &t).await;
     assert_eq!(s, 200);
     assert_eq!(v["displayName"], "Patti O'Fernandez");
-    let (s, v) = get(&emu, "/users/pradeep_fabrikam.com%23EXT%23@contoso.onmicrosoft.com?$select=userType", &t).await;
+    let (s, v) = get(
+        &emu,
+        "/users/pradeep_fabrikam.com%23EXT%23@contoso.onmicrosoft.com?$select=userType",
+        &t,
+    )
+    .await;
     assert_eq!(s, 200);
     assert_eq!(v["userType"], "Guest");
     let rec = emu.requests().pop().unwrap();
-    assert_eq!(rec.path, "/v1.0/users/pradeep_fabrikam.com#EXT#@contoso.onmicrosoft.com");
+    assert_eq!(
+        rec.path,
+        "/v1.0/users/pradeep_fabrikam.com#EXT#@contoso.onmicrosoft.com"
+    );
     assert!(rec.raw_path.contains("%23EXT%23"));
     assert_eq!(rec.query, "$select=userType");
     // Zoë's name survives as UTF-8.
@@ -173,29 +225,65 @@ async fn me_is_delegated_only() {
     let (s, v) = get(&emu, "/me", &emu.app_token()).await;
     assert_eq!(s, 400);
     assert_eq!(code(&v), "BadRequest");
-    assert_eq!(v["error"]["message"], "/me request is only valid with delegated authentication flow.");
+    assert_eq!(
+        v["error"]["message"],
+        "/me request is only valid with delegated authentication flow."
+    );
 }
 
 #[tokio::test]
 async fn patch_user_rules() {
     let emu = start().await;
     let t = emu.admin_token();
-    let (s, _, v) = call(&emu, "PATCH", "/users/adele@contoso.com", Some(&t), Some(json!({"accountEnabled": false}))).await;
+    let (s, _, v) = call(
+        &emu,
+        "PATCH",
+        "/users/adele@contoso.com",
+        Some(&t),
+        Some(json!({"accountEnabled": false})),
+    )
+    .await;
     assert_eq!(s, 204, "{v}");
     assert!(!emu.user("adele@contoso.com").unwrap().account_enabled);
 
     // Synced user.
-    let (s, _, v) = call(&emu, "PATCH", "/users/grady@contoso.com", Some(&t), Some(json!({"accountEnabled": false}))).await;
+    let (s, _, v) = call(
+        &emu,
+        "PATCH",
+        "/users/grady@contoso.com",
+        Some(&t),
+        Some(json!({"accountEnabled": false})),
+    )
+    .await;
     assert_eq!(s, 400);
     assert_eq!(code(&v), "Request_BadRequest");
     assert_eq!(v["error"]["message"], errors::SYNCED_MESSAGE);
-    let (s, _, _) = call(&emu, "PATCH", "/users/grady@contoso.com", Some(&t), Some(json!({"passwordProfile": {"password": "Xy7!abcdefgh"}}))).await;
+    let (s, _, _) = call(
+        &emu,
+        "PATCH",
+        "/users/grady@contoso.com",
+        Some(&t),
+        Some(json!({"passwordProfile": {"password": "Xy7!abcdefgh"}})),
+    )
+    .await;
     assert_eq!(s, 400);
     assert!(emu.user("grady@contoso.com").unwrap().account_enabled);
 
     // Password complexity.
-    for weak in ["short1A", "alllowercaseletters", "Ünïcödé-Pass1", "abcdefgh12"] {
-        let (s, _, v) = call(&emu, "PATCH", "/users/alex@contoso.com", Some(&t), Some(json!({"passwordProfile": {"password": weak}}))).await;
+    for weak in [
+        "short1A",
+        "alllowercaseletters",
+        "Ünïcödé-Pass1",
+        "abcdefgh12",
+    ] {
+        let (s, _, v) = call(
+            &emu,
+            "PATCH",
+            "/users/alex@contoso.com",
+            Some(&t),
+            Some(json!({"passwordProfile": {"password": weak}})),
+        )
+        .await;
         assert_eq!(s, 400, "{weak}");
         assert_eq!(v["error"]["message"], errors::PASSWORD_COMPLEXITY_MESSAGE);
     }
@@ -216,12 +304,27 @@ async fn patch_user_rules() {
     assert!(after.force_change_password_next_sign_in);
     assert_eq!(after.password_resets, before.password_resets + 1);
     assert!(after.last_password_change > before.last_password_change);
-    let (_, v) = get(&emu, "/users/alex@contoso.com?$select=passwordProfile,lastPasswordChangeDateTime", &t).await;
+    let (_, v) = get(
+        &emu,
+        "/users/alex@contoso.com?$select=passwordProfile,lastPasswordChangeDateTime",
+        &t,
+    )
+    .await;
     assert!(!v.to_string().contains(pw));
-    assert!(v["lastPasswordChangeDateTime"].as_str().unwrap().ends_with('Z'));
+    assert!(v["lastPasswordChangeDateTime"]
+        .as_str()
+        .unwrap()
+        .ends_with('Z'));
 
     // Unknown property and malformed JSON.
-    let (s, _, v) = call(&emu, "PATCH", "/users/alex@contoso.com", Some(&t), Some(json!({"accountEnabledd": false}))).await;
+    let (s, _, v) = call(
+        &emu,
+        "PATCH",
+        "/users/alex@contoso.com",
+        Some(&t),
+        Some(json!({"accountEnabledd": false})),
+    )
+    .await;
     assert_eq!(s, 400);
     assert_eq!(code(&v), "Request_BadRequest");
     let resp = client()
@@ -235,7 +338,14 @@ async fn patch_user_rules() {
     assert_eq!(resp.status().as_u16(), 400);
     let v: Value = resp.json().await.unwrap();
     assert_eq!(code(&v), "BadRequest");
-    let (s, _, _) = call(&emu, "PATCH", "/users/alex@contoso.com", Some(&t), Some(json!({"accountEnabled": "no"}))).await;
+    let (s, _, _) = call(
+        &emu,
+        "PATCH",
+        "/users/alex@contoso.com",
+        Some(&t),
+        Some(json!({"accountEnabled": "no"})),
+    )
+    .await;
     assert_eq!(s, 400);
     assert!(emu.user("alex@contoso.com").unwrap().account_enabled);
 }
@@ -244,19 +354,53 @@ async fn patch_user_rules() {
 async fn permissions_and_roles_are_enforced() {
     let emu = start().await;
     // Delegated caller with the scope but no admin role.
-    let t = delegated(&emu, "alex@contoso.com", &["User.ReadWrite.All", "Device.ReadWrite.All"], &[]);
-    let (s, _, v) = call(&emu, "PATCH", "/users/diego@contoso.com", Some(&t), Some(json!({"accountEnabled": false}))).await;
+    let t = delegated(
+        &emu,
+        "alex@contoso.com",
+        &["User.ReadWrite.All", "Device.ReadWrite.All"],
+        &[],
+    );
+    let (s, _, v) = call(
+        &emu,
+        "PATCH",
+        "/users/diego@contoso.com",
+        Some(&t),
+        Some(json!({"accountEnabled": false})),
+    )
+    .await;
     assert_eq!(s, 403);
     assert_eq!(code(&v), "Authorization_RequestDenied");
-    assert_eq!(v["error"]["message"], "Insufficient privileges to complete the operation.");
+    assert_eq!(
+        v["error"]["message"],
+        "Insufficient privileges to complete the operation."
+    );
     let dev = emu.user("diego@contoso.com").unwrap();
     assert!(dev.device_ids.is_empty());
     let adele_pc = emu.user("adele@contoso.com").unwrap().device_ids[0].clone();
-    let (s, _, _) = call(&emu, "PATCH", &format!("/devices/{adele_pc}"), Some(&t), Some(json!({"accountEnabled": false}))).await;
+    let (s, _, _) = call(
+        &emu,
+        "PATCH",
+        &format!("/devices/{adele_pc}"),
+        Some(&t),
+        Some(json!({"accountEnabled": false})),
+    )
+    .await;
     assert_eq!(s, 403);
     // A scope-less token.
-    let t = delegated(&emu, "alex@contoso.com", &["User.Read"], &["User Administrator"]);
-    let (s, _, _) = call(&emu, "POST", "/users/diego@contoso.com/revokeSignInSessions", Some(&t), None).await;
+    let t = delegated(
+        &emu,
+        "alex@contoso.com",
+        &["User.Read"],
+        &["User Administrator"],
+    );
+    let (s, _, _) = call(
+        &emu,
+        "POST",
+        "/users/diego@contoso.com/revokeSignInSessions",
+        Some(&t),
+        None,
+    )
+    .await;
     assert_eq!(s, 403);
     let (s, _) = get(&emu, "/users/diego@contoso.com", &t).await;
     assert_eq!(s, 403);
@@ -265,17 +409,57 @@ async fn permissions_and_roles_are_enforced() {
 
     // Privileged target: a User Administrator cannot touch another admin.
     let app = emu.app_token();
-    let (s, _, _) = call(&emu, "PATCH", "/users/isaiah@contoso.com", Some(&app), Some(json!({"accountEnabled": false}))).await;
+    let (s, _, _) = call(
+        &emu,
+        "PATCH",
+        "/users/isaiah@contoso.com",
+        Some(&app),
+        Some(json!({"accountEnabled": false})),
+    )
+    .await;
     assert_eq!(s, 403);
-    let (s, _, _) = call(&emu, "POST", "/users/isaiah@contoso.com/revokeSignInSessions", Some(&app), None).await;
+    let (s, _, _) = call(
+        &emu,
+        "POST",
+        "/users/isaiah@contoso.com/revokeSignInSessions",
+        Some(&app),
+        None,
+    )
+    .await;
     assert_eq!(s, 403);
-    let ua = delegated(&emu, "diego@contoso.com", &["User.ReadWrite.All"], &["User Administrator"]);
-    let (s, _, _) = call(&emu, "PATCH", "/users/isaiah@contoso.com", Some(&ua), Some(json!({"passwordProfile": {"password": "Xy7!abcdefgh"}}))).await;
+    let ua = delegated(
+        &emu,
+        "diego@contoso.com",
+        &["User.ReadWrite.All"],
+        &["User Administrator"],
+    );
+    let (s, _, _) = call(
+        &emu,
+        "PATCH",
+        "/users/isaiah@contoso.com",
+        Some(&ua),
+        Some(json!({"passwordProfile": {"password": "Xy7!abcdefgh"}})),
+    )
+    .await;
     assert_eq!(s, 403);
-    let (s, _, _) = call(&emu, "PATCH", "/users/alex@contoso.com", Some(&ua), Some(json!({"accountEnabled": false}))).await;
+    let (s, _, _) = call(
+        &emu,
+        "PATCH",
+        "/users/alex@contoso.com",
+        Some(&ua),
+        Some(json!({"accountEnabled": false})),
+    )
+    .await;
     assert_eq!(s, 204);
     assert!(emu.user("isaiah@contoso.com").unwrap().account_enabled);
-    let (s, _, _) = call(&emu, "PATCH", "/users/isaiah@contoso.com", Some(&emu.admin_token()), Some(json!({"accountEnabled": false}))).await;
+    let (s, _, _) = call(
+        &emu,
+        "PATCH",
+        "/users/isaiah@contoso.com",
+        Some(&emu.admin_token()),
+        Some(json!({"accountEnabled": false})),
+    )
+    .await;
     assert_eq!(s, 204);
     // App-only password reset needs the app's directory role.
     let bare = emu.issue_token(TokenSpec {
@@ -283,38 +467,93 @@ async fn permissions_and_roles_are_enforced() {
         permissions: vec!["User-PasswordProfile.ReadWrite.All".into()],
         directory_roles: vec![],
     });
-    let (s, _, _) = call(&emu, "PATCH", "/users/diego@contoso.com", Some(&bare), Some(json!({"passwordProfile": {"password": "Xy7!abcdefgh"}}))).await;
+    let (s, _, _) = call(
+        &emu,
+        "PATCH",
+        "/users/diego@contoso.com",
+        Some(&bare),
+        Some(json!({"passwordProfile": {"password": "Xy7!abcdefgh"}})),
+    )
+    .await;
     assert_eq!(s, 403);
-    let (s, _, _) = call(&emu, "PATCH", "/users/diego@contoso.com", Some(&app), Some(json!({"passwordProfile": {"password": "Xy7!abcdefgh"}}))).await;
+    let (s, _, _) = call(
+        &emu,
+        "PATCH",
+        "/users/diego@contoso.com",
+        Some(&app),
+        Some(json!({"passwordProfile": {"password": "Xy7!abcdefgh"}})),
+    )
+    .await;
     assert_eq!(s, 204);
 }
 
 #[tokio::test]
 async fn revoke_sets_the_timestamp() {
     let emu = start().await;
-    let before = emu.user("adele@contoso.com").unwrap().sign_in_sessions_valid_from;
-    let t0 = time::OffsetDateTime::now_utc().replace_nanosecond(0).unwrap();
-    let (s, _, v) = call(&emu, "POST", "/users/adele@contoso.com/revokeSignInSessions", Some(&emu.app_token()), None).await;
+    let before = emu
+        .user("adele@contoso.com")
+        .unwrap()
+        .sign_in_sessions_valid_from;
+    let t0 = time::OffsetDateTime::now_utc()
+        .replace_nanosecond(0)
+        .unwrap();
+    let (s, _, v) = call(
+        &emu,
+        "POST",
+        "/users/adele@contoso.com/revokeSignInSessions",
+        Some(&emu.app_token()),
+        None,
+    )
+    .await;
     assert_eq!(s, 200);
     assert_eq!(v["value"], true);
-    assert!(v["@odata.context"].as_str().unwrap().ends_with("/v1.0/$metadata#Edm.Boolean"));
-    let after = emu.user("adele@contoso.com").unwrap().sign_in_sessions_valid_from;
+    assert!(v["@odata.context"]
+        .as_str()
+        .unwrap()
+        .ends_with("/v1.0/$metadata#Edm.Boolean"));
+    let after = emu
+        .user("adele@contoso.com")
+        .unwrap()
+        .sign_in_sessions_valid_from;
     assert!(after > before);
     assert!(after >= t0);
     assert_eq!(after.nanosecond(), 0);
-    let (_, v) = get(&emu, "/users/adele@contoso.com?$select=signInSessionsValidFromDateTime", &emu.admin_token()).await;
-    assert_eq!(v["signInSessionsValidFromDateTime"], state::format_datetime(after));
+    let (_, v) = get(
+        &emu,
+        "/users/adele@contoso.com?$select=signInSessionsValidFromDateTime",
+        &emu.admin_token(),
+    )
+    .await;
+    assert_eq!(
+        v["signInSessionsValidFromDateTime"],
+        state::format_datetime(after)
+    );
 }
 
 #[tokio::test]
 async fn registered_devices_page_through_next_link() {
-    let emu = start_with(EmulatorConfig { max_page_size: 50, ..Default::default() }).await;
+    let emu = start_with(EmulatorConfig {
+        max_page_size: 50,
+        ..Default::default()
+    })
+    .await;
     let t = emu.admin_token();
-    let mut url = format!("{}/v1.0/users/kiosk@contoso.com/registeredDevices?$select=id,displayName,operatingSystem", emu.url());
+    let mut url = format!(
+        "{}/v1.0/users/kiosk@contoso.com/registeredDevices?$select=id,displayName,operatingSystem",
+        emu.url()
+    );
     let mut seen = Vec::new();
     let mut pages = 0;
     loop {
-        let v: Value = client().get(&url).bearer_auth(&t).send().await.unwrap().json().await.unwrap();
+        let v: Value = client()
+            .get(&url)
+            .bearer_auth(&t)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
         pages += 1;
         for d in v["value"].as_array().unwrap() {
             assert_eq!(d["@odata.type"], "#microsoft.graph.device");
@@ -339,11 +578,21 @@ async fn registered_devices_page_through_next_link() {
     assert_eq!(s, 200);
     assert_eq!(v["value"].as_array().unwrap().len(), 7);
     assert!(v["@odata.nextLink"].as_str().unwrap().contains("$top=7"));
-    let (s, _) = get(&emu, "/users/kiosk@contoso.com/registeredDevices?$top=1000", &t).await;
+    let (s, _) = get(
+        &emu,
+        "/users/kiosk@contoso.com/registeredDevices?$top=1000",
+        &t,
+    )
+    .await;
     assert_eq!(s, 400);
     // Default page size is 100 (with the default cap).
     let emu2 = start().await;
-    let (_, v) = get(&emu2, "/users/kiosk@contoso.com/registeredDevices", &emu2.admin_token()).await;
+    let (_, v) = get(
+        &emu2,
+        "/users/kiosk@contoso.com/registeredDevices",
+        &emu2.admin_token(),
+    )
+    .await;
     assert_eq!(v["value"].as_array().unwrap().len(), 100);
 }
 
@@ -357,37 +606,88 @@ async fn app_only_device_rules() {
     let adele = emu.user("adele@contoso.com").unwrap();
     let (pc, phone) = (adele.device_ids[0].clone(), adele.device_ids[1].clone());
     assert_eq!(emu.device(&phone).unwrap().operating_system, "iOS");
-    let (s, _, v) = call(&emu, "PATCH", &format!("/devices/{phone}"), Some(&app), Some(json!({"accountEnabled": false}))).await;
+    let (s, _, v) = call(
+        &emu,
+        "PATCH",
+        &format!("/devices/{phone}"),
+        Some(&app),
+        Some(json!({"accountEnabled": false})),
+    )
+    .await;
     assert_eq!(s, 400);
-    assert_eq!(v["error"]["message"], "Properties other than ExtendedAttribute1..15 can be modified only on windows devices.");
+    assert_eq!(
+        v["error"]["message"],
+        "Properties other than ExtendedAttribute1..15 can be modified only on windows devices."
+    );
     assert!(emu.device(&phone).unwrap().account_enabled);
-    let (s, _, _) = call(&emu, "PATCH", &format!("/devices/{pc}"), Some(&app), Some(json!({"accountEnabled": false}))).await;
+    let (s, _, _) = call(
+        &emu,
+        "PATCH",
+        &format!("/devices/{pc}"),
+        Some(&app),
+        Some(json!({"accountEnabled": false})),
+    )
+    .await;
     assert_eq!(s, 204);
     assert!(!emu.device(&pc).unwrap().account_enabled);
     // Delegated admin may disable the phone.
-    let (s, _, _) = call(&emu, "PATCH", &format!("/devices/{phone}"), Some(&emu.admin_token()), Some(json!({"accountEnabled": false}))).await;
+    let (s, _, _) = call(
+        &emu,
+        "PATCH",
+        &format!("/devices/{phone}"),
+        Some(&emu.admin_token()),
+        Some(json!({"accountEnabled": false})),
+    )
+    .await;
     assert_eq!(s, 204);
     // Hybrid-joined device.
     let hybrid = emu.user("grady@contoso.com").unwrap().device_ids[0].clone();
-    let (s, _, v) = call(&emu, "PATCH", &format!("/devices/{hybrid}"), Some(&emu.admin_token()), Some(json!({"accountEnabled": false}))).await;
+    let (s, _, v) = call(
+        &emu,
+        "PATCH",
+        &format!("/devices/{hybrid}"),
+        Some(&emu.admin_token()),
+        Some(json!({"accountEnabled": false})),
+    )
+    .await;
     assert_eq!(s, 400);
     assert_eq!(v["error"]["message"], errors::SYNCED_MESSAGE);
     // deviceId is not the object id.
     let dev_id = emu.device(&pc).unwrap().device_id;
-    let (s, _, _) = call(&emu, "PATCH", &format!("/devices/{dev_id}"), Some(&app), Some(json!({"accountEnabled": false}))).await;
+    let (s, _, _) = call(
+        &emu,
+        "PATCH",
+        &format!("/devices/{dev_id}"),
+        Some(&app),
+        Some(json!({"accountEnabled": false})),
+    )
+    .await;
     assert_eq!(s, 404);
 }
 
 #[tokio::test]
 async fn member_of_directory_roles() {
     let emu = start().await;
-    let (s, v) = get(&emu, "/users/isaiah@contoso.com/memberOf/microsoft.graph.directoryRole", &emu.app_token()).await;
+    let (s, v) = get(
+        &emu,
+        "/users/isaiah@contoso.com/memberOf/microsoft.graph.directoryRole",
+        &emu.app_token(),
+    )
+    .await;
     assert_eq!(s, 200);
     let roles = v["value"].as_array().unwrap();
     assert_eq!(roles.len(), 1);
     assert_eq!(roles[0]["displayName"], "User Administrator");
-    assert_eq!(roles[0]["roleTemplateId"], "fe930be7-5e62-47db-91af-98c3a49a38b1");
-    let (_, v) = get(&emu, "/users/diego@contoso.com/memberOf/microsoft.graph.directoryRole", &emu.app_token()).await;
+    assert_eq!(
+        roles[0]["roleTemplateId"],
+        "fe930be7-5e62-47db-91af-98c3a49a38b1"
+    );
+    let (_, v) = get(
+        &emu,
+        "/users/diego@contoso.com/memberOf/microsoft.graph.directoryRole",
+        &emu.app_token(),
+    )
+    .await;
     assert!(v["value"].as_array().unwrap().is_empty());
 }
 
@@ -406,13 +706,18 @@ async fn batch(emu: &Emulator, body: Value) -> (u16, Value) {
 #[tokio::test]
 async fn batch_limits_and_dependencies() {
     let emu = start().await;
-    let many: Vec<Value> = (0..21).map(|i| json!({"id": i.to_string(), "method": "GET", "url": "/users/adele@contoso.com"})).collect();
+    let many: Vec<Value> = (0..21)
+        .map(|i| json!({"id": i.to_string(), "method": "GET", "url": "/users/adele@contoso.com"}))
+        .collect();
     let (s, v) = batch(&emu, json!({"requests": many})).await;
     assert_eq!(s, 400, "{v}");
-    let (s, _) = batch(&emu, json!({"requests": [
-        {"id": "a", "method": "GET", "url": "/me"},
-        {"id": "A", "method": "GET", "url": "/me"}
-    ]}))
+    let (s, _) = batch(
+        &emu,
+        json!({"requests": [
+            {"id": "a", "method": "GET", "url": "/me"},
+            {"id": "A", "method": "GET", "url": "/me"}
+        ]}),
+    )
     .await;
     assert_eq!(s, 400);
     let (s, _) = batch(&emu, json!({"requests": [
@@ -421,12 +726,15 @@ async fn batch_limits_and_dependencies() {
     .await;
     assert_eq!(s, 400);
     // Mixed shape: 2 depends on 1, 3 independent, 4 depends on 3.
-    let (s, _) = batch(&emu, json!({"requests": [
-        {"id": "1", "method": "GET", "url": "/me"},
-        {"id": "2", "method": "GET", "url": "/me", "dependsOn": ["1"]},
-        {"id": "3", "method": "GET", "url": "/me"},
-        {"id": "4", "method": "GET", "url": "/me", "dependsOn": ["3"]}
-    ]}))
+    let (s, _) = batch(
+        &emu,
+        json!({"requests": [
+            {"id": "1", "method": "GET", "url": "/me"},
+            {"id": "2", "method": "GET", "url": "/me", "dependsOn": ["1"]},
+            {"id": "3", "method": "GET", "url": "/me"},
+            {"id": "4", "method": "GET", "url": "/me", "dependsOn": ["3"]}
+        ]}),
+    )
     .await;
     assert_eq!(s, 400);
     assert!(emu.requests().iter().all(|r| !r.in_batch));
@@ -450,7 +758,10 @@ async fn batch_limits_and_dependencies() {
     assert!(!recs[0].in_batch && !recs[0].is_write());
     assert!(recs[1..].iter().all(|r| r.in_batch));
     assert!(recs[1].is_write() && recs[2].is_write() && !recs[3].is_write());
-    assert_eq!(recs[2].path, "/v1.0/users/grady@contoso.com/revokeSignInSessions");
+    assert_eq!(
+        recs[2].path,
+        "/v1.0/users/grady@contoso.com/revokeSignInSessions"
+    );
 
     // All depending on one: runs, with per-item bodies and headers.
     let (s, v) = batch(&emu, json!({"requests": [
@@ -473,7 +784,9 @@ async fn batch_limits_and_dependencies() {
 async fn batch_items_take_status_faults_individually() {
     let emu = start_with(EmulatorConfig {
         faults: vec![FaultRule {
-            kind: FaultKind::Throttle { retry_after_secs: 7 },
+            kind: FaultKind::Throttle {
+                retry_after_secs: 7,
+            },
             method: Some("POST".into()),
             path_contains: Some("revokeSignInSessions".into()),
             probability: 1.0,
@@ -482,10 +795,13 @@ async fn batch_items_take_status_faults_individually() {
         ..Default::default()
     })
     .await;
-    let (s, v) = batch(&emu, json!({"requests": [
-        {"id": "1", "method": "POST", "url": "/users/adele@contoso.com/revokeSignInSessions"},
-        {"id": "2", "method": "POST", "url": "/users/alex@contoso.com/revokeSignInSessions"}
-    ]}))
+    let (s, v) = batch(
+        &emu,
+        json!({"requests": [
+            {"id": "1", "method": "POST", "url": "/users/adele@contoso.com/revokeSignInSessions"},
+            {"id": "2", "method": "POST", "url": "/users/alex@contoso.com/revokeSignInSessions"}
+        ]}),
+    )
     .await;
     assert_eq!(s, 200);
     let r = v["responses"].as_array().unwrap();
@@ -499,13 +815,23 @@ async fn batch_items_take_status_faults_individually() {
 async fn throttling_returns_429_with_retry_after_and_refills() {
     let scale = 5.0;
     let emu = start_with(EmulatorConfig {
-        seed: Seed::Bulk { users: 10, devices_per_user: 1 },
+        seed: Seed::Bulk {
+            users: 10,
+            devices_per_user: 1,
+        },
         throttling: true,
         time_scale: scale,
         ..Default::default()
     })
     .await;
-    let (s, h, _) = call(&emu, "GET", "/users/user00001@contoso.com", Some(&emu.admin_token()), None).await;
+    let (s, h, _) = call(
+        &emu,
+        "GET",
+        "/users/user00001@contoso.com",
+        Some(&emu.admin_token()),
+        None,
+    )
+    .await;
     assert_eq!(s, 200);
     assert_eq!(h["x-ms-resource-unit"], "1");
     // Exhaust the app's write bucket (3,000 writes per 150 s) with batches of writes.
@@ -533,9 +859,19 @@ async fn throttling_returns_429_with_retry_after_and_refills() {
     let r = throttled.expect("write bucket never ran out");
     assert!(saw_percentage);
     assert_eq!(r["body"]["error"]["code"], "TooManyRequests");
-    assert_eq!(r["headers"]["x-ms-throttle-information"], "WriteLimitExceeded");
-    assert!(r["headers"]["x-ms-throttle-scope"].as_str().unwrap().starts_with("Tenant_Application/Write/"));
-    let ra: u64 = r["headers"]["Retry-After"].as_str().unwrap().parse().unwrap();
+    assert_eq!(
+        r["headers"]["x-ms-throttle-information"],
+        "WriteLimitExceeded"
+    );
+    assert!(r["headers"]["x-ms-throttle-scope"]
+        .as_str()
+        .unwrap()
+        .starts_with("Tenant_Application/Write/"));
+    let ra: u64 = r["headers"]["Retry-After"]
+        .as_str()
+        .unwrap()
+        .parse()
+        .unwrap();
     assert!(ra >= 1);
     // A plain request is throttled too, then honouring Retry-After (emulated seconds) works.
     // (The bucket refills continuously, so a write may slip through between 429s.)
@@ -559,10 +895,24 @@ async fn throttling_returns_429_with_retry_after_and_refills() {
     assert_eq!(code(&v), "TooManyRequests");
     let ra: u64 = h["retry-after"].to_str().unwrap().parse().unwrap();
     tokio::time::sleep(Duration::from_secs_f64(ra as f64 / scale + 0.05)).await;
-    let (s, _, _) = call(&emu, "PATCH", "/users/user00001@contoso.com", Some(&emu.admin_token()), Some(json!({"jobTitle": "z"}))).await;
+    let (s, _, _) = call(
+        &emu,
+        "PATCH",
+        "/users/user00001@contoso.com",
+        Some(&emu.admin_token()),
+        Some(json!({"jobTitle": "z"})),
+    )
+    .await;
     assert_eq!(s, 204);
     // Reads still pass while writes are throttled.
-    let (s, _, _) = call(&emu, "GET", "/users/user00002@contoso.com", Some(&emu.admin_token()), None).await;
+    let (s, _, _) = call(
+        &emu,
+        "GET",
+        "/users/user00002@contoso.com",
+        Some(&emu.admin_token()),
+        None,
+    )
+    .await;
     assert_eq!(s, 200);
 }
 
@@ -570,8 +920,16 @@ async fn throttling_returns_429_with_retry_after_and_refills() {
 async fn status_faults() {
     let emu = start().await;
     let t = emu.admin_token();
-    let rule = |kind| FaultRule { kind, method: Some("GET".into()), path_contains: Some("/users/adele".into()), probability: 1.0, times: Some(1) };
-    emu.set_faults(vec![rule(FaultKind::Throttle { retry_after_secs: 3 })]);
+    let rule = |kind| FaultRule {
+        kind,
+        method: Some("GET".into()),
+        path_contains: Some("/users/adele".into()),
+        probability: 1.0,
+        times: Some(1),
+    };
+    emu.set_faults(vec![rule(FaultKind::Throttle {
+        retry_after_secs: 3,
+    })]);
     let (s, h, v) = call(&emu, "GET", "/users/adele@contoso.com", Some(&t), None).await;
     assert_eq!(s, 429);
     assert_eq!(h["retry-after"], "3");
@@ -579,7 +937,9 @@ async fn status_faults() {
     let (s, _, _) = call(&emu, "GET", "/users/adele@contoso.com", Some(&t), None).await;
     assert_eq!(s, 200, "times: Some(1) is spent");
 
-    emu.set_faults(vec![rule(FaultKind::ServiceUnavailable { retry_after_secs: Some(2) })]);
+    emu.set_faults(vec![rule(FaultKind::ServiceUnavailable {
+        retry_after_secs: Some(2),
+    })]);
     let (s, _, _) = call(&emu, "GET", "/users/alex@contoso.com", Some(&t), None).await;
     assert_eq!(s, 200, "path does not match");
     let (s, h, v) = call(&emu, "GET", "/users/adele@contoso.com", Some(&t), None).await;
@@ -593,13 +953,22 @@ async fn status_faults() {
     assert_eq!(code(&v), "gatewayTimeout");
 
     emu.set_faults(vec![rule(FaultKind::MalformedJson)]);
-    let resp = client().get(format!("{}/v1.0/users/adele@contoso.com", emu.url())).bearer_auth(&t).send().await.unwrap();
+    let resp = client()
+        .get(format!("{}/v1.0/users/adele@contoso.com", emu.url()))
+        .bearer_auth(&t)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status().as_u16(), 200);
     let text = resp.text().await.unwrap();
     assert!(serde_json::from_str::<Value>(&text).is_err(), "{text}");
 
     // Probabilistic rule with a seeded RNG fires sometimes, not always.
-    emu.set_faults(vec![FaultRule { probability: 0.5, times: None, ..rule(FaultKind::GatewayTimeout) }]);
+    emu.set_faults(vec![FaultRule {
+        probability: 0.5,
+        times: None,
+        ..rule(FaultKind::GatewayTimeout)
+    }]);
     let mut hits = 0;
     for _ in 0..20 {
         let (s, _, _) = call(&emu, "GET", "/users/adele@contoso.com", Some(&t), None).await;
@@ -613,7 +982,10 @@ async fn status_faults() {
 #[tokio::test]
 async fn drop_connection_sends_nothing() {
     let emu = start().await;
-    emu.set_faults(vec![FaultRule { times: Some(1), ..FaultRule::always(FaultKind::DropConnection) }]);
+    emu.set_faults(vec![FaultRule {
+        times: Some(1),
+        ..FaultRule::always(FaultKind::DropConnection)
+    }]);
     let err = client()
         .get(format!("{}/v1.0/users/adele@contoso.com", emu.url()))
         .bearer_auth(emu.admin_token())
@@ -631,15 +1003,33 @@ async fn drop_connection_sends_nothing() {
 async fn slow_fault_outlasts_a_client_timeout_and_latency_applies() {
     let emu = start_with(EmulatorConfig {
         latency: Duration::from_millis(100),
-        faults: vec![FaultRule { times: Some(1), ..FaultRule::always(FaultKind::Slow { delay: Duration::from_millis(800) }) }],
+        faults: vec![FaultRule {
+            times: Some(1),
+            ..FaultRule::always(FaultKind::Slow {
+                delay: Duration::from_millis(800),
+            })
+        }],
         ..Default::default()
     })
     .await;
-    let c = reqwest::Client::builder().timeout(Duration::from_millis(400)).build().unwrap();
-    let err = c.get(format!("{}/v1.0/me", emu.url())).bearer_auth(emu.admin_token()).send().await.expect_err("timeout");
+    let c = reqwest::Client::builder()
+        .timeout(Duration::from_millis(400))
+        .build()
+        .unwrap();
+    let err = c
+        .get(format!("{}/v1.0/me", emu.url()))
+        .bearer_auth(emu.admin_token())
+        .send()
+        .await
+        .expect_err("timeout");
     assert!(err.is_timeout());
     let t0 = Instant::now();
-    let resp = c.get(format!("{}/v1.0/me", emu.url())).bearer_auth(emu.admin_token()).send().await.unwrap();
+    let resp = c
+        .get(format!("{}/v1.0/me", emu.url()))
+        .bearer_auth(emu.admin_token())
+        .send()
+        .await
+        .unwrap();
     assert_eq!(resp.status().as_u16(), 200);
     assert!(t0.elapsed() >= Duration::from_millis(100));
 }
@@ -675,6 +1065,9 @@ fn accessors_work_from_a_plain_thread() {
     let johanna = emu.user(contoso_ids::JOHANNA).unwrap();
     assert!(!johanna.account_enabled);
     assert!(!emu.device(&johanna.device_ids[0]).unwrap().account_enabled);
-    assert_eq!(emu.user("BreakGlass@Contoso.com").unwrap().directory_roles, vec!["Global Administrator".to_string()]);
+    assert_eq!(
+        emu.user("BreakGlass@Contoso.com").unwrap().directory_roles,
+        vec!["Global Administrator".to_string()]
+    );
     emu.shutdown();
 }

@@ -41,15 +41,23 @@ pub fn ru_limit_for_tenant(users: usize) -> f64 {
 /// `path` is the decoded path after `/v1.0/` (e.g. `users/x/memberOf/microsoft.graph.directoryRole`).
 /// learn: graph/throttling-limits — base costs table; `$select` −1, `$expand` +1, `$top` < 20 −1;
 /// never below 1; costs for `me/...` also apply to `users/{id | userPrincipalName}/...`.
-pub fn request_cost(method: &str, path: &str, has_select: bool, has_expand: bool, top: Option<u64>) -> (u32, u32) {
+pub fn request_cost(
+    method: &str,
+    path: &str,
+    has_select: bool,
+    has_expand: bool,
+    top: Option<u64>,
+) -> (u32, u32) {
     let segs: Vec<&str> = path.trim_matches('/').split('/').collect();
     let is_users_root = |s: &str| s.eq_ignore_ascii_case("users");
     let is_user_addr = |s: &[&str]| -> Option<usize> {
-        if s.first().is_some_and(|f| f.eq_ignore_ascii_case("me")) {
+        let first = s.first()?;
+        let keyed = first
+            .get(..6)
+            .is_some_and(|p| p.eq_ignore_ascii_case("users("));
+        if first.eq_ignore_ascii_case("me") || keyed {
             Some(1)
-        } else if s.first().is_some_and(|f| f.len() > 6 && f[..6].eq_ignore_ascii_case("users(")) {
-            Some(1)
-        } else if s.first().is_some_and(|f| is_users_root(f)) && s.len() >= 2 {
+        } else if is_users_root(first) && s.len() >= 2 {
             Some(2)
         } else {
             None
@@ -131,17 +139,44 @@ pub(crate) struct Throttle {
 }
 
 pub(crate) enum Verdict {
-    Allowed { ru: u32, percentage: Option<f64> },
-    Throttled { retry_after: u64, scope: String, info: &'static str },
+    Allowed {
+        ru: u32,
+        percentage: Option<f64>,
+    },
+    Throttled {
+        retry_after: u64,
+        scope: String,
+        info: &'static str,
+    },
 }
 
 impl Throttle {
     pub fn new(users: usize) -> Throttle {
         Throttle {
-            ru: Bucket::new(ru_limit_for_tenant(users), RU_WINDOW_SECS, "Tenant_Application/ReadWrite", "ResourceUnitLimitExceeded"),
-            app_writes: Bucket::new(APP_WRITE_LIMIT, APP_WRITE_WINDOW_SECS, "Tenant_Application/Write", "WriteLimitExceeded"),
-            tenant_writes: Bucket::new(TENANT_WRITE_LIMIT, TENANT_WRITE_WINDOW_SECS, "Tenant/Write", "WriteLimitExceeded"),
-            device_writes: Bucket::new(DEVICE_WRITE_LIMIT, DEVICE_WRITE_WINDOW_SECS, "Tenant_Application/Write", "WriteLimitExceeded"),
+            ru: Bucket::new(
+                ru_limit_for_tenant(users),
+                RU_WINDOW_SECS,
+                "Tenant_Application/ReadWrite",
+                "ResourceUnitLimitExceeded",
+            ),
+            app_writes: Bucket::new(
+                APP_WRITE_LIMIT,
+                APP_WRITE_WINDOW_SECS,
+                "Tenant_Application/Write",
+                "WriteLimitExceeded",
+            ),
+            tenant_writes: Bucket::new(
+                TENANT_WRITE_LIMIT,
+                TENANT_WRITE_WINDOW_SECS,
+                "Tenant/Write",
+                "WriteLimitExceeded",
+            ),
+            device_writes: Bucket::new(
+                DEVICE_WRITE_LIMIT,
+                DEVICE_WRITE_WINDOW_SECS,
+                "Tenant_Application/Write",
+                "WriteLimitExceeded",
+            ),
         }
     }
 
@@ -168,7 +203,11 @@ impl Throttle {
             let retry_after = (wait.ceil() as u64).max(1);
             return Verdict::Throttled {
                 retry_after,
-                scope: format!("{scope}/{}/{}", super::state::APP_ID, super::state::TENANT_ID),
+                scope: format!(
+                    "{scope}/{}/{}",
+                    super::state::APP_ID,
+                    super::state::TENANT_ID
+                ),
                 info,
             };
         }
@@ -194,26 +233,49 @@ mod tests {
         assert_eq!(request_cost("GET", "users/x", false, false, None), (1, 0));
         assert_eq!(request_cost("GET", "users", false, false, None), (2, 0));
         assert_eq!(request_cost("GET", "users", true, false, None), (1, 0));
-        assert_eq!(request_cost("GET", "users/x/memberOf/microsoft.graph.directoryRole", false, false, None), (2, 0));
-        assert_eq!(request_cost("GET", "users/x/registeredDevices", true, false, Some(10)), (1, 0));
+        assert_eq!(
+            request_cost(
+                "GET",
+                "users/x/memberOf/microsoft.graph.directoryRole",
+                false,
+                false,
+                None
+            ),
+            (2, 0)
+        );
+        assert_eq!(
+            request_cost("GET", "users/x/registeredDevices", true, false, Some(10)),
+            (1, 0)
+        );
         assert_eq!(request_cost("PATCH", "users/x", false, false, None), (1, 1));
-        assert_eq!(request_cost("POST", "users/x/revokeSignInSessions", false, false, None), (1, 1));
+        assert_eq!(
+            request_cost("POST", "users/x/revokeSignInSessions", false, false, None),
+            (1, 1)
+        );
     }
 
     #[test]
     fn bucket_refills_and_reports_retry_after() {
         let mut t = Throttle::new(10);
         for _ in 0..3 {
-            assert!(matches!(t.check(0.0, 1000, 0, false), Verdict::Allowed { .. }));
+            assert!(matches!(
+                t.check(0.0, 1000, 0, false),
+                Verdict::Allowed { .. }
+            ));
         }
         match t.check(0.0, 1000, 0, false) {
-            Verdict::Throttled { retry_after, info, .. } => {
+            Verdict::Throttled {
+                retry_after, info, ..
+            } => {
                 // 500 missing at 350/s → 2 s.
                 assert_eq!(retry_after, 2);
                 assert_eq!(info, "ResourceUnitLimitExceeded");
             }
             _ => panic!("expected throttle"),
         }
-        assert!(matches!(t.check(2.0, 1000, 0, false), Verdict::Allowed { .. }));
+        assert!(matches!(
+            t.check(2.0, 1000, 0, false),
+            Verdict::Allowed { .. }
+        ));
     }
 }
