@@ -137,7 +137,9 @@ fn route(shared: &Shared, req: &Request, rest: &str, query: &Query, id: &Identit
             _ => method_not_allowed(),
         },
         // learn: graph/json-batching — batches cannot be nested.
-        ["$batch"] => errors::odata_bad_request("Nested batch requests are not supported."),
+        ["$batch"] => errors::odata_bad_request(
+            "Batch requests must be sent as POST /$batch and cannot be nested.",
+        ),
         [first, ..] => unknown_segment(first),
         [] => unknown_segment(""),
     }
