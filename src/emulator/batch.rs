@@ -208,6 +208,10 @@ pub(crate) fn run(
                 .position(|x| x.id.eq_ignore_ascii_case(d))
                 .is_some_and(|p| !(200..300).contains(&statuses[p]))
         });
+        let injected = match failed_dep {
+            None => lock(&shared.faults).pick(&it.method, &path, true),
+            Some(_) => None,
+        };
         let mut reply = if let Some(d) = failed_dep {
             Reply::error(
                 424,
@@ -216,11 +220,7 @@ pub(crate) fn run(
             )
         } else if it.url.contains("://") {
             invalid("Batch request urls must be relative to the version root.")
-        } else if let Some(r) = lock(&shared.faults)
-            .pick(&it.method, &path, true)
-            .as_ref()
-            .and_then(status_reply)
-        {
+        } else if let Some(r) = injected.as_ref().and_then(status_reply) {
             r
         } else {
             let body = it

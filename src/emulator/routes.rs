@@ -137,7 +137,9 @@ fn route(shared: &Shared, req: &Request, rest: &str, query: &Query, id: &Identit
             _ => method_not_allowed(),
         },
         // learn: graph/json-batching — batches cannot be nested.
-        ["$batch"] => errors::odata_bad_request("Nested batch requests are not supported."),
+        ["$batch"] => errors::odata_bad_request(
+            "Batch requests must be sent as POST /$batch and cannot be nested.",
+        ),
         [first, ..] => unknown_segment(first),
         [] => unknown_segment(""),
     }
@@ -325,9 +327,9 @@ fn patch_user(tenant: &mut Tenant, target: usize, body: Option<&[u8]>, id: &Iden
     if password.is_some() && !id.has_any(perms::PASSWORD) {
         return errors::denied();
     }
-    if !simple.is_empty()
-        && !(id.has_any(&broad) || (is_self(id, target) && id.has_any(&["User.ReadWrite"])))
-    {
+    let may_edit_profile =
+        id.has_any(&broad) || (is_self(id, target) && id.has_any(&["User.ReadWrite"]));
+    if !simple.is_empty() && !may_edit_profile {
         return errors::denied();
     }
     // Roles. learn: graph/api/user-update — delegated callers need an admin role for another

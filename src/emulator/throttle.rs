@@ -51,14 +51,13 @@ pub fn request_cost(
     let segs: Vec<&str> = path.trim_matches('/').split('/').collect();
     let is_users_root = |s: &str| s.eq_ignore_ascii_case("users");
     let is_user_addr = |s: &[&str]| -> Option<usize> {
-        if s.first().is_some_and(|f| f.eq_ignore_ascii_case("me")) {
+        let first = s.first()?;
+        let keyed = first
+            .get(..6)
+            .is_some_and(|p| p.eq_ignore_ascii_case("users("));
+        if first.eq_ignore_ascii_case("me") || keyed {
             Some(1)
-        } else if s
-            .first()
-            .is_some_and(|f| f.len() > 6 && f[..6].eq_ignore_ascii_case("users("))
-        {
-            Some(1)
-        } else if s.first().is_some_and(|f| is_users_root(f)) && s.len() >= 2 {
+        } else if is_users_root(first) && s.len() >= 2 {
             Some(2)
         } else {
             None
