@@ -5,6 +5,29 @@
 //! devices, `$batch`). Every behaviour comes from Microsoft's documentation; each one carries a
 //! `// learn: ...` comment naming the page. Integration tests run the real binary against it and
 //! inspect the tenant through the synchronous accessors below; `lockdown --sandbox` embeds it.
+//!
+//! ## The Contoso seed ([`Seed::Contoso`], 53 users: a medium tenant for throttling)
+//!
+//! | UPN | display name | id | notes |
+//! |---|---|---|---|
+//! | admin@contoso.com | Megan Bowen | 8a1d4c2e-5b3f-4e6a-9c7d-1e2f3a4b5c6d | Global Administrator; the admin token; 1 Windows device |
+//! | adele@contoso.com | Adele Vance | 87d349ed-44d7-43e1-9a83-5f2406dee5bd | Windows 11 laptop (AzureAd) + iPhone (Workplace) |
+//! | alex@contoso.com | Alex Wilber | 4782e723-f4f4-4af3-a76e-25e3bab0d896 | 1 Windows device |
+//! | diego@contoso.com | Diego Siciliani | c03e6eaa-b6ab-46d7-905b-73ec7ea1f755 | no devices |
+//! | $lidia@contoso.com | Lidia Holloway | 2ed03dfd-01d8-4005-a9ef-fa8ee546dc6c | `$` UPN: address as `/users('$lidia@contoso.com')`; 1 device |
+//! | patti.o'fernandez@contoso.com | Patti O'Fernandez | e8b753b5-4117-464e-9a08-713e1ff266b3 | apostrophe UPN; 1 MacOS device |
+//! | pradeep_fabrikam.com#EXT#@contoso.onmicrosoft.com | Pradeep Gupta (Fabrikam) | 40079818-3808-4585-903b-02605f061225 | Guest; `#` must be sent as `%23` |
+//! | grady@contoso.com | Grady Archie | ec63c778-24e1-4240-bea3-d12a167d5232 | synced from AD; 1 hybrid-joined (ServerAd, synced) device |
+//! | johanna@contoso.com | Johanna Lorenz | 626cbf8c-5dde-46b0-8385-9e40d64736fe | already disabled; 1 disabled device |
+//! | isaiah@contoso.com | Isaiah Langer | 0b746c5a-68f1-4a1d-b2c3-8f3e2a4d9e71 | User Administrator (privileged target); 1 device |
+//! | kiosk@contoso.com | Shared Kiosk Operator | 9c4d2f1e-7a6b-4c5d-8e3f-1a2b3c4d5e6f | 120 devices (Windows + Android) |
+//! | zoe@contoso.com | Zoë Ørsted | 5f8e7d6c-4b3a-4291-8a7b-6c5d4e3f2a1b | 1 Linux device |
+//! | breakglass@contoso.com | Emergency Access | d1e2f3a4-b5c6-4d7e-8f9a-0b1c2d3e4f5a | Global Administrator; no devices |
+//! | user01..user40@contoso.com | Contoso User NN | 0c000000-0000-4000-8000-0000000000NN (hex) | plain members |
+//!
+//! Device object ids are `1d000000-0000-4000-8000-{n:012x}` and deviceIds
+//! `2d000000-0000-4000-8000-{n:012x}`, numbered in seeding order; read them through
+//! [`Emulator::user`]`(..).device_ids`.
 
 mod auth;
 mod batch;

@@ -1039,6 +1039,7 @@ fn bulk_seed_is_fast() {
     let t0 = Instant::now();
     let t = seed::bulk(10_000, 2);
     let took = t0.elapsed();
+    eprintln!("bulk seed of 10,000 users x 2 devices: {took:?}");
     assert_eq!(t.users.len(), 10_001);
     assert_eq!(t.devices.len(), 20_000);
     assert!(t.find_user("USER10000@contoso.com").is_some());
