@@ -64,6 +64,10 @@ pub struct GlobalArgs {
           value_parser = clap::value_parser!(u32).range(1..=50))]
     pub max_retries: u32,
 
+    /// Send each Graph request on its own instead of packing them into JSON batches.
+    #[arg(long, global = true)]
+    pub no_batch: bool,
+
     /// Emulated seconds per real second, for tests against the emulator's faster clock.
     #[arg(
         long,
@@ -145,8 +149,9 @@ pub struct BlockArgs {
     #[arg(long)]
     pub force: bool,
 
-    /// Users worked on at once.
-    #[arg(long, default_value_t = 8, value_name = "N",
+    /// Users worked on at once. Graph's throttling limits, not this number, set the pace of
+    /// a large run: requests are held to them.
+    #[arg(long, default_value_t = 32, value_name = "N",
           value_parser = clap::value_parser!(u32).range(1..=256))]
     pub concurrency: u32,
 }
@@ -183,6 +188,10 @@ pub struct SandboxArgs {
     /// Enforce Graph's identity-and-access throttling limits.
     #[arg(long)]
     pub throttle: bool,
+
+    /// Send each Graph request on its own instead of packing them into JSON batches.
+    #[arg(long, global = true)]
+    pub no_batch: bool,
 
     /// Emulated seconds per real second (speeds up throttling windows and Retry-After).
     #[arg(long, default_value_t = 1.0)]

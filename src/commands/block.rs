@@ -4,7 +4,7 @@
 //! A failed step never stops the later ones; it makes the user's outcome `partial`. Writes
 //! for one user keep their order (disable before revoke before password reset).
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::io::Write;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -17,6 +17,7 @@ use tracing::{info, warn};
 use super::{connect, gather, stdin_is_terminal, ExitStatus, Fatal, Job, Rejected};
 use crate::auth::TokenKind;
 use crate::cli::{BlockArgs, GlobalArgs};
+use crate::graph::batch::Step;
 use crate::graph::devices::{self, Device};
 use crate::graph::users::{self, User};
 use crate::graph::{paging, roles, GraphClient, GraphError, GraphRequest, GraphResponse};
@@ -566,54 +567,90 @@ async fn block_user(ctx: &Ctx, job: Job) -> Option<UserReport> {
     let id = &user.id;
     let synced = user.is_synced();
 
-    // 2. Disable the account.
-    if !steps.disable_account {
-        report.steps.push(StepReport::new(
+    // 2-5. The writes, as one ordered plan: disable, revoke, reset, then the devices. Each
+    // runs whatever happened to the one before.
+    if let Some(r) = interrupted(ctx, &mut report) {
+        return Some(r);
+    }
+    let wants_disable = steps.disable_account && user.account_enabled != Some(false);
+    let wants_password = steps.reset_password && !user.is_guest();
+    let to_disable: Vec<&Device> = match &device_list {
+        Some(Ok(list)) => list
+            .iter()
+            .filter(|d| d.account_enabled != Some(false))
+            .collect(),
+        _ => Vec::new(),
+    };
+    let mut stages: Vec<Vec<Step>> = Vec::new();
+    let step = |req: GraphRequest, what: &str| Step {
+        req,
+        label: label(what),
+    };
+    if wants_disable {
+        stages.push(vec![step(users::disable(id), "disable account")]);
+    }
+    if steps.revoke_sessions {
+        stages.push(vec![step(
+            users::revoke_sign_in_sessions(id),
+            "revoke sessions",
+        )]);
+    }
+    if wants_password {
+        let password = crate::password::generate();
+        stages.push(vec![step(
+            users::reset_password(id, &password),
+            "reset password",
+        )]);
+    }
+    if !to_disable.is_empty() {
+        stages.push(
+            to_disable
+                .iter()
+                .map(|d| step(devices::disable(&d.id), "disable devices"))
+                .collect(),
+        );
+    }
+    let mut outcomes = ctx.client.execute(stages).await.into_iter();
+    let mut next = || {
+        let outcome = outcomes.next().expect("one outcome per request");
+        if outcome.as_ref().is_err_and(GraphError::is_unauthorized) {
+            ctx.unauthorized.store(true, Ordering::Relaxed);
+        }
+        outcome
+    };
+
+    report.steps.push(if !steps.disable_account {
+        StepReport::new(
             StepName::DisableAccount,
             StepStatus::Skipped,
             "skipped by --keep-enabled".to_owned(),
-        ));
-    } else if user.account_enabled == Some(false) {
-        report.steps.push(StepReport::new(
+        )
+    } else if !wants_disable {
+        StepReport::new(
             StepName::DisableAccount,
             StepStatus::Already,
             "the account was already disabled".to_owned(),
-        ));
-    } else if let Some(r) = interrupted(ctx, &mut report) {
-        return Some(r);
+        )
     } else {
-        match send(ctx, &users::disable(id), &label("disable account")).await {
-            Ok(_) => report.steps.push(StepReport::new(
+        match next() {
+            Ok(_) => StepReport::new(
                 StepName::DisableAccount,
                 StepStatus::Done,
                 "accountEnabled set to false: no new sign-in can start".to_owned(),
-            )),
-            Err(e) => report.steps.push(StepReport::failed(
+            ),
+            Err(e) => StepReport::failed(
                 StepName::DisableAccount,
                 "the account could not be disabled",
                 error(ctx, Operation::DisableAccount, &e, synced),
-            )),
+            ),
         }
-    }
+    });
 
-    // 3. Revoke sign-in sessions.
     let mut revoked_at = None;
-    if !steps.revoke_sessions {
-        report.steps.push(StepReport::new(
-            StepName::RevokeSessions,
-            StepStatus::Skipped,
-            "skipped by --skip-sessions".to_owned(),
-        ));
-    } else if let Some(r) = interrupted(ctx, &mut report) {
-        return Some(r);
+    report.steps.push(if !steps.revoke_sessions {
+        StepReport::new(StepName::RevokeSessions, StepStatus::Skipped, "skipped by --skip-sessions".to_owned())
     } else {
-        match send(
-            ctx,
-            &users::revoke_sign_in_sessions(id),
-            &label("revoke sessions"),
-        )
-        .await
-        {
+        match next() {
             Ok(resp) => {
                 // Graph's clock, not ours: verification compares against it.
                 let at = resp.date().unwrap_or_else(OffsetDateTime::now_utc);
@@ -625,61 +662,41 @@ async fn block_user(ctx: &Ctx, job: Job) -> Option<UserReport> {
                 if user.is_guest() {
                     detail.push_str("; this guest's sessions in its home tenant are not affected");
                 }
-                report.steps.push(StepReport::new(
-                    StepName::RevokeSessions,
-                    StepStatus::Done,
-                    detail,
-                ));
+                StepReport::new(StepName::RevokeSessions, StepStatus::Done, detail)
             }
-            Err(e) => report.steps.push(StepReport::failed(
-                StepName::RevokeSessions,
-                "sign-in sessions could not be revoked",
-                error(ctx, Operation::RevokeSessions, &e, false),
-            )),
+            Err(e) => StepReport::failed(StepName::RevokeSessions, "sign-in sessions could not be revoked", error(ctx, Operation::RevokeSessions, &e, false)),
         }
-    }
+    });
 
-    // 4. Reset the password to one nobody sees.
-    if !steps.reset_password {
-        report.steps.push(StepReport::new(
-            StepName::ResetPassword,
-            StepStatus::Skipped,
-            "skipped by --skip-password".to_owned(),
-        ));
+    report.steps.push(if !steps.reset_password {
+        StepReport::new(StepName::ResetPassword, StepStatus::Skipped, "skipped by --skip-password".to_owned())
     } else if user.is_guest() {
-        report.steps.push(StepReport::new(
-            StepName::ResetPassword,
-            StepStatus::Skipped,
-            "guest account: its password lives in its home tenant".to_owned(),
-        ));
-    } else if let Some(r) = interrupted(ctx, &mut report) {
-        return Some(r);
+        StepReport::new(StepName::ResetPassword, StepStatus::Skipped, "guest account: its password lives in its home tenant".to_owned())
     } else {
-        let password = crate::password::generate();
-        match send(ctx, &users::reset_password(id, &password), &label("reset password")).await {
-            Ok(_) => report.steps.push(StepReport::new(StepName::ResetPassword, StepStatus::Done, "password reset to a random one nobody was shown; a change is required at next sign-in".to_owned())),
-            Err(e) => report.steps.push(StepReport::failed(StepName::ResetPassword, "the password could not be reset", error(ctx, Operation::ResetPassword, &e, synced))),
+        match next() {
+            Ok(_) => StepReport::new(StepName::ResetPassword, StepStatus::Done, "password reset to a random one nobody was shown; a change is required at next sign-in".to_owned()),
+            Err(e) => StepReport::failed(StepName::ResetPassword, "the password could not be reset", error(ctx, Operation::ResetPassword, &e, synced)),
         }
-    }
+    });
 
-    // 5. Disable registered devices.
     let mut disabled_devices: Vec<String> = Vec::new();
-    match device_list {
-        None => report.steps.push(StepReport::new(
+    report.steps.push(match &device_list {
+        None => StepReport::new(
             StepName::DisableDevices,
             StepStatus::Skipped,
             "skipped by --skip-devices".to_owned(),
-        )),
-        Some(Err(e)) => report.steps.push(StepReport::failed(
+        ),
+        Some(Err(e)) => StepReport::failed(
             StepName::DisableDevices,
             "the user's registered devices could not be listed",
-            error(ctx, Operation::ListDevices, &e, false),
-        )),
+            error(ctx, Operation::ListDevices, e, false),
+        ),
         Some(Ok(list)) => {
-            if let Some(r) = interrupted(ctx, &mut report) {
-                return Some(r);
+            let mut results: HashMap<&str, Result<(), GraphError>> = HashMap::new();
+            for d in &to_disable {
+                results.insert(d.id.0.as_str(), next().map(|_| ()));
             }
-            let step = disable_devices(ctx, &list, &job.raw).await;
+            let step = device_step(ctx, list, &results);
             disabled_devices = step
                 .devices
                 .iter()
@@ -687,9 +704,9 @@ async fn block_user(ctx: &Ctx, job: Job) -> Option<UserReport> {
                 .filter(|d| d.status == StepStatus::Done)
                 .map(|d| d.id.clone())
                 .collect();
-            report.steps.push(step);
+            step
         }
-    }
+    });
 
     // 6. Verify by reading the account back.
     let disabled = report
@@ -733,45 +750,30 @@ fn interrupted(ctx: &Ctx, report: &mut UserReport) -> Option<UserReport> {
     None
 }
 
-async fn disable_devices(ctx: &Ctx, list: &[Device], raw: &str) -> StepReport {
+/// The devices step from the outcome of each device's write.
+fn device_step(
+    ctx: &Ctx,
+    list: &[Device],
+    results: &HashMap<&str, Result<(), GraphError>>,
+) -> StepReport {
     let mut reports = Vec::with_capacity(list.len());
-    let mut done = 0usize;
-    let mut already = 0usize;
-    let mut failed = 0usize;
-    let label = format!("{raw}: disable devices");
-    let results = futures::stream::iter(list.iter().map(|d| {
-        let label = &label;
-        async move {
-            if d.account_enabled == Some(false) {
-                return (d, Ok(false));
-            }
-            (
-                d,
-                send(ctx, &devices::disable(&d.id), label)
-                    .await
-                    .map(|_| true),
-            )
-        }
-    }))
-    .buffered(4)
-    .collect::<Vec<_>>()
-    .await;
-    for (d, result) in results {
-        let (status, err) = match result {
-            Ok(true) => {
-                done += 1;
-                (StepStatus::Done, None)
-            }
-            Ok(false) => {
+    let (mut done, mut already, mut failed) = (0usize, 0usize, 0usize);
+    for d in list {
+        let (status, err) = match results.get(d.id.0.as_str()) {
+            None => {
                 already += 1;
                 (StepStatus::Already, None)
             }
-            Err(e) => {
+            Some(Ok(())) => {
+                done += 1;
+                (StepStatus::Done, None)
+            }
+            Some(Err(e)) => {
                 failed += 1;
                 let synced = d.on_premises_sync_enabled == Some(true);
                 (
                     StepStatus::Failed,
-                    Some(error(ctx, Operation::DisableDevice, &e, synced)),
+                    Some(error(ctx, Operation::DisableDevice, e, synced)),
                 )
             }
         };

@@ -145,11 +145,17 @@ pub async fn connect(global: &GlobalArgs) -> Result<Session, Fatal> {
         (root, credential, None)
     };
     info!("authenticating with {}", credential.description());
+    let transport = graph::Transport {
+        batch: !global.no_batch,
+        pace: true,
+    };
     let client =
-        GraphClient::new(root, Arc::new(credential), retry, timeout).map_err(|e| Fatal {
-            status: ExitStatus::Failure,
-            message: e.to_string(),
-            hint: None,
+        GraphClient::new(root, Arc::new(credential), retry, timeout, transport).map_err(|e| {
+            Fatal {
+                status: ExitStatus::Failure,
+                message: e.to_string(),
+                hint: None,
+            }
         })?;
     let token = client
         .token()

@@ -6,8 +6,10 @@
 //! [`GraphError`] through [`ApiError::from_parts`]. Because requests are plain values, a
 //! `$batch` transport can carry the very same requests.
 
+pub mod batch;
 pub mod devices;
 pub mod error;
+pub mod pacer;
 pub mod paging;
 pub mod retry;
 pub mod roles;
@@ -19,6 +21,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use futures::StreamExt;
 use reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION};
 use serde::de::DeserializeOwned;
 use time::OffsetDateTime;
@@ -141,9 +144,33 @@ impl GraphResponse {
 /// Counters for the summary and the benchmark.
 #[derive(Debug, Default)]
 pub struct Stats {
+    /// HTTP calls, a `$batch` counting once.
     pub requests: AtomicU64,
+    /// Graph operations, each request in a batch counting once.
+    pub operations: AtomicU64,
+    /// 429 answers, top-level or inside a batch.
     pub throttled: AtomicU64,
     pub retries: AtomicU64,
+}
+
+/// How a request is held to the pacer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Pacing {
+    /// Wait for the pacer before every try.
+    Acquire,
+    /// The first try was paid for by the caller; retries wait for the pacer.
+    Prepaid,
+    /// Never (the `$batch` envelope: Graph counts the requests inside).
+    Unpaced,
+}
+
+/// How the client sends requests.
+#[derive(Debug, Clone, Copy)]
+pub struct Transport {
+    /// Pack concurrent requests into JSON batches.
+    pub batch: bool,
+    /// Hold requests to Graph's published throttling limits.
+    pub pace: bool,
 }
 
 /// Check a Graph root given by `--graph-url` / `LOCKDOWN_GRAPH_URL`: HTTPS, or plain HTTP to a
@@ -185,21 +212,31 @@ fn is_loopback(host: &str) -> bool {
             .unwrap_or(false)
 }
 
-pub struct GraphClient {
+/// What every request of a run shares: the HTTP client, the token, the retry policy and the
+/// pacer.
+pub struct Inner {
     http: reqwest::Client,
     /// The Graph root, e.g. `https://graph.microsoft.com`, without a trailing slash.
     root: Url,
     credential: Arc<Credential>,
     retry: RetryPolicy,
-    pub stats: Arc<Stats>,
+    pacer: pacer::Pacer,
+    stats: Arc<Stats>,
+}
+
+pub struct GraphClient {
+    inner: Arc<Inner>,
+    batcher: Option<batch::Batcher>,
 }
 
 impl GraphClient {
+    /// Must be called inside the runtime: batching runs as a task.
     pub fn new(
         root: Url,
         credential: Arc<Credential>,
         retry: RetryPolicy,
         timeout: Duration,
+        transport: Transport,
     ) -> Result<Self, GraphError> {
         let http = reqwest::Client::builder()
             .user_agent(concat!("lockdown/", env!("CARGO_PKG_VERSION")))
@@ -212,27 +249,96 @@ impl GraphClient {
                 message: format!("could not set up the HTTP client: {e}"),
                 timed_out: false,
             })?;
-        Ok(Self {
+        let pacer = if transport.pace {
+            pacer::Pacer::new(retry.time_scale)
+        } else {
+            pacer::Pacer::disabled()
+        };
+        let inner = Arc::new(Inner {
             http,
             root,
             credential,
             retry,
+            pacer,
             stats: Arc::default(),
-        })
+        });
+        let batcher = transport
+            .batch
+            .then(|| batch::Batcher::start(inner.clone()));
+        Ok(Self { inner, batcher })
     }
 
     pub fn root(&self) -> &Url {
-        &self.root
+        &self.inner.root
     }
 
     pub fn retry_policy(&self) -> &RetryPolicy {
-        &self.retry
+        &self.inner.retry
     }
 
-    pub fn credential(&self) -> &Credential {
-        &self.credential
+    pub fn stats(&self) -> &Stats {
+        &self.inner.stats
     }
 
+    pub async fn token(&self) -> Result<Secret, GraphError> {
+        self.inner.token().await
+    }
+
+    /// Send one request (in a batch with whatever else is ready, when batching).
+    pub async fn send(&self, req: &GraphRequest, label: &str) -> Result<GraphResponse, GraphError> {
+        match &self.batcher {
+            Some(b) => {
+                let step = batch::Step {
+                    req: req.clone(),
+                    label: label.to_owned(),
+                };
+                b.execute(vec![vec![step]])
+                    .await
+                    .pop()
+                    .expect("one outcome per request")
+            }
+            None => {
+                self.inner
+                    .send_http(req, label, Pacing::Acquire, false)
+                    .await
+            }
+        }
+    }
+
+    /// Run stages in order, the requests of a stage in any order; a failure never stops the
+    /// rest. Outcomes come back in the order of the flattened stages.
+    pub async fn execute(&self, stages: Vec<Vec<batch::Step>>) -> Vec<batch::Outcome> {
+        if let Some(b) = &self.batcher {
+            return b.execute(stages).await;
+        }
+        let mut outcomes = Vec::new();
+        for stage in stages {
+            let results: Vec<batch::Outcome> =
+                futures::stream::iter(stage.into_iter().map(|s| async move {
+                    self.inner
+                        .send_http(&s.req, &s.label, Pacing::Acquire, false)
+                        .await
+                }))
+                .buffered(4)
+                .collect()
+                .await;
+            outcomes.extend(results);
+        }
+        outcomes
+    }
+
+    /// Send and decode a JSON body.
+    pub async fn get_json<T: DeserializeOwned>(
+        &self,
+        req: &GraphRequest,
+        label: &str,
+    ) -> Result<T, GraphError> {
+        let resp = self.send(req, label).await?;
+        resp.json()
+    }
+}
+
+impl Inner {
     pub async fn token(&self) -> Result<Secret, GraphError> {
         self.credential.token().await.map_err(|e| GraphError::Auth {
             message: e.to_string(),
@@ -273,7 +379,13 @@ impl GraphClient {
 
     /// Send one request under the retry policy. `label` names the user and step in retry
     /// warnings. A 401 gets one fresh token where the credential can mint one.
-    pub async fn send(&self, req: &GraphRequest, label: &str) -> Result<GraphResponse, GraphError> {
+    pub async fn send_http(
+        &self,
+        req: &GraphRequest,
+        label: &str,
+        pacing: Pacing,
+        envelope: bool,
+    ) -> Result<GraphResponse, GraphError> {
         let url = self.url_for(&req.target)?;
         // One client-request-id for all tries, so Microsoft support can follow the story.
         let client_request_id = uuid::Uuid::new_v4().to_string();
@@ -283,8 +395,13 @@ impl GraphClient {
         let mut refreshed = false;
         loop {
             tries += 1;
+            if pacing == Pacing::Acquire || (pacing == Pacing::Prepaid && tries > 1) {
+                self.pacer.acquire(pacer::cost_of(req)).await;
+            }
             let token = self.token().await?;
-            let result = self.send_once(req, &url, &token, &client_request_id).await;
+            let result = self
+                .send_once(req, &url, &token, &client_request_id, envelope)
+                .await;
             let err = match result {
                 Ok(resp) => return Ok(resp),
                 Err(e) => e,
@@ -328,6 +445,7 @@ impl GraphClient {
         url: &Url,
         token: &Secret,
         client_request_id: &str,
+        envelope: bool,
     ) -> Result<GraphResponse, GraphError> {
         let method = match req.method {
             Method::Get => reqwest::Method::GET,
@@ -357,6 +475,9 @@ impl GraphClient {
             None => builder,
         };
         self.stats.requests.fetch_add(1, Ordering::Relaxed);
+        if !envelope {
+            self.stats.operations.fetch_add(1, Ordering::Relaxed);
+        }
         let started = Instant::now();
         let resp = builder.send().await.map_err(transport_error)?;
         let status = resp.status().as_u16();
@@ -374,6 +495,14 @@ impl GraphClient {
         );
         if status == 429 {
             self.stats.throttled.fetch_add(1, Ordering::Relaxed);
+            let after = headers
+                .get("retry-after")
+                .and_then(|v| v.to_str().ok())
+                .and_then(error::parse_retry_after)
+                .unwrap_or(Duration::from_secs(1));
+            self.pacer.throttled(after, Some(&headers));
+        } else if (200..300).contains(&status) && !envelope {
+            self.pacer.observe(req.method, &headers);
         }
         if (200..300).contains(&status) {
             // A body cut short by a proxy or a dropped connection is a transient failure, so
@@ -409,16 +538,6 @@ impl GraphClient {
         let header = |name: &str| headers.get(name).and_then(|v| v.to_str().ok());
         Err(GraphError::Api(ApiError::from_parts(status, header, &body)))
     }
-
-    /// Send and decode a JSON body.
-    pub async fn get_json<T: DeserializeOwned>(
-        &self,
-        req: &GraphRequest,
-        label: &str,
-    ) -> Result<T, GraphError> {
-        let resp = self.send(req, label).await?;
-        resp.json()
-    }
 }
 
 fn transport_error(e: reqwest::Error) -> GraphError {
@@ -436,7 +555,7 @@ fn transport_error(e: reqwest::Error) -> GraphError {
     }
 }
 
-fn short_reason(err: &GraphError) -> String {
+pub(crate) fn short_reason(err: &GraphError) -> String {
     match err {
         GraphError::Api(e) if e.status == 429 => "Graph is throttling (429)".into(),
         GraphError::Api(e) => format!("Graph answered {}", e.status),
@@ -474,6 +593,10 @@ mod tests {
             cred,
             RetryPolicy::default(),
             Duration::from_secs(5),
+            Transport {
+                batch: false,
+                pace: false,
+            },
         )
         .unwrap()
     }
@@ -482,6 +605,7 @@ mod tests {
     fn next_link_must_stay_on_the_root() {
         let c = client("https://graph.microsoft.com");
         assert!(c
+            .inner
             .url_for(&Target::Absolute(
                 "https://graph.microsoft.com/v1.0/users/x/registeredDevices?$skiptoken=abc".into()
             ))

@@ -470,3 +470,54 @@ fn refuses_to_write_without_a_terminal_or_yes() {
     assert!(run.stderr.contains("--yes"), "{}", run.stderr);
     assert!(t.emu.requests().is_empty(), "nothing may be sent");
 }
+
+#[test]
+fn one_user_takes_four_round_trips_with_batching() {
+    let t = Tenant::start();
+    let run = block_json(&t, &["adele@contoso.com"], &[]);
+    run.assert_code(0);
+    assert_eq!(run.one()["outcome"], "locked");
+    let calls: Vec<String> = t
+        .emu
+        .requests()
+        .iter()
+        .filter(|r| !r.in_batch)
+        .map(|r| format!("{} {}", r.method, r.path))
+        .collect();
+    // /me; the reads; the ordered writes; the verify reads.
+    assert_eq!(calls.len(), 4, "{calls:#?}");
+    // The writes still went in order, and each batch item was recorded.
+    let writes: Vec<String> = t
+        .writes()
+        .iter()
+        .map(|w| format!("{} {}", w.method, w.path))
+        .collect();
+    assert_eq!(writes.len(), 5, "{writes:#?}");
+    assert!(writes[0].starts_with("PATCH /v1.0/users/"), "{writes:#?}");
+    assert!(writes[1].ends_with("/revokeSignInSessions"), "{writes:#?}");
+    assert!(writes[2].starts_with("PATCH /v1.0/users/"), "{writes:#?}");
+}
+
+#[test]
+fn the_same_run_without_batching_sends_requests_one_by_one() {
+    let t = Tenant::start();
+    let run = block_json(
+        &t,
+        &["adele@contoso.com", "grady@contoso.com"],
+        &["--no-batch"],
+    );
+    run.assert_code(1);
+    let lines = run.lines();
+    assert!(lines
+        .iter()
+        .any(|l| l["target"] == "adele@contoso.com" && l["outcome"] == "locked"));
+    assert!(lines
+        .iter()
+        .any(|l| l["target"] == "grady@contoso.com" && l["outcome"] == "partial"));
+    assert!(t
+        .emu
+        .requests()
+        .iter()
+        .all(|r| !r.in_batch && !r.path.contains("$batch")));
+    assert!(!t.user("adele@contoso.com").account_enabled);
+}

@@ -89,40 +89,70 @@ fn bursts_of_503_and_504_are_ridden_out() {
         .all(|d| !t.emu.device(d).unwrap().account_enabled));
 }
 
+/// A connection-level fault on the first `times` HTTP calls, whatever they carry.
+fn on_the_wire(kind: FaultKind, times: usize) -> FaultRule {
+    FaultRule {
+        path_contains: Some("/v1.0/".into()),
+        times: Some(times),
+        ..FaultRule::always(kind)
+    }
+}
+
 #[test]
 fn dropped_connections_are_retried() {
-    let t = faulty(vec![
-        rule(FaultKind::DropConnection, "GET", "/users/", 2),
-        rule(FaultKind::DropConnection, "PATCH", "/users/", 1),
-    ]);
-    let run = block(&t, "alex@contoso.com", &[]);
-    run.assert_code(0);
-    assert_eq!(run.one()["outcome"], "locked");
-    assert!(run.stderr.contains("connection"), "{}", run.stderr);
+    for transport in [&[][..], &["--no-batch"][..]] {
+        let t = faulty(vec![on_the_wire(FaultKind::DropConnection, 3)]);
+        let run = block(&t, "alex@contoso.com", transport);
+        run.assert_code(0);
+        assert_eq!(run.one()["outcome"], "locked");
+        assert!(
+            run.stderr.contains("connection failed"),
+            "{transport:?}: {}",
+            run.stderr
+        );
+        assert!(!t.user("alex@contoso.com").account_enabled);
+    }
 }
 
 #[test]
 fn a_response_slower_than_the_timeout_is_retried() {
-    let t = faulty(vec![rule(
-        FaultKind::Slow {
-            delay: Duration::from_secs(4),
-        },
-        "POST",
-        "revokeSignInSessions",
-        1,
-    )]);
-    let run = block(&t, "alex@contoso.com", &["--timeout", "1"]);
-    run.assert_code(0);
-    assert_eq!(run.one()["outcome"], "locked");
-    assert!(run.stderr.contains("timed out"), "{}", run.stderr);
+    for transport in [&[][..], &["--no-batch"][..]] {
+        let t = faulty(vec![on_the_wire(
+            FaultKind::Slow {
+                delay: Duration::from_secs(4),
+            },
+            2,
+        )]);
+        let mut args = vec!["--timeout", "1"];
+        args.extend_from_slice(transport);
+        let run = block(&t, "alex@contoso.com", &args);
+        run.assert_code(0);
+        assert_eq!(run.one()["outcome"], "locked");
+        assert!(
+            run.stderr.contains("timed out"),
+            "{transport:?}: {}",
+            run.stderr
+        );
+    }
 }
 
 #[test]
 fn a_malformed_body_is_retried() {
-    let t = faulty(vec![rule(FaultKind::MalformedJson, "GET", "/users/", 2)]);
-    let run = block(&t, "alex@contoso.com", &[]);
-    run.assert_code(0);
-    assert_eq!(run.one()["outcome"], "locked");
+    for transport in [&[][..], &["--no-batch"][..]] {
+        // The first GET on the wire (the `/me` check) comes back torn.
+        let t = faulty(vec![FaultRule {
+            path_contains: Some("/v1.0/".into()),
+            ..rule(FaultKind::MalformedJson, "GET", "", 1)
+        }]);
+        let run = block(&t, "alex@contoso.com", transport);
+        run.assert_code(0);
+        assert_eq!(run.one()["outcome"], "locked");
+        assert!(
+            run.stderr.contains("malformed"),
+            "{transport:?}: {}",
+            run.stderr
+        );
+    }
 }
 
 #[test]

@@ -1,0 +1,339 @@
+//! Pacing at Graph's speed limit, so a large run neither trips into long 429 back-offs nor
+//! leaves capacity unused.
+//!
+//! Graph throttles identity requests with token buckets (learn: graph/throttling-limits,
+//! "Identity and access service limits"): resource units per app and tenant (3,500 per 10 s for
+//! the smallest tenants), writes per app and tenant (3,000 per 2 min 30 s), writes per tenant
+//! (18,000 per 5 min) and device writes per app and tenant (3,000 per 2 min 30 s). The pacer
+//! keeps a mirror of those buckets: a request goes out only when the mirror says it fits, so a
+//! run bursts while the buckets are full and then settles at the refill rate.
+//!
+//! The mirror can only be wrong in Graph's favour, and Graph's signals correct it: a 429 empties
+//! the bucket it names (`x-ms-throttle-information`) and pauses that class of request for
+//! `Retry-After`; `x-ms-throttle-limit-percentage` on a write caps the write bucket at what is
+//! left of Graph's.
+
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use reqwest::header::HeaderMap;
+
+use super::{GraphRequest, Method, Target};
+
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Cost {
+    pub resource_units: f64,
+    pub writes: f64,
+    pub device_writes: f64,
+}
+
+/// The documented cost of a request: GET 1 (2 for a few collections), writes 1 RU + 1 write;
+/// `$select` -1, `$top` under 20 -1, never below 1.
+pub fn cost_of(req: &GraphRequest) -> Cost {
+    let (path, query) = match &req.target {
+        Target::Path(p) => p.split_once('?').unwrap_or((p.as_str(), "")),
+        Target::Absolute(u) => {
+            let rest = u.split_once("/v1.0").map(|(_, r)| r).unwrap_or(u.as_str());
+            rest.split_once('?').unwrap_or((rest, ""))
+        }
+    };
+    let lower = path.to_ascii_lowercase();
+    let mut ru: i32 = if req.method == Method::Get
+        && (lower == "/users"
+            || lower.contains("/memberof")
+            || lower.contains("/transitivememberof"))
+    {
+        2
+    } else {
+        1
+    };
+    if query.contains("$select=") {
+        ru -= 1;
+    }
+    if let Some(top) = query
+        .split('&')
+        .find_map(|kv| kv.strip_prefix("$top="))
+        .and_then(|v| v.parse::<u32>().ok())
+    {
+        if top < 20 {
+            ru -= 1;
+        }
+    }
+    let write = req.method.is_write();
+    Cost {
+        resource_units: f64::from(ru.max(1)),
+        writes: if write { 1.0 } else { 0.0 },
+        device_writes: if write && lower.starts_with("/devices") {
+            1.0
+        } else {
+            0.0
+        },
+    }
+}
+
+#[derive(Debug)]
+struct Bucket {
+    capacity: f64,
+    /// Tokens per Graph second.
+    rate: f64,
+    tokens: f64,
+    /// Nothing of this class goes out before this instant (after a 429).
+    paused_until: Option<Instant>,
+}
+
+impl Bucket {
+    fn new(capacity: f64, window_secs: f64) -> Self {
+        Bucket {
+            capacity,
+            rate: capacity / window_secs,
+            tokens: capacity,
+            paused_until: None,
+        }
+    }
+
+    /// Real time until `need` tokens are there, `None` if they are now.
+    fn wait(&self, need: f64, now: Instant, scale: f64) -> Option<Duration> {
+        if let Some(until) = self.paused_until {
+            if until > now {
+                return Some(until - now);
+            }
+        }
+        if need <= 0.0 || self.tokens >= need.min(self.capacity) {
+            return None;
+        }
+        Some(Duration::from_secs_f64(
+            (need - self.tokens) / (self.rate * scale),
+        ))
+    }
+}
+
+#[derive(Debug)]
+struct State {
+    resource_units: Bucket,
+    app_writes: Bucket,
+    tenant_writes: Bucket,
+    device_writes: Bucket,
+    last: Instant,
+}
+
+impl State {
+    fn refill(&mut self, now: Instant, scale: f64) {
+        let graph_secs = now.saturating_duration_since(self.last).as_secs_f64() * scale;
+        self.last = now;
+        for b in self.buckets_mut() {
+            b.tokens = (b.tokens + b.rate * graph_secs).min(b.capacity);
+        }
+    }
+
+    fn buckets_mut(&mut self) -> [&mut Bucket; 4] {
+        [
+            &mut self.resource_units,
+            &mut self.app_writes,
+            &mut self.tenant_writes,
+            &mut self.device_writes,
+        ]
+    }
+}
+
+/// Shared by every request of a run.
+#[derive(Debug)]
+pub struct Pacer {
+    state: Mutex<State>,
+    /// Graph seconds per real second (the emulator's clock can run faster).
+    scale: f64,
+    enabled: bool,
+}
+
+impl Pacer {
+    pub fn new(time_scale: f64) -> Self {
+        Pacer {
+            state: Mutex::new(State {
+                // The smallest tenant's budget: lockdown cannot know the tenant's size up front,
+                // and for lockdown's mix of requests the write buckets bind long before this.
+                resource_units: Bucket::new(3_500.0, 10.0),
+                app_writes: Bucket::new(3_000.0, 150.0),
+                tenant_writes: Bucket::new(18_000.0, 300.0),
+                device_writes: Bucket::new(3_000.0, 150.0),
+                last: Instant::now(),
+            }),
+            scale: if time_scale > 0.0 && time_scale.is_finite() {
+                time_scale
+            } else {
+                1.0
+            },
+            enabled: true,
+        }
+    }
+
+    /// A pacer that never holds anything back.
+    pub fn disabled() -> Self {
+        Pacer {
+            enabled: false,
+            ..Pacer::new(1.0)
+        }
+    }
+
+    /// Take the tokens for `cost` if they are there; otherwise say how long to wait.
+    pub fn try_acquire(&self, cost: Cost) -> Result<(), Duration> {
+        if !self.enabled {
+            return Ok(());
+        }
+        let now = Instant::now();
+        let mut s = self.state.lock().unwrap();
+        s.refill(now, self.scale);
+        let needs = [
+            (cost.resource_units, &s.resource_units),
+            (cost.writes, &s.app_writes),
+            (cost.writes, &s.tenant_writes),
+            (cost.device_writes, &s.device_writes),
+        ];
+        let wait = needs
+            .iter()
+            .filter(|(need, _)| *need > 0.0)
+            .filter_map(|(need, b)| b.wait(*need, now, self.scale))
+            .max();
+        if let Some(wait) = wait {
+            return Err(wait.max(Duration::from_millis(1)));
+        }
+        s.resource_units.tokens -= cost.resource_units;
+        s.app_writes.tokens -= cost.writes;
+        s.tenant_writes.tokens -= cost.writes;
+        s.device_writes.tokens -= cost.device_writes;
+        Ok(())
+    }
+
+    /// Wait for the tokens, then take them.
+    pub async fn acquire(&self, cost: Cost) {
+        while let Err(wait) = self.try_acquire(cost) {
+            tokio::time::sleep(wait).await;
+        }
+    }
+
+    /// A successful answer: a write answered with `x-ms-throttle-limit-percentage` tells how
+    /// much of Graph's write budget is left.
+    pub fn observe(&self, method: Method, headers: &HeaderMap) {
+        if !self.enabled || !method.is_write() {
+            return;
+        }
+        let Some(used) = header_f64(headers, "x-ms-throttle-limit-percentage") else {
+            return;
+        };
+        let mut s = self.state.lock().unwrap();
+        let left = (1.0 - used).max(0.0) * s.app_writes.capacity;
+        if s.app_writes.tokens > left {
+            s.app_writes.tokens = left;
+        }
+    }
+
+    /// A 429: empty the bucket Graph names and hold that class back for `retry_after`.
+    pub fn throttled(&self, retry_after: Duration, headers: Option<&HeaderMap>) {
+        if !self.enabled {
+            return;
+        }
+        let until = Instant::now() + retry_after.div_f64(self.scale);
+        let info = headers
+            .and_then(|h| h.get("x-ms-throttle-information"))
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_ascii_lowercase();
+        let mut s = self.state.lock().unwrap();
+        let mut hit: Vec<&mut Bucket> = if info.contains("write") {
+            vec![&mut s.app_writes]
+        } else if info.contains("resourceunit") {
+            vec![&mut s.resource_units]
+        } else {
+            s.buckets_mut().into_iter().collect()
+        };
+        for b in hit.iter_mut() {
+            b.tokens = b.tokens.min(0.0);
+            b.paused_until = Some(b.paused_until.map_or(until, |u| u.max(until)));
+        }
+    }
+}
+
+fn header_f64(headers: &HeaderMap, name: &str) -> Option<f64> {
+    headers.get(name)?.to_str().ok()?.trim().parse().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn costs_follow_graphs_table() {
+        let get = GraphRequest::get("/users/x?$select=id");
+        assert_eq!(cost_of(&get).resource_units, 1.0);
+        assert_eq!(cost_of(&get).writes, 0.0);
+        let roles = GraphRequest::get("/users/x/memberOf/microsoft.graph.directoryRole");
+        assert_eq!(cost_of(&roles).resource_units, 2.0);
+        let patch = GraphRequest::patch("/devices/abc", serde_json::json!({}));
+        let c = cost_of(&patch);
+        assert_eq!(
+            (c.resource_units, c.writes, c.device_writes),
+            (1.0, 1.0, 1.0)
+        );
+        let revoke = GraphRequest::post("/users/x/revokeSignInSessions");
+        assert_eq!(cost_of(&revoke).device_writes, 0.0);
+    }
+
+    #[test]
+    fn bursts_then_paces_at_the_refill_rate() {
+        let pacer = Pacer::new(1.0);
+        let write = Cost {
+            resource_units: 1.0,
+            writes: 1.0,
+            device_writes: 0.0,
+        };
+        for _ in 0..3_000 {
+            pacer
+                .try_acquire(write)
+                .expect("the first 3,000 writes burst");
+        }
+        let wait = pacer.try_acquire(write).unwrap_err();
+        // 3,000 per 150 s refills one write every 50 ms.
+        assert!(
+            wait <= Duration::from_millis(51) && wait >= Duration::from_millis(40),
+            "{wait:?}"
+        );
+    }
+
+    #[test]
+    fn a_429_pauses_the_class_it_names() {
+        let pacer = Pacer::new(1.0);
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            "x-ms-throttle-information",
+            "WriteLimitExceeded".parse().unwrap(),
+        );
+        pacer.throttled(Duration::from_secs(3), Some(&headers));
+        let write = Cost {
+            resource_units: 1.0,
+            writes: 1.0,
+            device_writes: 0.0,
+        };
+        let read = Cost {
+            resource_units: 1.0,
+            writes: 0.0,
+            device_writes: 0.0,
+        };
+        assert!(pacer.try_acquire(write).unwrap_err() > Duration::from_secs(2));
+        assert!(
+            pacer.try_acquire(read).is_ok(),
+            "reads are not held back by a write limit"
+        );
+    }
+
+    #[test]
+    fn percentage_header_caps_the_write_bucket() {
+        let pacer = Pacer::new(1.0);
+        let mut headers = HeaderMap::new();
+        headers.insert("x-ms-throttle-limit-percentage", "1.0".parse().unwrap());
+        pacer.observe(Method::Patch, &headers);
+        let write = Cost {
+            resource_units: 1.0,
+            writes: 1.0,
+            device_writes: 0.0,
+        };
+        assert!(pacer.try_acquire(write).is_err());
+    }
+}
