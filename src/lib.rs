@@ -15,6 +15,7 @@ pub mod input;
 pub mod logging;
 pub mod output;
 pub mod password;
+pub mod progress;
 pub mod report;
 pub mod secret;
 pub mod signal;

@@ -10,11 +10,13 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+use futures::future::BoxFuture;
+use futures::stream::FuturesUnordered;
 use futures::StreamExt;
 use time::OffsetDateTime;
 use tracing::{info, warn};
 
-use super::{connect, gather, stdin_is_terminal, ExitStatus, Fatal, Job, Rejected};
+use super::{connect, stdin_is_terminal, ExitStatus, Fatal, Job, Next, Rejected, Targets};
 use crate::auth::TokenKind;
 use crate::cli::{BlockArgs, GlobalArgs};
 use crate::graph::batch::Step;
@@ -23,6 +25,7 @@ use crate::graph::users::{self, User};
 use crate::graph::{paging, roles, GraphClient, GraphError, GraphRequest, GraphResponse};
 use crate::hints::{self, Operation};
 use crate::output::Printer;
+use crate::progress::Progress;
 use crate::report::{
     DeviceReport, DeviceSnapshot, ErrorReport, Outcome, Snapshot, StepName, StepReport, StepStatus,
     UserReport,
@@ -79,18 +82,17 @@ pub async fn run(
     args: &BlockArgs,
     cancel: Cancel,
 ) -> Result<ExitStatus, Fatal> {
-    let (jobs, rejected) = gather(&args.users, args.from.as_deref())?;
+    let mut targets = Targets::open(&args.users, args.from.as_deref()).await?;
     let steps = Steps::from_args(args);
     if !steps.dry_run && !args.yes {
-        let stdin_taken = args.from.as_deref().is_some_and(|p| p.as_os_str() == "-");
-        if stdin_taken || !stdin_is_terminal() {
-            return Err(Fatal::usage(format!(
-                "refusing to change {} account(s) without confirmation: no terminal to ask on",
-                jobs.len()
-            ))
+        if targets.reads_stdin() || !stdin_is_terminal() {
+            return Err(Fatal::usage(
+                "refusing to change accounts without confirmation: there is no terminal to ask on",
+            )
             .with_hint("pass --yes to confirm, or --dry-run to see what would be sent"));
         }
-        if !confirm(&jobs, steps)? {
+        let (first, more) = targets.peek_jobs(10).await?;
+        if !confirm(&first, more, steps)? {
             eprintln!("aborted; nothing was changed");
             return Ok(ExitStatus::Failure);
         }
@@ -118,60 +120,75 @@ pub async fn run(
 
     let started = Instant::now();
     let mut tally = Tally::default();
-    for r in &rejected {
-        let report = rejected_report(r);
-        tally.add(report.outcome);
-        printer.emit(&report)?;
-    }
-
-    let total = jobs.len();
-    let mut pending: HashSet<String> = jobs.iter().map(|j| j.raw.clone()).collect();
-    let mut results = futures::stream::iter(jobs.into_iter().map(|job| {
-        let ctx = ctx.clone();
-        async move {
-            let target = job.raw.clone();
-            if ctx.cancel.is_cancelled() || ctx.unauthorized.load(Ordering::Relaxed) {
-                return (target, Finished::NotStarted);
-            }
-            let finished = match block_user(&ctx, job).await {
-                Some(report) => Finished::Report(report),
-                None => Finished::Duplicate,
-            };
-            (target, finished)
-        }
-    }))
-    .buffer_unordered(args.concurrency as usize);
-
+    let progress = Progress::new();
+    // Entries started and not yet finished: what Ctrl-C leaves interrupted.
+    let mut pending: HashSet<String> = HashSet::new();
+    let mut in_flight: FuturesUnordered<BoxFuture<'static, (String, Finished)>> =
+        FuturesUnordered::new();
+    let mut input_done = false;
+    let mut stopping = false;
+    let mut grace: Option<tokio::time::Instant> = None;
     loop {
-        let next = tokio::select! {
-            next = results.next() => next,
-            _ = cancel.cancelled() => {
+        let stop = stopping || ctx.unauthorized.load(Ordering::Relaxed);
+        let can_take = !input_done && !stop && in_flight.len() < args.concurrency as usize;
+        if in_flight.is_empty() && (input_done || stop) {
+            break;
+        }
+        tokio::select! {
+            biased;
+            Some((target, finished)) = in_flight.next(), if !in_flight.is_empty() => {
+                finish(&mut pending, &mut tally, &mut printer, &progress, &target, finished)?;
+                progress.update(&tally, ctx.client.stats());
+            }
+            _ = cancel.cancelled(), if !stopping => {
+                stopping = true;
                 // Let requests in flight finish or time out, a few seconds at most.
-                let grace = tokio::time::sleep(Duration::from_secs(5));
-                tokio::pin!(grace);
-                loop {
-                    tokio::select! {
-                        next = results.next() => match next {
-                            Some((target, report)) => finish(&mut pending, &mut tally, &mut printer, &target, report)?,
-                            None => break,
-                        },
-                        _ = &mut grace => break,
-                    }
+                grace = Some(tokio::time::Instant::now() + Duration::from_secs(5));
+            }
+            _ = tokio::time::sleep_until(grace.unwrap_or_else(tokio::time::Instant::now)), if grace.is_some() => break,
+            next = targets.next(), if can_take => match next {
+                Err(fatal) => {
+                    eprintln!("error: {fatal}");
+                    tally.input_error = true;
+                    input_done = true;
                 }
-                None
-            }
-        };
-        match next {
-            Some((target, report)) => {
-                finish(&mut pending, &mut tally, &mut printer, &target, report)?
-            }
-            None => break,
+                Ok(None) => input_done = true,
+                Ok(Some(Next::Rejected(r))) => {
+                    let report = rejected_report(&r);
+                    tally.add(report.outcome);
+                    progress.suspend(|| printer.emit(&report))?;
+                }
+                Ok(Some(Next::Job(job))) => {
+                    pending.insert(job.raw.clone());
+                    let ctx = ctx.clone();
+                    in_flight.push(Box::pin(async move {
+                        let target = job.raw.clone();
+                        let finished = match block_user(&ctx, job).await {
+                            Some(report) => Finished::Report(report),
+                            None => Finished::Duplicate,
+                        };
+                        (target, finished)
+                    }));
+                }
+            },
         }
     }
-    // Users never reached, or cut off by Ctrl-C.
+    drop(in_flight);
+    progress.finish();
     if cancel.is_cancelled() {
-        let mut left: Vec<_> = pending.into_iter().collect();
+        // Users cut off mid-way, then users never reached, in input order.
+        let mut left: Vec<String> = pending.into_iter().collect();
         left.sort();
+        while let Ok(Some(next)) = targets.next().await {
+            match next {
+                Next::Job(job) => left.push(job.raw),
+                Next::Rejected(r) => {
+                    let report = rejected_report(&r);
+                    tally.add(report.outcome);
+                    printer.emit(&report)?;
+                }
+            }
+        }
         for target in left {
             let mut report = UserReport::new(&target);
             report.outcome = Outcome::Interrupted;
@@ -181,10 +198,7 @@ pub async fn run(
         }
     }
     let elapsed = started.elapsed();
-    eprintln!(
-        "{}",
-        tally.summary(total + rejected.len(), elapsed, steps.dry_run)
-    );
+    eprintln!("{}", tally.summary(elapsed, steps.dry_run));
     if ctx.unauthorized.load(Ordering::Relaxed) {
         eprintln!("error: Graph rejected the token (401); the run was stopped");
         return Ok(ExitStatus::Auth);
@@ -204,8 +218,6 @@ enum Finished {
     Report(UserReport),
     /// The same account as another entry, found after resolving: acted on once, by the other.
     Duplicate,
-    /// The run was stopped before this entry started; it is reported as interrupted.
-    NotStarted,
 }
 
 /// Record one finished entry.
@@ -213,6 +225,7 @@ fn finish(
     pending: &mut HashSet<String>,
     tally: &mut Tally,
     printer: &mut Printer,
+    progress: &Progress,
     target: &str,
     report: Finished,
 ) -> Result<(), Fatal> {
@@ -220,17 +233,16 @@ fn finish(
         Finished::Report(report) => {
             pending.remove(target);
             tally.add(report.outcome);
-            printer.emit(&report)
+            progress.suspend(|| printer.emit(&report))
         }
         Finished::Duplicate => {
             pending.remove(target);
             Ok(())
         }
-        Finished::NotStarted => Ok(()),
     }
 }
 
-fn confirm(jobs: &[Job], steps: Steps) -> Result<bool, Fatal> {
+fn confirm(first: &[String], more: bool, steps: Steps) -> Result<bool, Fatal> {
     let mut actions = Vec::new();
     if steps.disable_account {
         actions.push("disable the account");
@@ -247,15 +259,14 @@ fn confirm(jobs: &[Job], steps: Steps) -> Result<bool, Fatal> {
     let mut err = std::io::stderr().lock();
     let _ = writeln!(
         err,
-        "About to lock down {} account(s): {}.",
-        jobs.len(),
+        "About to lock down these accounts: {}.",
         actions.join(", ")
     );
-    for job in jobs.iter().take(10) {
-        let _ = writeln!(err, "  {}", job.raw);
+    for raw in first {
+        let _ = writeln!(err, "  {raw}");
     }
-    if jobs.len() > 10 {
-        let _ = writeln!(err, "  ... and {} more", jobs.len() - 10);
+    if more {
+        let _ = writeln!(err, "  ... and more");
     }
     let _ = write!(err, "Continue? [y/N] ");
     let _ = err.flush();
@@ -324,10 +335,11 @@ fn rejected_report(r: &Rejected) -> UserReport {
 }
 
 #[derive(Default)]
-struct Tally {
-    locked: usize,
-    partial: usize,
-    failed: usize,
+pub(crate) struct Tally {
+    pub(crate) input_error: bool,
+    pub(crate) locked: usize,
+    pub(crate) partial: usize,
+    pub(crate) failed: usize,
     not_found: usize,
     planned: usize,
     refused: usize,
@@ -348,10 +360,22 @@ impl Tally {
     }
 
     fn all_succeeded(&self) -> bool {
-        self.partial + self.failed + self.not_found + self.refused + self.interrupted == 0
+        !self.input_error
+            && self.partial + self.failed + self.not_found + self.refused + self.interrupted == 0
     }
 
-    fn summary(&self, total: usize, elapsed: Duration, dry_run: bool) -> String {
+    pub(crate) fn total(&self) -> usize {
+        self.locked
+            + self.partial
+            + self.failed
+            + self.not_found
+            + self.planned
+            + self.refused
+            + self.interrupted
+    }
+
+    fn summary(&self, elapsed: Duration, dry_run: bool) -> String {
+        let total = self.total();
         let mut parts = Vec::new();
         if dry_run {
             parts.push(format!("{} planned", self.planned));
@@ -454,21 +478,24 @@ fn is_protected(ctx: &Ctx, user: &User) -> Option<String> {
     None
 }
 
-/// Entra admin roles the target holds; `None` when they could not be read.
-async fn admin_roles(ctx: &Ctx, who: &str, label: &str) -> Option<Vec<String>> {
-    let result: Result<Vec<roles::DirectoryRole>, GraphError> =
-        paging::collect_all(&ctx.client, roles::list(who), label).await;
-    match result {
-        Ok(roles) => Some(
-            roles
-                .into_iter()
-                .map(|r| {
-                    r.display_name
-                        .or(r.role_template_id)
-                        .unwrap_or_else(|| "unnamed role".into())
-                })
-                .collect(),
-        ),
+/// Entra admin roles the target holds.
+async fn admin_roles(ctx: &Ctx, who: &str, label: &str) -> Result<Vec<String>, GraphError> {
+    let roles: Vec<roles::DirectoryRole> =
+        paging::collect_all(&ctx.client, roles::list(who), label).await?;
+    Ok(roles
+        .into_iter()
+        .map(|r| {
+            r.display_name
+                .or(r.role_template_id)
+                .unwrap_or_else(|| "unnamed role".into())
+        })
+        .collect())
+}
+
+/// The role check is advisory: when roles cannot be read, say so once and carry on.
+fn roles_or_warn(ctx: &Ctx, roles: Result<Vec<String>, GraphError>) -> Option<Vec<String>> {
+    match roles {
+        Ok(roles) => Some(roles),
         Err(e) => {
             if !ctx.roles_unreadable.swap(true, Ordering::Relaxed) {
                 warn!("cannot read targets' admin roles ({e}); carrying on without that check (it needs RoleManagement.Read.Directory or Directory.Read.All)");
@@ -541,7 +568,7 @@ async fn block_user(ctx: &Ctx, job: Job) -> Option<UserReport> {
             return Some(report);
         }
     }
-    if let Some(roles) = roles.filter(|r| !r.is_empty()) {
+    if let Some(roles) = roles_or_warn(ctx, roles).filter(|r| !r.is_empty()) {
         report.warnings.push(format!(
             "holds Entra admin role(s) {}: disabling it, resetting its password and revoking its sessions need Privileged Authentication Administrator (or Global Administrator)",
             roles.join(", ")
@@ -560,7 +587,7 @@ async fn block_user(ctx: &Ctx, job: Job) -> Option<UserReport> {
     report.before = Some(snapshot(&user, devices_before.as_deref()));
 
     if steps.dry_run {
-        plan(&mut report, &user, device_list, steps);
+        plan(ctx, &mut report, &user, device_list, steps);
         report.outcome = Outcome::Planned;
         return Some(report);
     }
@@ -971,6 +998,7 @@ fn outcome(steps: &[StepReport]) -> Outcome {
 
 /// `--dry-run`: what would be sent, exactly, without sending it.
 fn plan(
+    ctx: &Ctx,
     report: &mut UserReport,
     user: &User,
     device_list: Option<Result<Vec<Device>, GraphError>>,
@@ -1034,7 +1062,7 @@ fn plan(
         Some(Err(e)) => steps.push(StepReport::failed(
             StepName::DisableDevices,
             "the user's registered devices could not be listed",
-            ErrorReport::from_graph(&e, None),
+            error(ctx, Operation::ListDevices, &e, false),
         )),
         Some(Ok(list)) => {
             let mut devices = Vec::new();

@@ -3,7 +3,7 @@
 use futures::StreamExt;
 use serde::Serialize;
 
-use super::{connect, gather, ExitStatus, Fatal};
+use super::{connect, ExitStatus, Fatal, Next, Targets};
 use crate::cli::{GlobalArgs, OutputFormat, StatusArgs};
 use crate::graph::devices::{self, Device};
 use crate::graph::users::{self, User};
@@ -49,14 +49,27 @@ struct UserStatus {
 }
 
 pub async fn run(global: &GlobalArgs, args: &StatusArgs) -> Result<ExitStatus, Fatal> {
-    let (jobs, rejected) = gather(&args.users, args.from.as_deref())?;
+    let mut targets = Targets::open(&args.users, args.from.as_deref()).await?;
     let session = connect(global).await?;
     let client = session.client.clone();
     let kind = session.token_kind;
-    let mut ok = rejected.is_empty();
-    for r in &rejected {
-        let line = r.line.map(|l| format!(" (line {l})")).unwrap_or_default();
-        eprintln!("error: `{}`{line}: {}", r.raw, r.reason);
+    let mut ok = true;
+    let mut jobs = Vec::new();
+    loop {
+        match targets.next().await {
+            Ok(Some(Next::Job(job))) => jobs.push(job),
+            Ok(Some(Next::Rejected(r))) => {
+                ok = false;
+                let line = r.line.map(|l| format!(" (line {l})")).unwrap_or_default();
+                eprintln!("error: `{}`{line}: {}", r.raw, r.reason);
+            }
+            Ok(None) => break,
+            Err(fatal) => {
+                ok = false;
+                eprintln!("error: {fatal}");
+                break;
+            }
+        }
     }
     let mut unauthorized = false;
     let mut results = futures::stream::iter(jobs.into_iter().map(|job| {

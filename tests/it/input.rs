@@ -129,3 +129,36 @@ fn over_long_upns_are_rejected_per_entry() {
     run.assert_code(2);
     assert!(run.stderr.contains("64"), "{}", run.stderr);
 }
+
+#[test]
+fn results_stream_while_input_is_still_being_written() {
+    use std::io::{BufRead, BufReader, Write};
+    use std::process::{Command, Stdio};
+    let t = Tenant::start();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_lockdown"))
+        .env_clear()
+        .env("LOCKDOWN_GRAPH_URL", t.emu.url())
+        .env("LOCKDOWN_ACCESS_TOKEN", t.emu.admin_token())
+        .args(["block", "--yes", "-o", "json", "--from", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut stdin = child.stdin.take().unwrap();
+    let mut stdout = BufReader::new(child.stdout.take().unwrap());
+    writeln!(stdin, "user21@contoso.com").unwrap();
+    stdin.flush().unwrap();
+    // The first result arrives while stdin is still open.
+    let mut first = String::new();
+    stdout.read_line(&mut first).unwrap();
+    let first: serde_json::Value = serde_json::from_str(&first).unwrap();
+    assert_eq!(first["target"], "user21@contoso.com");
+    assert_eq!(first["outcome"], "locked");
+    writeln!(stdin, "user22@contoso.com").unwrap();
+    drop(stdin);
+    let mut second = String::new();
+    stdout.read_line(&mut second).unwrap();
+    assert!(second.contains("user22@contoso.com"), "{second}");
+    assert!(child.wait().unwrap().success());
+}
