@@ -164,7 +164,7 @@ pub async fn run(
                     in_flight.push(Box::pin(async move {
                         let target = job.raw.clone();
                         let finished = match block_user(&ctx, job).await {
-                            Some(report) => Finished::Report(report),
+                            Some(report) => Finished::Report(Box::new(report)),
                             None => Finished::Duplicate,
                         };
                         (target, finished)
@@ -215,7 +215,7 @@ pub async fn run(
 
 /// How one entry's work ended.
 enum Finished {
-    Report(UserReport),
+    Report(Box<UserReport>),
     /// The same account as another entry, found after resolving: acted on once, by the other.
     Duplicate,
 }

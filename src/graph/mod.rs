@@ -618,7 +618,7 @@ mod tests {
         ] {
             assert!(
                 matches!(
-                    c.url_for(&Target::Absolute(bad.into())),
+                    c.inner.url_for(&Target::Absolute(bad.into())),
                     Err(GraphError::Refused { .. })
                 ),
                 "{bad} must be refused"

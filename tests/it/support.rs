@@ -82,11 +82,6 @@ impl Cmd {
         self
     }
 
-    pub fn env_remove(&mut self, k: &str) -> &mut Self {
-        self.cmd.env_remove(k);
-        self
-    }
-
     pub fn stdin(&mut self, input: &str) -> &mut Self {
         self.stdin = Some(input.to_owned());
         self
