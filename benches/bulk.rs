@@ -1,0 +1,253 @@
+//! Bulk lockdown against the emulated tenant: `cargo bench --bench bulk`.
+//!
+//! Runs the real release binary against the emulator with 50 ms of latency on every request
+//! and Graph's identity-and-access limits enforced on a faster clock, and prints:
+//! - one user with 2 devices: wall time and sequential round trips;
+//! - 1,000 users with 2 devices each: wall time, users per second, requests, operations and
+//!   429s, and the wall time over the floor the enforced limits imply;
+//! - peak memory (RSS) of lockdown for 1,000 and 10,000 users.
+//!
+//! A benchmark, not a test: it prints figures and asserts nothing about time.
+
+use std::io::{BufRead, BufReader, Write};
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+use lockdown::emulator::throttle::{
+    ru_limit_for_tenant, APP_WRITE_LIMIT, APP_WRITE_WINDOW_SECS, DEVICE_WRITE_LIMIT,
+    DEVICE_WRITE_WINDOW_SECS, RU_WINDOW_SECS, TENANT_WRITE_LIMIT, TENANT_WRITE_WINDOW_SECS,
+};
+use lockdown::emulator::{Emulator, EmulatorConfig, Seed};
+
+const LATENCY: Duration = Duration::from_millis(50);
+/// Emulated seconds per real second for the throttled run.
+const TIME_SCALE: f64 = 10.0;
+
+struct Outcome {
+    wall: Duration,
+    max_rss_kib: i64,
+    outcomes: std::collections::BTreeMap<String, usize>,
+    exit: i32,
+}
+
+fn run(emu: &Emulator, users: &[String], time_scale: f64) -> Outcome {
+    let mut child = Command::new(env!("CARGO_BIN_EXE_lockdown"))
+        .env_clear()
+        .env("LOCKDOWN_GRAPH_URL", emu.url())
+        .env("LOCKDOWN_ACCESS_TOKEN", emu.admin_token())
+        .env("LOCKDOWN_TIME_SCALE", time_scale.to_string())
+        .args(["block", "--yes", "-o", "json", "--from", "-"])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("lockdown runs");
+    let started = Instant::now();
+    let mut stdin = child.stdin.take().unwrap();
+    let list = users.join("\n");
+    let feeder = std::thread::spawn(move || {
+        let _ = stdin.write_all(list.as_bytes());
+    });
+    let stdout = child.stdout.take().unwrap();
+    let reader = std::thread::spawn(move || {
+        let mut counts = std::collections::BTreeMap::new();
+        for line in BufReader::new(stdout).lines() {
+            let line = line.unwrap();
+            let v: serde_json::Value = serde_json::from_str(&line).unwrap();
+            *counts
+                .entry(v["outcome"].as_str().unwrap_or("?").to_owned())
+                .or_insert(0) += 1;
+        }
+        counts
+    });
+    let pid = child.id();
+    let watcher = std::thread::spawn(move || peak_rss_kib(pid));
+    let exit = child.wait().expect("lockdown exits").code().unwrap_or(-1);
+    let wall = started.elapsed();
+    let max_rss_kib = watcher.join().unwrap();
+    feeder.join().unwrap();
+    let outcomes = reader.join().unwrap();
+    Outcome {
+        wall,
+        max_rss_kib,
+        outcomes,
+        exit,
+    }
+}
+
+/// The child's peak RSS (`VmHWM`), read until it exits. `VmHWM` starts afresh at `exec`,
+/// unlike `ru_maxrss`, which would also count the pages the child shared with this process
+/// (and its in-process emulator) between `fork` and `exec`.
+fn peak_rss_kib(pid: u32) -> i64 {
+    let path = format!("/proc/{pid}/status");
+    let mut peak = 0;
+    while let Ok(status) = std::fs::read_to_string(&path) {
+        if let Some(kib) = status
+            .lines()
+            .find_map(|l| l.strip_prefix("VmHWM:"))
+            .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<i64>().ok())
+        {
+            peak = peak.max(kib);
+        }
+        // A zombie has no memory left to report; stop there.
+        if status
+            .lines()
+            .any(|l| l.starts_with("State:") && l.contains('Z'))
+        {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    peak
+}
+
+fn tenant(
+    rt: &tokio::runtime::Runtime,
+    users: usize,
+    latency: Duration,
+    throttling: bool,
+    time_scale: f64,
+) -> Emulator {
+    rt.block_on(Emulator::start(EmulatorConfig {
+        seed: Seed::Bulk {
+            users,
+            devices_per_user: 2,
+        },
+        latency,
+        throttling,
+        time_scale,
+        ..EmulatorConfig::default()
+    }))
+    .expect("emulator starts")
+}
+
+fn names(n: usize) -> Vec<String> {
+    (1..=n).map(|i| format!("user{i:05}@contoso.com")).collect()
+}
+
+/// The shortest a run can take under the enforced limits, in emulated seconds: each bucket
+/// starts full, then refills at its rate. Only the requests lockdown cannot do without count:
+/// per user a read, the device list, three user writes, one write per device and a re-read.
+fn floor_secs(users: usize, devices: usize, tenant_users: usize) -> (f64, &'static str) {
+    let n = users as f64;
+    let d = devices as f64;
+    let writes = n * (3.0 + d);
+    let device_writes = n * d;
+    let ru = n * (3.0 + 3.0 + d);
+    let ru_limit = ru_limit_for_tenant(tenant_users);
+    let over = |need: f64, cap: f64, window: f64| (need - cap).max(0.0) / (cap / window);
+    [
+        (
+            over(writes, APP_WRITE_LIMIT, APP_WRITE_WINDOW_SECS),
+            "app writes",
+        ),
+        (
+            over(writes, TENANT_WRITE_LIMIT, TENANT_WRITE_WINDOW_SECS),
+            "tenant writes",
+        ),
+        (
+            over(device_writes, DEVICE_WRITE_LIMIT, DEVICE_WRITE_WINDOW_SECS),
+            "device writes",
+        ),
+        (over(ru, ru_limit, RU_WINDOW_SECS), "resource units"),
+    ]
+    .into_iter()
+    .fold((0.0, "none"), |a, b| if b.0 > a.0 { b } else { a })
+}
+
+fn main() {
+    // `cargo bench` passes --bench; nothing to parse.
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .unwrap();
+
+    println!(
+        "lockdown bulk benchmark (emulated tenant, {} ms latency per request)\n",
+        LATENCY.as_millis()
+    );
+
+    // 1. One user, two devices.
+    let emu = tenant(&rt, 1, LATENCY, false, 1.0);
+    let one = run(&emu, &names(1), 1.0);
+    let calls = emu.requests().iter().filter(|r| !r.in_batch).count();
+    println!("single user, 2 devices");
+    println!("  wall time            {:>8.3} s", one.wall.as_secs_f64());
+    println!(
+        "  round trips          {calls:>8}   (HTTP calls, all sequential; includes the /me check)"
+    );
+    println!(
+        "  outcomes             {:?} (exit {})\n",
+        one.outcomes, one.exit
+    );
+    emu.shutdown();
+
+    // 2. A thousand users at Graph's limits.
+    let n = 1_000;
+    let emu = tenant(&rt, n, LATENCY, true, TIME_SCALE);
+    let bulk = run(&emu, &names(n), TIME_SCALE);
+    let requests = emu.requests();
+    let calls = requests.iter().filter(|r| !r.in_batch).count();
+    let operations = requests
+        .iter()
+        .filter(|r| r.in_batch || !r.path.ends_with("$batch"))
+        .count();
+    let throttled = requests.iter().filter(|r| r.status == 429).count();
+    let (floor, bound) = floor_secs(n, 2, n + 1);
+    let floor_real = floor / TIME_SCALE;
+    let failed = n - bulk.outcomes.get("locked").copied().unwrap_or(0);
+    println!(
+        "{n} users, 2 devices each, limits enforced (1 real second = {TIME_SCALE} Graph seconds)"
+    );
+    println!(
+        "  wall time            {:>8.2} s   ({:.0} Graph seconds)",
+        bulk.wall.as_secs_f64(),
+        bulk.wall.as_secs_f64() * TIME_SCALE
+    );
+    println!(
+        "  users per second     {:>8.1}     ({:.1} per Graph second)",
+        n as f64 / bulk.wall.as_secs_f64(),
+        n as f64 / bulk.wall.as_secs_f64() / TIME_SCALE
+    );
+    println!("  HTTP calls           {calls:>8}");
+    println!(
+        "  Graph operations     {operations:>8}   ({:.1} per call)",
+        operations as f64 / calls as f64
+    );
+    println!(
+        "  429 answers          {throttled:>8}   ({:.2} % of operations)",
+        100.0 * throttled as f64 / operations as f64
+    );
+    println!(
+        "  floor                {floor_real:>8.2} s   ({floor:.0} Graph seconds, bound by {bound})"
+    );
+    println!(
+        "  wall / floor         {:>8.3}",
+        bulk.wall.as_secs_f64() / floor_real
+    );
+    println!(
+        "  users not locked     {failed:>8}   outcomes {:?} (exit {})",
+        bulk.outcomes, bulk.exit
+    );
+    println!(
+        "  peak RSS             {:>8.1} MiB\n",
+        bulk.max_rss_kib as f64 / 1024.0
+    );
+    emu.shutdown();
+
+    // 3. Memory stays flat with the number of users. No latency, and a fast clock so that the
+    // client's pacing (which mirrors Graph's limits) does not stretch the run for nothing.
+    println!("peak memory of lockdown (no latency, limits enforced on a 1000x clock)");
+    for n in [1_000, 10_000] {
+        let emu = tenant(&rt, n, Duration::ZERO, true, 1_000.0);
+        let r = run(&emu, &names(n), 1_000.0);
+        println!(
+            "  {n:>6} users         {:>8.1} MiB   ({:.1} s, {} locked)",
+            r.max_rss_kib as f64 / 1024.0,
+            r.wall.as_secs_f64(),
+            r.outcomes.get("locked").copied().unwrap_or(0)
+        );
+        emu.shutdown();
+    }
+}
