@@ -396,7 +396,14 @@ impl Engine {
             let item = &mut plan.items[*n];
             match outcome {
                 Ok(resp) => {
-                    self.inner.pacer.observe(item.req.method, &resp.headers);
+                    // A lone request reported its answer to the pacer itself.
+                    if !sent.is_single() {
+                        self.inner.pacer.observe(
+                            cost_of(&item.req),
+                            item.req.method,
+                            &resp.headers,
+                        );
+                    }
                     item.state = State::Done;
                     item.outcome = Some(Ok(resp));
                 }

@@ -87,3 +87,40 @@ fn device_path(id: &str) -> String {
         )
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    #[test]
+    fn guid_ids_are_plain_segments() {
+        let id = DeviceObjectId("7c06cd31-7c30-4f3b-a5c3-444cd8dd63ac".into());
+        assert!(
+            matches!(&disable(&id).target, super::super::Target::Path(p) if p == "/devices/7c06cd31-7c30-4f3b-a5c3-444cd8dd63ac")
+        );
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(512))]
+        /// Whatever id Graph hands back, the PATCH goes to that one device and nowhere else.
+        #[test]
+        fn any_id_stays_one_device_path(id in ".{0,40}") {
+            let path = device_path(&id);
+            let url = url::Url::parse(&format!("https://graph.microsoft.com/v1.0{path}")).unwrap();
+            prop_assert!(url.query().is_none() && url.fragment().is_none());
+            let segments: Vec<&str> = url.path_segments().unwrap().collect();
+            prop_assert_eq!(segments[0], "v1.0");
+            match segments.len() {
+                // A plain id: the segment is the id itself.
+                3 => {
+                    prop_assert_eq!(segments[1], "devices");
+                    prop_assert_eq!(segments[2], id.as_str());
+                }
+                // Anything else: one OData key segment.
+                2 => prop_assert!(segments[1].starts_with("devices('") && segments[1].ends_with("')"), "{}", path),
+                _ => prop_assert!(false, "{} has {} segments", path, segments.len()),
+            }
+        }
+    }
+}

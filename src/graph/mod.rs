@@ -502,7 +502,8 @@ impl Inner {
                 .unwrap_or(Duration::from_secs(1));
             self.pacer.throttled(after, Some(&headers));
         } else if (200..300).contains(&status) && !envelope {
-            self.pacer.observe(req.method, &headers);
+            self.pacer
+                .observe(pacer::cost_of(req), req.method, &headers);
         }
         if (200..300).contains(&status) {
             // A body cut short by a proxy or a dropped connection is a transient failure, so

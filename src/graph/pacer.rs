@@ -209,16 +209,26 @@ impl Pacer {
         }
     }
 
-    /// A successful answer: a write answered with `x-ms-throttle-limit-percentage` tells how
-    /// much of Graph's write budget is left.
-    pub fn observe(&self, method: Method, headers: &HeaderMap) {
-        if !self.enabled || !method.is_write() {
+    /// A successful answer. `x-ms-resource-unit` says what the request really cost, which
+    /// replaces the estimate it was charged; on a write, `x-ms-throttle-limit-percentage` tells
+    /// how much of Graph's write budget is left.
+    pub fn observe(&self, charged: Cost, method: Method, headers: &HeaderMap) {
+        if !self.enabled {
+            return;
+        }
+        let mut s = self.state.lock().unwrap();
+        if let Some(actual) = header_f64(headers, "x-ms-resource-unit") {
+            if actual.is_finite() && actual >= 0.0 {
+                let ru = &mut s.resource_units;
+                ru.tokens = (ru.tokens + charged.resource_units - actual).min(ru.capacity);
+            }
+        }
+        if !method.is_write() {
             return;
         }
         let Some(used) = header_f64(headers, "x-ms-throttle-limit-percentage") else {
             return;
         };
-        let mut s = self.state.lock().unwrap();
         let left = (1.0 - used).max(0.0) * s.app_writes.capacity;
         if s.app_writes.tokens > left {
             s.app_writes.tokens = left;
@@ -328,12 +338,28 @@ mod tests {
         let pacer = Pacer::new(1.0);
         let mut headers = HeaderMap::new();
         headers.insert("x-ms-throttle-limit-percentage", "1.0".parse().unwrap());
-        pacer.observe(Method::Patch, &headers);
         let write = Cost {
             resource_units: 1.0,
             writes: 1.0,
             device_writes: 0.0,
         };
+        pacer.observe(write, Method::Patch, &headers);
         assert!(pacer.try_acquire(write).is_err());
+    }
+
+    #[test]
+    fn resource_unit_header_corrects_the_estimate() {
+        let pacer = Pacer::new(1.0);
+        let read = Cost {
+            resource_units: 1.0,
+            writes: 0.0,
+            device_writes: 0.0,
+        };
+        let mut headers = HeaderMap::new();
+        headers.insert("x-ms-resource-unit", "3500".parse().unwrap());
+        // Charged 1, really cost 3,500: the whole small-tenant budget.
+        pacer.try_acquire(read).unwrap();
+        pacer.observe(read, Method::Get, &headers);
+        assert!(pacer.try_acquire(read).is_err());
     }
 }

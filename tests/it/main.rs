@@ -5,6 +5,7 @@ mod support;
 
 mod auth;
 mod block;
+mod bulk;
 mod cli;
 mod guards;
 mod input;
