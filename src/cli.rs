@@ -189,10 +189,6 @@ pub struct SandboxArgs {
     #[arg(long)]
     pub throttle: bool,
 
-    /// Send each Graph request on its own instead of packing them into JSON batches.
-    #[arg(long, global = true)]
-    pub no_batch: bool,
-
     /// Emulated seconds per real second (speeds up throttling windows and Retry-After).
     #[arg(long, default_value_t = 1.0)]
     pub time_scale: f64,

@@ -1,34 +1,48 @@
-//! A progress line on stderr while a run goes: done, failed, throttled and the rate. It is
-//! drawn only when stderr is a terminal (indicatif hides it otherwise), so pipes and logs get
-//! no `\r` or escape codes; the final summary line is printed either way.
+//! A progress line on stderr while a long run goes: users done, locked, partial, failed,
+//! throttled and the rate. It appears only when stderr is a terminal (so pipes and logs get no
+//! `\r` or escape codes) and only once a run has lasted a second (so a one-user run prints
+//! just its result); the final summary line is printed either way.
 
+use std::io::IsTerminal;
 use std::sync::atomic::Ordering;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 use crate::commands::block::Tally;
 use crate::graph::Stats;
 
+const SHOW_AFTER: Duration = Duration::from_secs(1);
+
 pub struct Progress {
     bar: ProgressBar,
+    started: Instant,
+    terminal: bool,
 }
 
 impl Progress {
     pub fn new() -> Self {
-        let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::stderr());
+        let bar = ProgressBar::with_draw_target(None, ProgressDrawTarget::hidden());
         bar.set_style(
-            ProgressStyle::with_template("{spinner} {pos} users ({per_sec}) {msg} [{elapsed}]")
-                .expect("a valid template"),
+            ProgressStyle::with_template("{spinner} {msg} [{elapsed}]").expect("a valid template"),
         );
-        bar.enable_steady_tick(Duration::from_millis(200));
-        Progress { bar }
+        Progress {
+            bar,
+            started: Instant::now(),
+            terminal: std::io::stderr().is_terminal(),
+        }
     }
 
     pub(crate) fn update(&self, tally: &Tally, stats: &Stats) {
-        self.bar.set_position(tally.total() as u64);
+        let elapsed = self.started.elapsed();
+        if self.terminal && self.bar.is_hidden() && elapsed >= SHOW_AFTER {
+            self.bar.set_draw_target(ProgressDrawTarget::stderr());
+            self.bar.enable_steady_tick(Duration::from_millis(200));
+        }
+        let done = tally.total();
         self.bar.set_message(format!(
-            "locked {}, partial {}, failed {}, throttled {}",
+            "{done} users ({:.1}/s): locked {}, partial {}, failed {}, throttled {}",
+            done as f64 / elapsed.as_secs_f64().max(0.001),
             tally.locked,
             tally.partial,
             tally.failed,

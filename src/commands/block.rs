@@ -555,11 +555,11 @@ async fn block_user(ctx: &Ctx, job: Job) -> Option<UserReport> {
         .unwrap()
         .insert(user.id.0.to_ascii_lowercase())
     {
-        report.outcome = Outcome::Refused;
-        report.reason = Some(
-            "the same account was given more than once (by UPN and by id); acted on once".into(),
+        info!(
+            "{}: the same account as another entry (by UPN and by id); acting on it once",
+            job.raw
         );
-        return Some(report);
+        return None;
     }
     if !ctx.force {
         if let Some(reason) = is_protected(ctx, &user) {

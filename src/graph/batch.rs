@@ -554,7 +554,16 @@ async fn send_batch(
         target: Target::Path("/$batch".into()),
         body: Some(Body(json!({ "requests": requests }))),
     };
-    let label = format!("batch of {}", reqs.len());
+    // A retry of the envelope names what it carries.
+    let mut label = reqs
+        .iter()
+        .take(3)
+        .map(|(_, l)| l.as_str())
+        .collect::<Vec<_>>()
+        .join("; ");
+    if reqs.len() > 3 {
+        label.push_str(&format!("; and {} more", reqs.len() - 3));
+    }
     let resp = inner
         .send_http(&envelope, &label, Pacing::Unpaced, true)
         .await?;

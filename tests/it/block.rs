@@ -289,10 +289,11 @@ fn object_id_and_upn_of_the_same_user_act_once() {
     let t = Tenant::start();
     let alex = t.user("alex@contoso.com");
     let upper = alex.id.to_uppercase();
-    let run = block_json(&t, &[&upper, "ALEX@contoso.com"], &[]);
+    let run = block_json(&t, &[&upper, "ALEX@contoso.com", "alex@contoso.com"], &[]);
+    run.assert_code(0);
     let lines = run.lines();
-    let locked: Vec<_> = lines.iter().filter(|l| l["outcome"] == "locked").collect();
-    assert_eq!(locked.len(), 1, "{lines:#?}");
+    assert_eq!(lines.len(), 1, "one line for one account: {lines:#?}");
+    assert_eq!(lines[0]["outcome"], "locked");
     assert_eq!(t.user("alex@contoso.com").password_resets, 1);
     assert_eq!(
         t.writes()
