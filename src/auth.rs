@@ -52,6 +52,15 @@ pub enum AuthError {
     Certificate { path: String, reason: String },
     #[error("{source_name} could not get a token: {reason}")]
     Token { source_name: String, reason: String },
+    #[error("invalid AZURE_AUTHORITY_HOST: {0}")]
+    Authority(String),
+}
+
+impl AuthError {
+    /// An insecure or malformed authority is a usage error: nothing was sent.
+    pub fn is_usage(&self) -> bool {
+        matches!(self, AuthError::Authority(_))
+    }
 }
 
 enum Source {
@@ -96,11 +105,23 @@ fn need(env: Env, mode: &'static str, names: &[&str]) -> Result<Vec<String>, Aut
     Ok(names.iter().map(|n| var(env, n).unwrap()).collect())
 }
 
-fn client_options(cloud: Cloud) -> ClientOptions {
-    ClientOptions {
-        cloud: Some(Arc::new(cloud.azure_cloud())),
+/// The sign-in authority: the cloud's, or `AZURE_AUTHORITY_HOST` as Azure tools honour it (a
+/// sovereign or private cloud, the emulator). It receives client secrets and assertions, so it
+/// gets the same rule as the Graph URL: HTTPS, plain HTTP only to a loopback address.
+fn client_options(cloud: Cloud, env: Env) -> Result<ClientOptions, AuthError> {
+    let config = match var(env, "AZURE_AUTHORITY_HOST") {
+        Some(host) => {
+            let url = crate::graph::parse_root(&host).map_err(AuthError::Authority)?;
+            let mut custom = azure_core::cloud::CustomConfiguration::default();
+            custom.authority_host = url.as_str().trim_end_matches('/').to_owned();
+            azure_core::cloud::CloudConfiguration::Custom(custom)
+        }
+        None => cloud.azure_cloud(),
+    };
+    Ok(ClientOptions {
+        cloud: Some(Arc::new(config)),
         ..ClientOptions::default()
-    }
+    })
 }
 
 fn azure_err(source_name: &str) -> impl Fn(azure_core::Error) -> AuthError + '_ {
@@ -156,7 +177,7 @@ impl Credential {
                     &["AZURE_TENANT_ID", "AZURE_CLIENT_ID", "AZURE_CLIENT_SECRET"],
                 )?;
                 let options = azure_identity::ClientSecretCredentialOptions {
-                    client_options: client_options(cloud),
+                    client_options: client_options(cloud, env)?,
                 };
                 let cred = azure_identity::ClientSecretCredential::new(
                     &v[0],
@@ -182,7 +203,7 @@ impl Credential {
                     reason: e.to_string(),
                 })?;
                 let options = azure_identity::ClientCertificateCredentialOptions {
-                    client_options: client_options(cloud),
+                    client_options: client_options(cloud, env)?,
                     password: var(env, "AZURE_CLIENT_CERTIFICATE_PASSWORD")
                         .map(azure_core::credentials::Secret::new),
                     ..Default::default()
@@ -215,7 +236,7 @@ impl Credential {
                     token_file_path: Some(v[2].clone().into()),
                     ..Default::default()
                 };
-                options.credential_options.client_options = client_options(cloud);
+                options.credential_options.client_options = client_options(cloud, env)?;
                 let cred = azure_identity::WorkloadIdentityCredential::new(Some(options))
                     .map_err(azure_err("workload identity credential"))?;
                 Ok(azure(cred, format!("federated token of app {}", v[1])))
@@ -224,7 +245,7 @@ impl Credential {
                 let options = azure_identity::ManagedIdentityCredentialOptions {
                     user_assigned_id: var(env, "AZURE_CLIENT_ID")
                         .map(azure_identity::UserAssignedId::ClientId),
-                    client_options: client_options(cloud),
+                    client_options: client_options(cloud, env)?,
                     ..Default::default()
                 };
                 let cred = azure_identity::ManagedIdentityCredential::new(Some(options))

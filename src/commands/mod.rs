@@ -134,6 +134,9 @@ pub async fn connect(global: &GlobalArgs) -> Result<Session, Fatal> {
         }
         let env = |name: &str| std::env::var(name).ok();
         let credential = Credential::from_env(global.auth, global.cloud, &env).map_err(|e| {
+            if e.is_usage() {
+                return Fatal::usage(e.to_string());
+            }
             Fatal::auth(
                 e.to_string(),
                 Some(

@@ -38,7 +38,9 @@ mod routes;
 mod seed;
 mod server;
 mod state;
+mod sts;
 pub mod throttle;
+mod tls;
 
 #[cfg(test)]
 mod tests;
@@ -49,6 +51,9 @@ use std::time::Duration;
 
 pub use seed::ids as contoso_ids;
 pub use state::ROLE_TEMPLATES;
+/// The emulated tenant and its app registration, for the token endpoint.
+pub use state::{APP_ID, TENANT_ID};
+pub use sts::APP_CLIENT_SECRET;
 
 /// How the emulator is started.
 #[derive(Debug, Clone)]
@@ -68,6 +73,8 @@ pub struct EmulatorConfig {
     pub faults: Vec<FaultRule>,
     /// RNG seed for probabilistic faults.
     pub fault_seed: u64,
+    /// Serve HTTPS with a throwaway certificate authority ([`Emulator::ca_pem`]); default off.
+    pub tls: bool,
 }
 
 impl Default for EmulatorConfig {
@@ -80,6 +87,7 @@ impl Default for EmulatorConfig {
             max_page_size: 999,
             faults: Vec::new(),
             fault_seed: 0x10c6_d0a1,
+            tls: false,
         }
     }
 }
@@ -242,7 +250,13 @@ impl Emulator {
         })
     }
 
-    /// "http://127.0.0.1:PORT": the Graph root; routes live under /v1.0/...
+    /// The authority to trust (PEM) when serving HTTPS, e.g. through `SSL_CERT_FILE`.
+    pub fn ca_pem(&self) -> Option<String> {
+        self.shared.ca_pem.clone()
+    }
+
+    /// "http://127.0.0.1:PORT" ("https://" with `tls`): the Graph root, and the sign-in
+    /// authority; Graph routes live under /v1.0/...
     pub fn url(&self) -> String {
         self.shared.base_url.clone()
     }

@@ -32,6 +32,7 @@ pub(crate) const JSON_CONTENT_TYPE: &str =
 #[derive(Debug)]
 pub(crate) struct Shared {
     pub base_url: String,
+    pub ca_pem: Option<String>,
     pub latency: Duration,
     pub time_scale: f64,
     pub throttling: bool,
@@ -72,8 +73,55 @@ impl Drop for ShutdownGuard {
 
 /// A TCP stream that can be cut: once `kill` is set, every read sees EOF and every write fails,
 /// so hyper drops the connection without sending anything.
+/// A connection, plain or TLS.
+pub(crate) enum Io {
+    Plain(TcpStream),
+    Tls(Box<tokio_rustls::server::TlsStream<TcpStream>>),
+}
+
+macro_rules! delegate {
+    ($self:ident, $s:ident => $e:expr) => {
+        match $self.get_mut() {
+            Io::Plain($s) => {
+                let $s = Pin::new($s);
+                $e
+            }
+            Io::Tls($s) => {
+                let $s = Pin::new($s.as_mut());
+                $e
+            }
+        }
+    };
+}
+
+impl AsyncRead for Io {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        delegate!(self, s => s.poll_read(cx, buf))
+    }
+}
+
+impl AsyncWrite for Io {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        delegate!(self, s => s.poll_write(cx, buf))
+    }
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        delegate!(self, s => s.poll_flush(cx))
+    }
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        delegate!(self, s => s.poll_shutdown(cx))
+    }
+}
+
 pub(crate) struct KillableStream {
-    inner: TcpStream,
+    inner: Io,
     kill: Arc<AtomicBool>,
 }
 
@@ -118,7 +166,7 @@ impl AsyncWrite for KillableStream {
     }
 }
 
-pub(crate) struct KillableListener(TcpListener);
+pub(crate) struct KillableListener(TcpListener, Option<tokio_rustls::TlsAcceptor>);
 
 impl Listener for KillableListener {
     type Io = KillableStream;
@@ -129,9 +177,21 @@ impl Listener for KillableListener {
             match self.0.accept().await {
                 Ok((s, a)) => {
                     let _ = s.set_nodelay(true);
+                    let inner = match &self.1 {
+                        None => Io::Plain(s),
+                        // A client that fails the handshake is dropped; the next one is served.
+                        Some(acceptor) => {
+                            match tokio::time::timeout(Duration::from_secs(5), acceptor.accept(s))
+                                .await
+                            {
+                                Ok(Ok(tls)) => Io::Tls(Box::new(tls)),
+                                _ => continue,
+                            }
+                        }
+                    };
                     return (
                         KillableStream {
-                            inner: s,
+                            inner,
                             kill: Arc::new(AtomicBool::new(false)),
                         },
                         a,
@@ -147,7 +207,6 @@ impl Listener for KillableListener {
     }
 }
 
-/// Per-connection info handed to the handler: the connection's kill switch.
 #[derive(Clone)]
 pub(crate) struct Conn(Arc<AtomicBool>);
 
@@ -177,8 +236,16 @@ pub(crate) async fn start(
     } else {
         local
     };
+    let tls = if config.tls {
+        Some(super::tls::generate()?)
+    } else {
+        None
+    };
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    let ca_pem = tls.as_ref().map(|t| t.ca_pem.clone());
     let shared = Arc::new(Shared {
-        base_url: format!("http://{host}"),
+        ca_pem,
+        base_url: format!("{scheme}://{host}"),
         latency: config.latency,
         time_scale: if config.time_scale > 0.0 {
             config.time_scale
@@ -198,7 +265,7 @@ pub(crate) async fn start(
     let (tx, rx) = oneshot::channel::<()>();
     let make = app.into_make_service_with_connect_info::<Conn>();
     tokio::spawn(async move {
-        let _ = axum::serve(KillableListener(listener), make)
+        let _ = axum::serve(KillableListener(listener, tls.map(|t| t.acceptor)), make)
             .with_graceful_shutdown(async move {
                 let _ = rx.await;
             })
@@ -284,9 +351,17 @@ async fn handle(
                 authorization: auth2.clone(),
                 body: Some(body.clone()),
             };
+            let sts_tenant = (method == "POST")
+                .then(|| path.strip_suffix("/oauth2/v2.0/token"))
+                .flatten()
+                .map(|t| t.trim_start_matches('/').to_owned())
+                .filter(|t| !t.is_empty() && !t.contains('/'));
+            let app_token = shared.app_token.clone();
             // The tenant is behind std mutexes: run the work off the async worker.
             tokio::task::spawn_blocking(move || {
-                if is_batch {
+                if let Some(tenant) = sts_tenant {
+                    super::sts::token(&tenant, &body, &app_token)
+                } else if is_batch {
                     batch::run(&shared2, &body, auth2, &crid)
                 } else {
                     routes::execute(&shared2, &req)

@@ -6,10 +6,10 @@ use time::OffsetDateTime;
 
 use super::{DeviceState, RequestRecord, UserState};
 
-pub(crate) const TENANT_ID: &str = "6f1c2a4e-3b7d-4c8e-9a1f-2d5b7e9c0a13";
+pub const TENANT_ID: &str = "6f1c2a4e-3b7d-4c8e-9a1f-2d5b7e9c0a13";
 /// The one registered client application every emulator token belongs to (throttling is per
 /// app + tenant).
-pub(crate) const APP_ID: &str = "b5c6d7e8-1a2b-4c3d-8e9f-0a1b2c3d4e5f";
+pub const APP_ID: &str = "b5c6d7e8-1a2b-4c3d-8e9f-0a1b2c3d4e5f";
 /// Object id of the app's service principal (the `oid` of app-only tokens).
 pub(crate) const APP_SP_ID: &str = "0e1f2a3b-4c5d-4e6f-8a9b-0c1d2e3f4a5b";
 

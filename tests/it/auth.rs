@@ -83,3 +83,174 @@ fn a_non_microsoft_host_is_announced() {
     run.assert_code(0);
     assert!(run.stderr.contains("127.0.0.1"), "{}", run.stderr);
 }
+
+/// The environment of an app registration that signs in at the emulator's token endpoint.
+fn app_env(t: &Tenant) -> crate::support::Cmd {
+    use lockdown::emulator::{APP_ID, TENANT_ID};
+    let mut cmd = t.bare();
+    cmd.env("AZURE_AUTHORITY_HOST", &t.emu.url())
+        .env("AZURE_TENANT_ID", TENANT_ID)
+        .env("AZURE_CLIENT_ID", APP_ID);
+    cmd
+}
+
+fn token_requests(t: &Tenant) -> usize {
+    t.emu
+        .requests()
+        .iter()
+        .filter(|r| r.method == "POST" && r.path.ends_with("/oauth2/v2.0/token"))
+        .count()
+}
+
+#[test]
+fn client_secret_signs_in_end_to_end_and_never_shows_the_secret() {
+    use lockdown::emulator::APP_CLIENT_SECRET;
+    let t = Tenant::https();
+    // `auto` picks the client secret when no ready-made token is set.
+    let run = app_env(&t)
+        .env("AZURE_CLIENT_SECRET", APP_CLIENT_SECRET)
+        .env("RUST_LOG", "trace")
+        .args([
+            "block",
+            "--yes",
+            "-o",
+            "json",
+            "-vv",
+            "--skip-devices",
+            "alex@contoso.com",
+        ])
+        .run();
+    run.assert_code(0);
+    assert_eq!(run.one()["outcome"], "locked");
+    assert!(!t.user("alex@contoso.com").account_enabled);
+    assert_eq!(token_requests(&t), 1, "one token for the whole run");
+    let all = format!("{}{}", run.stdout, run.stderr);
+    assert!(!all.contains(APP_CLIENT_SECRET), "the client secret leaked");
+    assert!(!all.contains(&t.emu.app_token()), "the token leaked");
+}
+
+#[test]
+fn a_wrong_client_secret_is_exit_3_with_entras_reason() {
+    let t = Tenant::https();
+    let run = app_env(&t)
+        .env("AZURE_CLIENT_SECRET", "not-the-secret-value-123")
+        .args(["--auth", "secret", "block", "--yes", "alex@contoso.com"])
+        .run();
+    run.assert_code(3);
+    assert!(run.stderr.contains("AADSTS7000215"), "{}", run.stderr);
+    assert!(!run.stderr.contains("not-the-secret-value-123"));
+    assert!(
+        t.writes().iter().all(|w| w.path.ends_with("/token")),
+        "nothing written to Graph"
+    );
+}
+
+#[test]
+fn workload_identity_exchanges_a_federated_token() {
+    use base64::Engine;
+    let t = Tenant::https();
+    let enc = |v: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v);
+    let federated = format!(
+        "{}.{}.{}",
+        enc(r#"{"alg":"RS256","typ":"JWT"}"#),
+        enc(
+            r#"{"iss":"https://token.actions.githubusercontent.com","sub":"repo:contoso/lockdown:environment:dev-tenant","aud":"api://AzureADTokenExchange"}"#
+        ),
+        enc("signature-bytes")
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("oidc-token");
+    std::fs::write(&file, &federated).unwrap();
+    let run = app_env(&t)
+        .env("AZURE_FEDERATED_TOKEN_FILE", file.to_str().unwrap())
+        .env("RUST_LOG", "trace")
+        .args([
+            "--auth",
+            "workload-identity",
+            "block",
+            "--yes",
+            "-o",
+            "json",
+            "--skip-devices",
+            "user30@contoso.com",
+        ])
+        .run();
+    run.assert_code(0);
+    assert_eq!(run.one()["outcome"], "locked");
+    assert!(!format!("{}{}", run.stdout, run.stderr).contains(&federated));
+}
+
+#[test]
+fn certificate_signs_a_client_assertion() {
+    use openssl::{
+        asn1::Asn1Time, hash::MessageDigest, pkcs12::Pkcs12, pkey::PKey, rsa::Rsa, x509,
+    };
+    let t = Tenant::https();
+    let key = PKey::from_rsa(Rsa::generate(2048).unwrap()).unwrap();
+    let mut name = x509::X509NameBuilder::new().unwrap();
+    name.append_entry_by_text("CN", "lockdown-test").unwrap();
+    let name = name.build();
+    let mut cert = x509::X509Builder::new().unwrap();
+    cert.set_version(2).unwrap();
+    cert.set_subject_name(&name).unwrap();
+    cert.set_issuer_name(&name).unwrap();
+    cert.set_pubkey(&key).unwrap();
+    cert.set_not_before(&Asn1Time::days_from_now(0).unwrap())
+        .unwrap();
+    cert.set_not_after(&Asn1Time::days_from_now(1).unwrap())
+        .unwrap();
+    cert.sign(&key, MessageDigest::sha256()).unwrap();
+    let cert = cert.build();
+    let pfx = Pkcs12::builder()
+        .name("lockdown")
+        .pkey(&key)
+        .cert(&cert)
+        .build2("pfx-pass")
+        .unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("app.pfx");
+    std::fs::write(&path, pfx.to_der().unwrap()).unwrap();
+    let run = app_env(&t)
+        .env("AZURE_CLIENT_CERTIFICATE_PATH", path.to_str().unwrap())
+        .env("AZURE_CLIENT_CERTIFICATE_PASSWORD", "pfx-pass")
+        .args([
+            "block",
+            "--yes",
+            "-o",
+            "json",
+            "--skip-devices",
+            "user31@contoso.com",
+        ])
+        .run();
+    run.assert_code(0);
+    assert_eq!(run.one()["outcome"], "locked");
+    assert!(!run.stderr.contains("pfx-pass"));
+    // A certificate that cannot be read is a credential problem: exit 3, named.
+    let run = app_env(&t)
+        .env("AZURE_CLIENT_CERTIFICATE_PATH", "/nonexistent/app.pfx")
+        .args(["block", "--yes", "user32@contoso.com"])
+        .run();
+    run.assert_code(3);
+    assert!(
+        run.stderr.contains("/nonexistent/app.pfx"),
+        "{}",
+        run.stderr
+    );
+}
+
+#[test]
+fn an_insecure_authority_is_refused_before_sending_a_secret() {
+    let run = Cmd::bare()
+        .env("AZURE_AUTHORITY_HOST", "http://login.example.com")
+        .env("AZURE_TENANT_ID", "contoso.com")
+        .env("AZURE_CLIENT_ID", "app")
+        .env("AZURE_CLIENT_SECRET", "s3cr3t")
+        .args(["block", "--yes", "alex@contoso.com"])
+        .run();
+    run.assert_code(2);
+    assert!(
+        run.stderr.contains("AZURE_AUTHORITY_HOST"),
+        "{}",
+        run.stderr
+    );
+}

@@ -10,6 +10,8 @@ use serde_json::Value;
 
 pub struct Tenant {
     pub emu: Emulator,
+    /// The emulator's certificate authority, for `SSL_CERT_FILE`, when it serves HTTPS.
+    ca_file: Option<tempfile::TempPath>,
     _rt: tokio::runtime::Runtime,
 }
 
@@ -27,14 +29,40 @@ impl Tenant {
         let emu = rt
             .block_on(Emulator::start(config))
             .expect("emulator starts");
-        Tenant { emu, _rt: rt }
+        let ca_file = emu.ca_pem().map(|pem| {
+            let mut f = tempfile::NamedTempFile::new().unwrap();
+            f.write_all(pem.as_bytes()).unwrap();
+            f.into_temp_path()
+        });
+        Tenant {
+            emu,
+            ca_file,
+            _rt: rt,
+        }
+    }
+
+    /// The tenant over HTTPS, as Entra's sign-in endpoint must be.
+    pub fn https() -> Tenant {
+        Tenant::with(EmulatorConfig {
+            tls: true,
+            ..EmulatorConfig::default()
+        })
+    }
+
+    /// `lockdown` against this tenant with no credentials set, trusting its certificate.
+    pub fn bare(&self) -> Cmd {
+        let mut cmd = Cmd::bare();
+        cmd.env("LOCKDOWN_GRAPH_URL", &self.emu.url());
+        if let Some(ca) = &self.ca_file {
+            cmd.env("SSL_CERT_FILE", ca.to_str().unwrap());
+        }
+        cmd
     }
 
     /// `lockdown` against this tenant, signed in as the admin (delegated, Global Administrator).
     pub fn lockdown(&self) -> Cmd {
-        let mut cmd = Cmd::bare();
-        cmd.env("LOCKDOWN_GRAPH_URL", &self.emu.url())
-            .env("LOCKDOWN_ACCESS_TOKEN", &self.emu.admin_token());
+        let mut cmd = self.bare();
+        cmd.env("LOCKDOWN_ACCESS_TOKEN", &self.emu.admin_token());
         cmd
     }
 
