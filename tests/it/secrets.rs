@@ -34,3 +34,77 @@ fn nothing_secret_at_the_most_verbose_level() {
         assert!(!all.contains(&pw), "the generated password leaked");
     }
 }
+
+#[test]
+fn nothing_secret_on_retry_and_fault_paths_or_in_the_report() {
+    use lockdown::emulator::{EmulatorConfig, FaultKind, FaultRule};
+    let t = Tenant::with(EmulatorConfig {
+        faults: vec![
+            FaultRule {
+                times: Some(2),
+                ..FaultRule::always(FaultKind::Throttle {
+                    retry_after_secs: 1,
+                })
+            },
+            FaultRule {
+                times: Some(2),
+                ..FaultRule::always(FaultKind::DropConnection)
+            },
+            FaultRule {
+                times: Some(2),
+                ..FaultRule::always(FaultKind::MalformedJson)
+            },
+            FaultRule {
+                method: Some("PATCH".into()),
+                probability: 0.3,
+                ..FaultRule::always(FaultKind::ServiceUnavailable {
+                    retry_after_secs: None,
+                })
+            },
+        ],
+        ..EmulatorConfig::default()
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let report = dir.path().join("report.jsonl");
+    let run = t
+        .lockdown()
+        .env("RUST_LOG", "trace")
+        .args([
+            "block",
+            "--yes",
+            "-vv",
+            "-o",
+            "json",
+            "--max-retries",
+            "3",
+            "--report",
+        ])
+        .arg_path(&report)
+        .args([
+            "adele@contoso.com",
+            "grady@contoso.com",
+            "johanna@contoso.com",
+            "nobody@contoso.com",
+        ])
+        .run();
+    let written = std::fs::read_to_string(&report).unwrap();
+    let all = format!("{}{}{written}", run.stdout, run.stderr);
+    assert!(
+        run.stderr.contains("retrying"),
+        "the fault paths ran: {}",
+        run.stderr
+    );
+    let token = t.emu.admin_token();
+    assert!(!all.contains(&token) && !all.contains(&token[token.len() - 20..]));
+    for u in t.emu.users() {
+        if let Some(pw) = u.password {
+            assert!(
+                !all.contains(&pw),
+                "the password of {} leaked",
+                u.user_principal_name
+            );
+        }
+    }
+    // Not a terminal: no progress line, carriage returns or escape codes.
+    assert!(!run.stderr.contains('\r') && !run.stderr.contains('\u{1b}'));
+}

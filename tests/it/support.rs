@@ -105,6 +105,11 @@ impl Cmd {
         self
     }
 
+    pub fn arg_path(&mut self, path: &std::path::Path) -> &mut Self {
+        self.cmd.arg(path);
+        self
+    }
+
     pub fn env(&mut self, k: &str, v: &str) -> &mut Self {
         self.cmd.env(k, v);
         self
