@@ -7,7 +7,7 @@ use std::io::{BufWriter, Write};
 use std::path::Path;
 
 use crate::cli::OutputFormat;
-use crate::commands::Fatal;
+use crate::commands::{ExitStatus, Fatal};
 use crate::report::UserReport;
 
 pub struct Printer {
@@ -36,9 +36,14 @@ impl Printer {
         // A closed pipe (`| head`) is not worth a panic; the report file still gets the line.
         let _ = written.and_then(|_| out.flush());
         if let Some(file) = &mut self.report {
+            // Writes may already have been sent: this is a failure, not a usage error.
             writeln!(file, "{line}")
                 .and_then(|_| file.flush())
-                .map_err(|e| Fatal::usage(format!("cannot write the report: {e}")))?;
+                .map_err(|e| Fatal {
+                    status: ExitStatus::Failure,
+                    message: format!("cannot write the report: {e}"),
+                    hint: None,
+                })?;
         }
         Ok(())
     }

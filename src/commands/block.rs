@@ -402,15 +402,17 @@ impl Tally {
     }
 }
 
-/// Send one request for a user's step; a 401 stops the whole run.
-async fn send(ctx: &Ctx, req: &GraphRequest, label: &str) -> Result<GraphResponse, GraphError> {
-    let result = ctx.client.send(req, label).await;
-    if let Err(e) = &result {
-        if e.is_unauthorized() {
-            ctx.unauthorized.store(true, Ordering::Relaxed);
-        }
+/// Every Graph result of a user's work passes here: a 401 stops the whole run.
+fn checked<T>(ctx: &Ctx, result: Result<T, GraphError>) -> Result<T, GraphError> {
+    if result.as_ref().is_err_and(GraphError::is_unauthorized) {
+        ctx.unauthorized.store(true, Ordering::Relaxed);
     }
     result
+}
+
+/// Send one request for a user's step.
+async fn send(ctx: &Ctx, req: &GraphRequest, label: &str) -> Result<GraphResponse, GraphError> {
+    checked(ctx, ctx.client.send(req, label).await)
 }
 
 fn error(ctx: &Ctx, op: Operation, err: &GraphError, synced: bool) -> ErrorReport {
@@ -418,14 +420,8 @@ fn error(ctx: &Ctx, op: Operation, err: &GraphError, synced: bool) -> ErrorRepor
 }
 
 async fn list_devices(ctx: &Ctx, who: &str, label: &str) -> Result<Vec<Device>, GraphError> {
-    let items: Vec<serde_json::Value> =
-        paging::collect_all(&ctx.client, devices::list_registered(who), label).await?;
-    if ctx.unauthorized.load(Ordering::Relaxed) {
-        return Err(GraphError::Auth {
-            message: "token rejected".into(),
-        });
-    }
-    devices::from_directory_objects(items)
+    let items = paging::collect_all(&ctx.client, devices::list_registered(who), label).await;
+    checked(ctx, items).and_then(devices::from_directory_objects)
 }
 
 fn timestamp(t: Option<OffsetDateTime>) -> Option<String> {
@@ -480,8 +476,10 @@ fn is_protected(ctx: &Ctx, user: &User) -> Option<String> {
 
 /// Entra admin roles the target holds.
 async fn admin_roles(ctx: &Ctx, who: &str, label: &str) -> Result<Vec<String>, GraphError> {
-    let roles: Vec<roles::DirectoryRole> =
-        paging::collect_all(&ctx.client, roles::list(who), label).await?;
+    let roles: Vec<roles::DirectoryRole> = checked(
+        ctx,
+        paging::collect_all(&ctx.client, roles::list(who), label).await,
+    )?;
     Ok(roles
         .into_iter()
         .map(|r| {
@@ -638,13 +636,7 @@ async fn block_user(ctx: &Ctx, job: Job) -> Option<UserReport> {
         );
     }
     let mut outcomes = ctx.client.execute(stages).await.into_iter();
-    let mut next = || {
-        let outcome = outcomes.next().expect("one outcome per request");
-        if outcome.as_ref().is_err_and(GraphError::is_unauthorized) {
-            ctx.unauthorized.store(true, Ordering::Relaxed);
-        }
-        outcome
-    };
+    let mut next = || checked(ctx, outcomes.next().expect("one outcome per request"));
 
     report.steps.push(if !steps.disable_account {
         StepReport::new(
