@@ -75,6 +75,9 @@ pub struct EmulatorConfig {
     pub fault_seed: u64,
     /// Serve HTTPS with a throwaway certificate authority ([`Emulator::ca_pem`]); default off.
     pub tls: bool,
+    /// Serve `POST /v1.0/$batch` (default on). Off, it answers like any unknown segment, as a
+    /// proxy that does not pass batches would.
+    pub batching: bool,
 }
 
 impl Default for EmulatorConfig {
@@ -88,6 +91,7 @@ impl Default for EmulatorConfig {
             faults: Vec::new(),
             fault_seed: 0x10c6_d0a1,
             tls: false,
+            batching: true,
         }
     }
 }

@@ -31,6 +31,8 @@ pub(crate) const JSON_CONTENT_TYPE: &str =
 
 #[derive(Debug)]
 pub(crate) struct Shared {
+    /// Whether `$batch` is served (a proxy in front of Graph may not pass it).
+    pub batching: bool,
     pub base_url: String,
     pub ca_pem: Option<String>,
     pub latency: Duration,
@@ -244,6 +246,7 @@ pub(crate) async fn start(
     let scheme = if tls.is_some() { "https" } else { "http" };
     let ca_pem = tls.as_ref().map(|t| t.ca_pem.clone());
     let shared = Arc::new(Shared {
+        batching: config.batching,
         ca_pem,
         base_url: format!("{scheme}://{host}"),
         latency: config.latency,
@@ -343,7 +346,8 @@ async fn handle(
             let body = body.to_vec();
             let auth2 = authorization.clone();
             let crid = client_request_id.clone();
-            let is_batch = method == "POST" && path.trim_end_matches('/') == "/v1.0/$batch";
+            let is_batch =
+                shared.batching && method == "POST" && path.trim_end_matches('/') == "/v1.0/$batch";
             let req = Request {
                 method: method.clone(),
                 path: path.clone(),

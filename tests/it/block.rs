@@ -522,3 +522,30 @@ fn the_same_run_without_batching_sends_requests_one_by_one() {
         .all(|r| !r.in_batch && !r.path.contains("$batch")));
     assert!(!t.user("adele@contoso.com").account_enabled);
 }
+
+#[test]
+fn a_server_without_batch_support_gets_requests_one_by_one() {
+    let t = Tenant::with(EmulatorConfig {
+        batching: false,
+        ..EmulatorConfig::default()
+    });
+    let run = block_json(&t, &["adele@contoso.com", "alex@contoso.com"], &[]);
+    run.assert_code(0);
+    assert!(
+        run.lines().iter().all(|l| l["outcome"] == "locked"),
+        "{run:?}"
+    );
+    assert_eq!(
+        run.stderr.matches("did not accept a JSON batch").count(),
+        1,
+        "{}",
+        run.stderr
+    );
+    let requests = t.emu.requests();
+    // The refused envelope(s), then every operation on its own.
+    assert!(requests
+        .iter()
+        .any(|r| r.path.ends_with("$batch") && r.status == 400));
+    assert!(requests.iter().all(|r| !r.in_batch));
+    assert!(!t.user("alex@contoso.com").account_enabled);
+}
