@@ -12,4 +12,5 @@ mod input;
 mod records;
 mod reliability;
 mod secrets;
+mod snapshots;
 mod status;

@@ -199,3 +199,59 @@ pub fn step<'a>(user: &'a Value, name: &str) -> &'a Value {
 pub fn status_of<'a>(user: &'a Value, name: &str) -> &'a str {
     step(user, name)["status"].as_str().unwrap()
 }
+
+/// Output with what changes from run to run replaced: GUIDs, timestamps, loopback ports and
+/// elapsed seconds. For snapshots of what people read.
+pub fn normalize(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let chars: Vec<char> = text.chars().collect();
+    let mut i = 0;
+    let is_hex = |c: char| c.is_ascii_hexdigit();
+    let matches = |at: usize, pattern: &str| -> bool {
+        // `h` a hex digit, `d` a digit, anything else itself.
+        pattern.chars().enumerate().all(|(k, p)| {
+            chars.get(at + k).is_some_and(|&c| match p {
+                'h' => is_hex(c),
+                'd' => c.is_ascii_digit(),
+                other => c == other,
+            })
+        })
+    };
+    const GUID: &str = "hhhhhhhh-hhhh-hhhh-hhhh-hhhhhhhhhhhh";
+    const TIME: &str = "dddd-dd-ddTdd:dd:ddZ";
+    while i < chars.len() {
+        if matches(i, GUID) {
+            out.push_str("[GUID]");
+            i += GUID.len();
+        } else if matches(i, TIME) {
+            out.push_str("[TIME]");
+            i += TIME.len();
+        } else if matches(i, "127.0.0.1:d") {
+            out.push_str("127.0.0.1:[PORT]");
+            i += "127.0.0.1:".len();
+            while chars.get(i).is_some_and(|c| c.is_ascii_digit()) {
+                i += 1;
+            }
+        } else if chars[i] == '(' && chars.get(i + 1).is_some_and(|c| c.is_ascii_digit()) {
+            // "(0.3s)" elapsed times.
+            let mut j = i + 1;
+            while chars
+                .get(j)
+                .is_some_and(|c| c.is_ascii_digit() || *c == '.')
+            {
+                j += 1;
+            }
+            if chars.get(j) == Some(&'s') && chars.get(j + 1) == Some(&')') {
+                out.push_str("([ELAPSED])");
+                i = j + 2;
+            } else {
+                out.push(chars[i]);
+                i += 1;
+            }
+        } else {
+            out.push(chars[i]);
+            i += 1;
+        }
+    }
+    out
+}
