@@ -39,6 +39,8 @@ pub const MAX_BATCH: usize = 20;
 const LINGER: Duration = Duration::from_millis(3);
 /// Batches in flight at once.
 const MAX_IN_FLIGHT: usize = 16;
+/// Up to this many users with ordered writes pending each get a dependsOn chain of their own.
+const FEW_CHAINS: usize = 8;
 
 pub type Outcome = Result<GraphResponse, GraphError>;
 
@@ -269,14 +271,13 @@ impl Engine {
         }
         ready.sort_unstable();
         let direct = self.direct.load(Ordering::Relaxed);
-        let single_plan = ready.iter().all(|r| r.1 == ready[0].1);
         let mut wait: Option<Instant> = None;
         let mut members: Vec<(u64, usize)> = Vec::new();
         let mut sequential = false;
-        if single_plan && !direct {
-            // One plan alone: its ready frontier, then every later stage, as one chain, if
-            // nothing of the frontier is still out or waiting.
-            let plan_id = ready[0].1;
+        if let Some(plan_id) = self.chain_to_send(&ready).filter(|_| !direct) {
+            // That plan's ready frontier, then every later stage, as one chain, if nothing of
+            // the frontier is still out or waiting.
+            ready.retain(|r| r.1 == plan_id);
             let plan = &self.plans[&plan_id];
             let stage = plan.frontier().expect("a ready plan has a frontier");
             let frontier_all_ready = plan
@@ -343,6 +344,30 @@ impl Engine {
             members,
             sequential: sequential && !direct,
         })
+    }
+
+    /// The plan to send as a dependsOn chain, if any: the plan that is alone, or, while only a
+    /// few plans have more than one request left, the first of them, so that each of a handful
+    /// of users gets its ordered writes in one round trip. Past that, parallel batches of the
+    /// next request of many plans carry more operations per call.
+    fn chain_to_send(&self, ready: &[(u64, u64, usize)]) -> Option<u64> {
+        let mut plans: Vec<u64> = ready.iter().map(|r| r.1).collect();
+        plans.dedup();
+        if plans.len() == 1 {
+            return Some(plans[0]);
+        }
+        let chains: Vec<u64> = plans
+            .into_iter()
+            .filter(|id| {
+                self.plans[id]
+                    .items
+                    .iter()
+                    .filter(|i| i.state != State::Done)
+                    .count()
+                    > 1
+            })
+            .collect();
+        (!chains.is_empty() && chains.len() <= FEW_CHAINS).then(|| chains[0])
     }
 
     fn send(&self, sent: Sent) -> futures::future::BoxFuture<'static, Completion> {
