@@ -347,27 +347,22 @@ impl Engine {
     }
 
     /// The plan to send as a dependsOn chain, if any: the plan that is alone, or, while only a
-    /// few plans have more than one request left, the first of them, so that each of a handful
-    /// of users gets its ordered writes in one round trip. Past that, parallel batches of the
-    /// next request of many plans carry more operations per call.
+    /// few plans in the whole run have more than one request left, the first ready one, so that
+    /// each of a handful of users gets its ordered writes in one round trip. Past that, parallel
+    /// batches of the next request of many plans carry more operations per call.
     fn chain_to_send(&self, ready: &[(u64, u64, usize)]) -> Option<u64> {
         let mut plans: Vec<u64> = ready.iter().map(|r| r.1).collect();
         plans.dedup();
         if plans.len() == 1 {
             return Some(plans[0]);
         }
-        let chains: Vec<u64> = plans
-            .into_iter()
-            .filter(|id| {
-                self.plans[id]
-                    .items
-                    .iter()
-                    .filter(|i| i.state != State::Done)
-                    .count()
-                    > 1
-            })
-            .collect();
-        (!chains.is_empty() && chains.len() <= FEW_CHAINS).then(|| chains[0])
+        let has_chain = |p: &Plan| p.items.iter().filter(|i| i.state != State::Done).count() > 1;
+        // A small run, not a moment when few plans happen to be ready in a large one.
+        let chains_in_progress = self.plans.values().filter(|p| has_chain(p)).count();
+        if chains_in_progress > FEW_CHAINS {
+            return None;
+        }
+        plans.into_iter().find(|id| has_chain(&self.plans[id]))
     }
 
     fn send(&self, sent: Sent) -> futures::future::BoxFuture<'static, Completion> {
