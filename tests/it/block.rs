@@ -4,20 +4,12 @@ use lockdown::emulator::{EmulatorConfig, TokenKind, TokenSpec};
 
 use crate::support::{status_of, step, Tenant};
 
-fn block_json(t: &Tenant, users: &[&str], extra: &[&str]) -> crate::support::Run {
-    let mut cmd = t.lockdown();
-    cmd.args(["block", "--yes", "-o", "json"])
-        .args(users)
-        .args(extra);
-    cmd.run()
-}
-
 #[test]
 fn locks_a_member_end_to_end() {
     let t = Tenant::start();
     let before = t.user("adele@contoso.com");
     assert!(before.account_enabled);
-    let run = block_json(&t, &["adele@contoso.com"], &[]);
+    let run = t.block_json(&["adele@contoso.com"]);
     run.assert_code(0);
     let u = run.one();
     assert_eq!(u["target"], "adele@contoso.com");
@@ -127,7 +119,7 @@ fn text_output_shows_each_step_and_the_account_before_and_after() {
 #[test]
 fn already_disabled_account_sends_no_disable() {
     let t = Tenant::start();
-    let run = block_json(&t, &["johanna@contoso.com"], &[]);
+    let run = t.block_json(&["johanna@contoso.com"]);
     run.assert_code(0);
     let u = run.one();
     assert_eq!(u["outcome"], "locked");
@@ -173,7 +165,7 @@ fn dry_run_reads_only_and_plans_every_write() {
 #[test]
 fn keep_enabled_leaves_the_account_on_but_resets_the_password() {
     let t = Tenant::start();
-    let run = block_json(&t, &["alex@contoso.com"], &["--keep-enabled"]);
+    let run = t.block_json(&["alex@contoso.com", "--keep-enabled"]);
     run.assert_code(0);
     let u = run.one();
     assert_eq!(u["outcome"], "locked");
@@ -188,11 +180,12 @@ fn keep_enabled_leaves_the_account_on_but_resets_the_password() {
 #[test]
 fn skip_flags_skip_exactly_their_step() {
     let t = Tenant::start();
-    let run = block_json(
-        &t,
-        &["alex@contoso.com"],
-        &["--skip-password", "--skip-sessions", "--skip-devices"],
-    );
+    let run = t.block_json(&[
+        "alex@contoso.com",
+        "--skip-password",
+        "--skip-sessions",
+        "--skip-devices",
+    ]);
     run.assert_code(0);
     let u = run.one();
     assert_eq!(u["outcome"], "locked");
@@ -213,7 +206,7 @@ fn skip_flags_skip_exactly_their_step() {
 #[test]
 fn unknown_user_is_not_found_and_others_still_run() {
     let t = Tenant::start();
-    let run = block_json(&t, &["nobody@contoso.com", "diego@contoso.com"], &[]);
+    let run = t.block_json(&["nobody@contoso.com", "diego@contoso.com"]);
     run.assert_code(1);
     let lines = run.lines();
     assert_eq!(lines.len(), 2);
@@ -237,7 +230,7 @@ fn unknown_user_is_not_found_and_others_still_run() {
 fn guest_upn_with_ext_is_encoded_and_its_password_skipped() {
     let t = Tenant::start();
     let guest = "pradeep_fabrikam.com#EXT#@contoso.onmicrosoft.com";
-    let run = block_json(&t, &[guest], &[]);
+    let run = t.block_json(&[guest]);
     run.assert_code(0);
     let u = run.one();
     assert_eq!(u["outcome"], "locked", "{u:#}");
@@ -265,11 +258,7 @@ fn guest_upn_with_ext_is_encoded_and_its_password_skipped() {
 #[test]
 fn dollar_and_apostrophe_upns_are_addressed_correctly() {
     let t = Tenant::start();
-    let run = block_json(
-        &t,
-        &["$lidia@contoso.com", "patti.o'fernandez@contoso.com"],
-        &[],
-    );
+    let run = t.block_json(&["$lidia@contoso.com", "patti.o'fernandez@contoso.com"]);
     run.assert_code(0);
     for u in run.lines() {
         assert_eq!(u["outcome"], "locked", "{u:#}");
@@ -289,7 +278,7 @@ fn object_id_and_upn_of_the_same_user_act_once() {
     let t = Tenant::start();
     let alex = t.user("alex@contoso.com");
     let upper = alex.id.to_uppercase();
-    let run = block_json(&t, &[&upper, "ALEX@contoso.com", "alex@contoso.com"], &[]);
+    let run = t.block_json(&[&upper, "ALEX@contoso.com", "alex@contoso.com"]);
     run.assert_code(0);
     let lines = run.lines();
     assert_eq!(lines.len(), 1, "one line for one account: {lines:#?}");
@@ -307,7 +296,7 @@ fn object_id_and_upn_of_the_same_user_act_once() {
 #[test]
 fn synced_user_is_partial_with_an_on_premises_hint() {
     let t = Tenant::start();
-    let run = block_json(&t, &["grady@contoso.com"], &[]);
+    let run = t.block_json(&["grady@contoso.com"]);
     run.assert_code(1);
     let u = run.one();
     assert_eq!(u["outcome"], "partial", "{u:#}");
@@ -440,7 +429,7 @@ fn follows_next_link_through_every_page_of_devices() {
         max_page_size: 50,
         ..EmulatorConfig::default()
     });
-    let run = block_json(&t, &["kiosk@contoso.com"], &[]);
+    let run = t.block_json(&["kiosk@contoso.com"]);
     run.assert_code(0);
     let u = run.one();
     let devices = step(&u, "disable_devices")["devices"]
@@ -475,7 +464,7 @@ fn refuses_to_write_without_a_terminal_or_yes() {
 #[test]
 fn one_user_takes_four_round_trips_with_batching() {
     let t = Tenant::start();
-    let run = block_json(&t, &["adele@contoso.com"], &[]);
+    let run = t.block_json(&["adele@contoso.com"]);
     run.assert_code(0);
     assert_eq!(run.one()["outcome"], "locked");
     let calls: Vec<String> = t
@@ -502,11 +491,7 @@ fn one_user_takes_four_round_trips_with_batching() {
 #[test]
 fn the_same_run_without_batching_sends_requests_one_by_one() {
     let t = Tenant::start();
-    let run = block_json(
-        &t,
-        &["adele@contoso.com", "grady@contoso.com"],
-        &["--no-batch"],
-    );
+    let run = t.block_json(&["adele@contoso.com", "grady@contoso.com", "--no-batch"]);
     run.assert_code(1);
     let lines = run.lines();
     assert!(lines
@@ -529,7 +514,7 @@ fn a_server_without_batch_support_gets_requests_one_by_one() {
         batching: false,
         ..EmulatorConfig::default()
     });
-    let run = block_json(&t, &["adele@contoso.com", "alex@contoso.com"], &[]);
+    let run = t.block_json(&["adele@contoso.com", "alex@contoso.com"]);
     run.assert_code(0);
     assert!(
         run.lines().iter().all(|l| l["outcome"] == "locked"),

@@ -42,17 +42,7 @@ fn bad_flags_are_usage_errors() {
 #[test]
 fn a_malformed_user_is_reported_and_valid_ones_still_run() {
     let t = Tenant::start();
-    let run = t
-        .lockdown()
-        .args([
-            "block",
-            "--yes",
-            "-o",
-            "json",
-            "not a user",
-            "diego@contoso.com",
-        ])
-        .run();
+    let run = t.block_json(&["not a user", "diego@contoso.com"]);
     run.assert_code(1);
     let lines = run.lines();
     assert_eq!(lines.len(), 2);

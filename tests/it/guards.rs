@@ -8,27 +8,14 @@ use crate::support::Tenant;
 #[test]
 fn refuses_to_lock_the_signed_in_account() {
     let t = Tenant::start();
-    let run = t
-        .lockdown()
-        .args(["block", "--yes", "-o", "json", "ADMIN@contoso.com"])
-        .run();
+    let run = t.block_json(&["ADMIN@contoso.com"]);
     run.assert_code(1);
     let u = run.one();
     assert_eq!(u["outcome"], "refused");
     assert!(u["reason"].as_str().unwrap().contains("running lockdown"));
     assert!(t.writes().is_empty());
     // `/me` is asked once per run.
-    let run = t
-        .lockdown()
-        .args([
-            "block",
-            "--yes",
-            "-o",
-            "json",
-            "user05@contoso.com",
-            "user06@contoso.com",
-        ])
-        .run();
+    let run = t.block_json(&["user05@contoso.com", "user06@contoso.com"]);
     run.assert_code(0);
     assert_eq!(
         t.emu
@@ -44,19 +31,12 @@ fn refuses_to_lock_the_signed_in_account() {
 fn protected_accounts_are_refused_by_upn_or_object_id() {
     let t = Tenant::start();
     let bg = t.user("breakglass@contoso.com").id;
-    let run = t
-        .lockdown()
-        .args([
-            "block",
-            "--yes",
-            "-o",
-            "json",
-            "--protect",
-            "BreakGlass@contoso.com",
-            &bg,
-            "user07@contoso.com",
-        ])
-        .run();
+    let run = t.block_json(&[
+        "--protect",
+        "BreakGlass@contoso.com",
+        &bg,
+        "user07@contoso.com",
+    ]);
     run.assert_code(1);
     let lines = run.lines();
     let refused = lines.iter().find(|l| l["target"] == bg.as_str()).unwrap();
@@ -109,10 +89,7 @@ fn lockdown_protect_variable_and_force() {
 #[test]
 fn admin_role_is_announced_before_writing() {
     let t = Tenant::start();
-    let run = t
-        .lockdown()
-        .args(["block", "--yes", "-o", "json", "isaiah@contoso.com"])
-        .run();
+    let run = t.block_json(&["isaiah@contoso.com"]);
     run.assert_code(0);
     let u = run.one();
     assert_eq!(u["outcome"], "locked");
@@ -132,19 +109,12 @@ fn unreadable_roles_are_said_once_and_the_run_carries_on() {
         }],
         ..EmulatorConfig::default()
     });
-    let run = t
-        .lockdown()
-        .args([
-            "block",
-            "--yes",
-            "-o",
-            "json",
-            "--max-retries",
-            "2",
-            "user09@contoso.com",
-            "user10@contoso.com",
-        ])
-        .run();
+    let run = t.block_json(&[
+        "--max-retries",
+        "2",
+        "user09@contoso.com",
+        "user10@contoso.com",
+    ]);
     run.assert_code(0);
     assert!(
         run.lines().iter().all(|l| l["outcome"] == "locked"),

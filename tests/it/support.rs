@@ -66,6 +66,14 @@ impl Tenant {
         cmd
     }
 
+    /// `lockdown block --yes -o json ARGS...` as the admin.
+    pub fn block_json(&self, args: &[&str]) -> Run {
+        self.lockdown()
+            .args(["block", "--yes", "-o", "json"])
+            .args(args)
+            .run()
+    }
+
     pub fn user(&self, key: &str) -> UserState {
         self.emu
             .user(key)
