@@ -109,3 +109,48 @@ fn help_lists_the_commands() {
         assert!(run.stdout.contains(word), "{word} missing from block help");
     }
 }
+
+#[test]
+fn sandbox_server_prints_what_to_export_and_serves_until_interrupted() {
+    use std::io::{BufRead, BufReader};
+    use std::process::{Command, Stdio};
+    let mut server = Command::new(env!("CARGO_BIN_EXE_lockdown"))
+        .env_clear()
+        .args(["sandbox", "--listen", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(server.stdout.take().unwrap()).lines();
+    let mut value = |name: &str| {
+        let line = lines.next().unwrap().unwrap();
+        line.strip_prefix(&format!("export {name}="))
+            .unwrap_or_else(|| panic!("expected {name}: {line}"))
+            .to_owned()
+    };
+    let url = value("LOCKDOWN_GRAPH_URL");
+    let token = value("LOCKDOWN_ACCESS_TOKEN");
+    assert!(
+        url.starts_with("http://127.0.0.1:") && !url.ends_with(":0"),
+        "{url}"
+    );
+    let run = Cmd::bare()
+        .env("LOCKDOWN_GRAPH_URL", &url)
+        .env("LOCKDOWN_ACCESS_TOKEN", &token)
+        .args(["block", "--yes", "-o", "json", "user33@contoso.com"])
+        .run();
+    run.assert_code(0);
+    assert_eq!(run.one()["outcome"], "locked");
+    // The state lives in the server: a second look sees the account disabled.
+    let run = Cmd::bare()
+        .env("LOCKDOWN_GRAPH_URL", &url)
+        .env("LOCKDOWN_ACCESS_TOKEN", &token)
+        .args(["status", "-o", "json", "user33@contoso.com"])
+        .run();
+    assert_eq!(run.one()["accountEnabled"], false);
+    Command::new("kill")
+        .args(["-INT", &server.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(server.wait().unwrap().success());
+}
