@@ -91,7 +91,7 @@ pub fn for_error(op: Operation, err: &GraphError, token: TokenKind, synced: bool
         ),
         (403, Operation::ListDevices) => hint("the token needs Directory.Read.All (or Device.Read.All)"),
         (403, Operation::DisableDevice) => hint(
-            "the token needs Device.ReadWrite.All; a delegated caller needs Cloud Device Administrator or Intune Administrator",
+            "the token needs Device.ReadWrite.All (app-only) or Directory.AccessAsUser.All (delegated), and a delegated caller needs Cloud Device Administrator or Intune Administrator",
         ),
         (404, Operation::ReadUser) => hint("no user with this userPrincipalName or object id in the tenant"),
         (429, _) => hint("Graph kept throttling past the retry budget: run again later or with a lower --concurrency"),
