@@ -92,9 +92,18 @@ pub struct Session {
     pub sandbox: Option<Emulator>,
 }
 
+/// Whether a command only reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Access {
+    /// Sends nothing but GET requests: no `POST /$batch` either, even one carrying only reads,
+    /// so that audit logs and proxies see a read-only run for what it is.
+    ReadOnly,
+    ReadWrite,
+}
+
 /// Resolve the Graph root, credentials and retry policy; fetch a first token so that a
 /// credential problem ends the run (exit 3) before anything is sent.
-pub async fn connect(global: &GlobalArgs) -> Result<Session, Fatal> {
+pub async fn connect(global: &GlobalArgs, access: Access) -> Result<Session, Fatal> {
     let retry = RetryPolicy {
         max_tries: global.max_retries,
         time_scale: global.time_scale,
@@ -149,7 +158,7 @@ pub async fn connect(global: &GlobalArgs) -> Result<Session, Fatal> {
     };
     info!("authenticating with {}", credential.description());
     let transport = graph::Transport {
-        batch: !global.no_batch,
+        batch: !global.no_batch && access == Access::ReadWrite,
         pace: true,
     };
     let client =

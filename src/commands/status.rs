@@ -3,7 +3,7 @@
 use futures::StreamExt;
 use serde::Serialize;
 
-use super::{connect, ExitStatus, Fatal, Next, Targets};
+use super::{connect, Access, ExitStatus, Fatal, Next, Targets};
 use crate::cli::{GlobalArgs, OutputFormat, StatusArgs};
 use crate::graph::devices::{self, Device};
 use crate::graph::users::{self, User};
@@ -50,7 +50,7 @@ struct UserStatus {
 
 pub async fn run(global: &GlobalArgs, args: &StatusArgs) -> Result<ExitStatus, Fatal> {
     let mut targets = Targets::open(&args.users, args.from.as_deref()).await?;
-    let session = connect(global).await?;
+    let session = connect(global, Access::ReadOnly).await?;
     let client = session.client.clone();
     let kind = session.token_kind;
     let mut ok = true;

@@ -159,6 +159,12 @@ fn dry_run_reads_only_and_plans_every_write() {
         .unwrap()
         .contains("PATCH /v1.0/users/"));
     assert!(t.writes().is_empty(), "a dry run wrote: {:#?}", t.writes());
+    // Not even a `$batch` envelope: a read-only run looks read-only on the wire.
+    assert!(
+        t.emu.requests().iter().all(|r| r.method == "GET"),
+        "{:#?}",
+        t.emu.requests()
+    );
     assert!(t.user("adele@contoso.com").account_enabled);
 }
 

@@ -27,7 +27,7 @@ use futures::StreamExt;
 use time::OffsetDateTime;
 use tracing::{info, warn};
 
-use super::{connect, stdin_is_terminal, ExitStatus, Fatal, Job, Next, Rejected, Targets};
+use super::{connect, stdin_is_terminal, Access, ExitStatus, Fatal, Job, Next, Rejected, Targets};
 use crate::auth::TokenKind;
 use crate::cli::{BlockArgs, GlobalArgs};
 use crate::graph::batch::Step;
@@ -109,7 +109,12 @@ pub async fn run(
         }
     }
     let mut printer = Printer::new(global.output, args.report.as_deref())?;
-    let session = connect(global).await?;
+    let access = if steps.dry_run {
+        Access::ReadOnly
+    } else {
+        Access::ReadWrite
+    };
+    let session = connect(global, access).await?;
     let me = who_am_i(&session.client, session.token_kind).await?;
     let ctx = Arc::new(Ctx {
         client: session.client.clone(),
