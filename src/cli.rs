@@ -67,16 +67,6 @@ pub struct GlobalArgs {
     /// Send each Graph request on its own instead of packing them into JSON batches.
     #[arg(long, global = true)]
     pub no_batch: bool,
-
-    /// Emulated seconds per real second, for tests against the emulator's faster clock.
-    #[arg(
-        long,
-        global = true,
-        env = "LOCKDOWN_TIME_SCALE",
-        default_value_t = 1.0,
-        hide = true
-    )]
-    pub time_scale: f64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -92,6 +92,17 @@ pub struct Session {
     pub sandbox: Option<Emulator>,
 }
 
+/// Graph seconds per real second: 1 against a real tenant. `LOCKDOWN_TIME_SCALE` (for tests and
+/// the benchmark only) matches lockdown's waits, retry backoff and pacing to the emulator's
+/// faster clock.
+fn time_scale() -> f64 {
+    std::env::var("LOCKDOWN_TIME_SCALE")
+        .ok()
+        .and_then(|v| v.trim().parse::<f64>().ok())
+        .filter(|v| v.is_finite() && *v > 0.0)
+        .unwrap_or(1.0)
+}
+
 /// Whether a command only reads.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Access {
@@ -106,7 +117,7 @@ pub enum Access {
 pub async fn connect(global: &GlobalArgs, access: Access) -> Result<Session, Fatal> {
     let retry = RetryPolicy {
         max_tries: global.max_retries,
-        time_scale: global.time_scale,
+        time_scale: time_scale(),
         ..RetryPolicy::default()
     };
     let timeout = Duration::from_secs(global.timeout);
