@@ -94,6 +94,14 @@ pub(crate) fn status_reply(kind: &FaultKind) -> Option<Reply> {
             "gatewayTimeout",
             "The gateway did not receive a timely response from the upstream server.",
         )),
+        // Not Graph's behaviour: what a hijacked proxy or a misconfigured gateway would answer.
+        // Clients must not follow it with the bearer token.
+        FaultKind::Redirect { location } => Some(Reply {
+            status: 302,
+            headers: vec![("Location".into(), location.clone())],
+            body: None,
+            error: None,
+        }),
         _ => None,
     }
 }

@@ -151,6 +151,8 @@ pub enum FaultKind {
     Slow { delay: Duration },
     /// The expected status with a truncated, invalid JSON body.
     MalformedJson,
+    /// 302 to `location` (a hostile or broken proxy; never Graph's own behaviour).
+    Redirect { location: String },
 }
 
 #[derive(Debug, Clone)]

@@ -254,3 +254,32 @@ fn an_insecure_authority_is_refused_before_sending_a_secret() {
         run.stderr
     );
 }
+
+#[test]
+fn a_redirect_is_never_followed_with_the_token() {
+    use lockdown::emulator::{EmulatorConfig, FaultKind, FaultRule};
+    let elsewhere = Tenant::start();
+    let t = Tenant::with(EmulatorConfig {
+        faults: vec![FaultRule::always(FaultKind::Redirect {
+            location: format!("{}/v1.0/users/adele@contoso.com", elsewhere.emu.url()),
+        })],
+        ..EmulatorConfig::default()
+    });
+    let run = t.block_json(&["adele@contoso.com"]);
+    run.assert_code(1);
+    let u = run.one();
+    assert_eq!(u["outcome"], "failed");
+    assert_eq!(u["error"]["code"], "refused");
+    assert!(
+        u["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("redirects are not followed"),
+        "{u:#}"
+    );
+    assert!(
+        elsewhere.emu.requests().is_empty(),
+        "the token went elsewhere"
+    );
+    assert!(t.writes().is_empty());
+}
