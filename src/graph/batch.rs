@@ -629,6 +629,13 @@ async fn send_batch(
                 Some(v) => bytes::Bytes::from(serde_json::to_vec(v).expect("JSON re-serializes")),
             };
             inner.stats.operations.fetch_add(1, Ordering::Relaxed);
+            let (req, item_label) = &reqs[n];
+            debug!(
+                "{item_label}: {} {} -> {} (in a batch)",
+                req.method.as_str(),
+                req.describe().split_once(' ').map_or("", |(_, url)| url),
+                item.status
+            );
             if (200..300).contains(&item.status) {
                 Ok(GraphResponse {
                     status: item.status,
