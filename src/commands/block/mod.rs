@@ -229,6 +229,37 @@ pub async fn run(
     })
 }
 
+/// A step left out by the flag that asks for it; it does not count against the outcome.
+fn skipped_by_flag(step: StepName) -> StepReport {
+    let flag = match step {
+        StepName::DisableAccount => "--keep-enabled",
+        StepName::RevokeSessions => "--skip-sessions",
+        StepName::ResetPassword => "--skip-password",
+        StepName::DisableDevices => "--skip-devices",
+        StepName::Verify => unreachable!("verify has no flag"),
+    };
+    StepReport::new(step, StepStatus::Skipped, format!("skipped by {flag}"))
+}
+
+/// A guest's password lives in its home tenant: nothing to reset here.
+fn guest_password_skipped() -> StepReport {
+    StepReport::new(
+        StepName::ResetPassword,
+        StepStatus::Skipped,
+        "guest account: its password lives in its home tenant".to_owned(),
+    )
+}
+
+fn device_report(d: &Device, status: StepStatus, error: Option<ErrorReport>) -> DeviceReport {
+    DeviceReport {
+        id: d.id.0.clone(),
+        display_name: d.display_name.clone(),
+        operating_system: d.operating_system.clone(),
+        status,
+        error,
+    }
+}
+
 /// How one entry's work ended.
 enum Finished {
     Report(Box<UserReport>),

@@ -14,11 +14,7 @@ pub(super) fn plan(
     let id = &user.id;
     let would = |req: GraphRequest, body: &str| format!("would send {} {body}", req.describe());
     steps.push(if !flags.disable_account {
-        StepReport::new(
-            StepName::DisableAccount,
-            StepStatus::Skipped,
-            "skipped by --keep-enabled".to_owned(),
-        )
+        skipped_by_flag(StepName::DisableAccount)
     } else if user.account_enabled == Some(false) {
         StepReport::new(
             StepName::DisableAccount,
@@ -33,11 +29,7 @@ pub(super) fn plan(
         )
     });
     steps.push(if !flags.revoke_sessions {
-        StepReport::new(
-            StepName::RevokeSessions,
-            StepStatus::Skipped,
-            "skipped by --skip-sessions".to_owned(),
-        )
+        skipped_by_flag(StepName::RevokeSessions)
     } else {
         StepReport::new(
             StepName::RevokeSessions,
@@ -46,9 +38,9 @@ pub(super) fn plan(
         )
     });
     steps.push(if !flags.reset_password {
-        StepReport::new(StepName::ResetPassword, StepStatus::Skipped, "skipped by --skip-password".to_owned())
+        skipped_by_flag(StepName::ResetPassword)
     } else if user.is_guest() {
-        StepReport::new(StepName::ResetPassword, StepStatus::Skipped, "guest account: its password lives in its home tenant".to_owned())
+        guest_password_skipped()
     } else {
         StepReport::new(
             StepName::ResetPassword,
@@ -60,11 +52,7 @@ pub(super) fn plan(
         )
     });
     match device_list {
-        None => steps.push(StepReport::new(
-            StepName::DisableDevices,
-            StepStatus::Skipped,
-            "skipped by --skip-devices".to_owned(),
-        )),
+        None => steps.push(skipped_by_flag(StepName::DisableDevices)),
         Some(Err(e)) => steps.push(StepReport::failed(
             StepName::DisableDevices,
             "the user's registered devices could not be listed",
@@ -80,13 +68,7 @@ pub(super) fn plan(
                     planned += 1;
                     StepStatus::Planned
                 };
-                devices.push(DeviceReport {
-                    id: d.id.0.clone(),
-                    display_name: d.display_name.clone(),
-                    operating_system: d.operating_system.clone(),
-                    status,
-                    error: None,
-                });
+                devices.push(device_report(d, status, None));
             }
             let detail = if list.is_empty() {
                 "no registered devices".to_owned()

@@ -254,11 +254,7 @@ pub(super) async fn block_user(ctx: &Ctx, job: Job) -> Option<UserReport> {
     let mut next = || checked(ctx, outcomes.next().expect("one outcome per request"));
 
     report.steps.push(if !steps.disable_account {
-        StepReport::new(
-            StepName::DisableAccount,
-            StepStatus::Skipped,
-            "skipped by --keep-enabled".to_owned(),
-        )
+        skipped_by_flag(StepName::DisableAccount)
     } else if !wants_disable {
         StepReport::new(
             StepName::DisableAccount,
@@ -282,7 +278,7 @@ pub(super) async fn block_user(ctx: &Ctx, job: Job) -> Option<UserReport> {
 
     let mut revoked_at = None;
     report.steps.push(if !steps.revoke_sessions {
-        StepReport::new(StepName::RevokeSessions, StepStatus::Skipped, "skipped by --skip-sessions".to_owned())
+        skipped_by_flag(StepName::RevokeSessions)
     } else {
         match next() {
             Ok(resp) => {
@@ -303,9 +299,9 @@ pub(super) async fn block_user(ctx: &Ctx, job: Job) -> Option<UserReport> {
     });
 
     report.steps.push(if !steps.reset_password {
-        StepReport::new(StepName::ResetPassword, StepStatus::Skipped, "skipped by --skip-password".to_owned())
+        skipped_by_flag(StepName::ResetPassword)
     } else if user.is_guest() {
-        StepReport::new(StepName::ResetPassword, StepStatus::Skipped, "guest account: its password lives in its home tenant".to_owned())
+        guest_password_skipped()
     } else {
         match next() {
             Ok(_) => StepReport::new(StepName::ResetPassword, StepStatus::Done, "password reset to a random one nobody was shown; a change is required at next sign-in".to_owned()),
@@ -315,11 +311,7 @@ pub(super) async fn block_user(ctx: &Ctx, job: Job) -> Option<UserReport> {
 
     let mut disabled_devices: Vec<String> = Vec::new();
     report.steps.push(match &device_list {
-        None => StepReport::new(
-            StepName::DisableDevices,
-            StepStatus::Skipped,
-            "skipped by --skip-devices".to_owned(),
-        ),
+        None => skipped_by_flag(StepName::DisableDevices),
         Some(Err(e)) => StepReport::failed(
             StepName::DisableDevices,
             "the user's registered devices could not be listed",
@@ -411,13 +403,7 @@ pub(super) fn device_step(
                 )
             }
         };
-        reports.push(DeviceReport {
-            id: d.id.0.clone(),
-            display_name: d.display_name.clone(),
-            operating_system: d.operating_system.clone(),
-            status,
-            error: err,
-        });
+        reports.push(device_report(d, status, err));
     }
     let status = if failed > 0 {
         StepStatus::Failed
