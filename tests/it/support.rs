@@ -74,6 +74,27 @@ impl Tenant {
             .run()
     }
 
+    /// No token of this tenant (nor the tail of one, its signature) and no password it was
+    /// given appears in `text`.
+    pub fn assert_nothing_secret(&self, text: &str) {
+        for token in [self.emu.admin_token(), self.emu.app_token()] {
+            assert!(!text.contains(&token), "a token leaked");
+            assert!(
+                !text.contains(&token[token.len() - 20..]),
+                "a token's signature leaked"
+            );
+        }
+        for u in self.emu.users() {
+            if let Some(pw) = u.password {
+                assert!(
+                    !text.contains(&pw),
+                    "the password of {} leaked",
+                    u.user_principal_name
+                );
+            }
+        }
+    }
+
     pub fn user(&self, key: &str) -> UserState {
         self.emu
             .user(key)
