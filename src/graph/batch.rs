@@ -410,8 +410,9 @@ impl Engine {
             Err(e) => sent.members.iter().map(|_| Err(e.clone())).collect(),
         };
         let mut dependency_failed = false;
+        let inner = self.inner.clone();
+        let policy = &inner.retry;
         for ((p, n), outcome) in sent.members.iter().zip(outcomes) {
-            let policy = self.inner.retry.clone();
             let plan = self.plans.get_mut(p).unwrap();
             let item = &mut plan.items[*n];
             match outcome {
