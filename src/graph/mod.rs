@@ -341,6 +341,7 @@ impl GraphClient {
 impl Inner {
     pub async fn token(&self) -> Result<Secret, GraphError> {
         self.credential.token().await.map_err(|e| GraphError::Auth {
+            expired: e.is_expired(),
             message: e.to_string(),
         })
     }
@@ -457,6 +458,7 @@ impl Inner {
                 GraphError::Auth {
                     message: "the token contains characters that cannot go in an HTTP header"
                         .into(),
+                    expired: false,
                 }
             })?;
         auth.set_sensitive(true);
