@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use lockdown::emulator::{EmulatorConfig, FaultKind, FaultRule};
+use lockdown_emulator::{EmulatorConfig, FaultKind, FaultRule};
 
 use crate::support::{status_of, step, Tenant};
 
