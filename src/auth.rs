@@ -544,7 +544,11 @@ mod tests {
     fn jwt(payload: &str) -> Secret {
         use base64::Engine;
         let enc = |v: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v);
-        Secret::new(format!("{}.{}.sig", enc(r#"{"alg":"RS256"}"#), enc(payload)))
+        Secret::new(format!(
+            "{}.{}.sig",
+            enc(r#"{"alg":"RS256"}"#),
+            enc(payload)
+        ))
     }
 
     #[test]

@@ -58,8 +58,8 @@ pub struct GlobalArgs {
           value_parser = clap::value_parser!(u64).range(1..=600))]
     pub timeout: u64,
 
-    /// Tries per Graph request (the first included) for throttling, 503/504 and lost
-    /// connections.
+    /// Tries per Graph request (the first included) for throttling and 503/504. A request that
+    /// gets no answer (timeout, lost connection) gets at most 3.
     #[arg(long, global = true, default_value_t = 8, value_name = "N",
           value_parser = clap::value_parser!(u32).range(1..=50))]
     pub max_retries: u32,

@@ -196,83 +196,63 @@ mod tests {
         GiveUp,
     }
 
-    #[test]
-    fn decision_table() {
-        use Want::*;
-        let secs = Duration::from_secs;
+    /// Ask the default policy a few times (the backoff has jitter) and check every answer.
+    fn check(name: &str, err: GraphError, tries: u32, waited_secs: u64, want: Want) {
         let p = RetryPolicy::default();
-        let rows: Vec<(&str, GraphError, u32, Duration, Want)> = vec![
-            // Graph answered: its Retry-After, today's limits (8 tries, 5 minutes of waiting).
-            ("429 with Retry-After", api(429, Some(7)), 1, secs(0), Wait(7.0, 7.0)),
-            ("429 with Retry-After 0", api(429, Some(0)), 1, secs(0), Wait(0.1, 0.1)),
-            ("429 on try 7", api(429, Some(2)), 7, secs(0), Wait(2.0, 2.0)),
-            ("429 on try 8", api(429, Some(2)), 8, secs(0), GiveUp),
-            ("429 within the wait budget", api(429, Some(30)), 2, secs(270), Wait(30.0, 30.0)),
-            ("429 past the wait budget", api(429, Some(30)), 2, secs(290), GiveUp),
-            ("503 without Retry-After", api(503, None), 1, secs(0), Wait(0.5, 1.0)),
-            ("503 backoff on try 7", api(503, None), 7, secs(0), Wait(30.0, 60.0)),
-            ("503 on try 8", api(503, None), 8, secs(0), GiveUp),
-            ("504", api(504, None), 3, secs(0), Wait(2.0, 4.0)),
-            // No answer: 3 tries, at most 4 s per wait and 15 s in all.
-            ("timeout on try 1", timeout(), 1, secs(0), Wait(0.5, 1.0)),
-            ("timeout on try 2", timeout(), 2, secs(1), Wait(1.0, 2.0)),
-            ("timeout on try 3", timeout(), 3, secs(3), GiveUp),
-            ("connection refused on try 2", refused(), 2, secs(0), Wait(1.0, 2.0)),
-            ("connection refused on try 3", refused(), 3, secs(0), GiveUp),
-            ("torn body on try 1", torn(), 1, secs(0), Wait(0.5, 1.0)),
-            ("torn body on try 3", torn(), 3, secs(0), GiveUp),
-            // Throttled for a while, then no answer: the no-answer limits, counting it all.
-            ("timeout after 2 throttled tries", timeout(), 3, secs(4), GiveUp),
-            ("timeout after 15 s throttled", timeout(), 1, secs(15), GiveUp),
-            ("429 after timeouts", api(429, Some(1)), 4, secs(3), Wait(1.0, 1.0)),
-            // Never retried.
-            ("400 even with Retry-After", api(400, Some(1)), 1, secs(0), GiveUp),
-            ("401", api(401, None), 1, secs(0), GiveUp),
-            ("403", api(403, None), 1, secs(0), GiveUp),
-            ("404", api(404, None), 1, secs(0), GiveUp),
-            ("500", api(500, None), 1, secs(0), GiveUp),
-            (
-                "exhausted",
-                GraphError::Exhausted {
-                    last: Box::new(timeout()),
-                    tries: 3,
-                    elapsed: secs(5),
-                },
-                1,
-                secs(0),
-                GiveUp,
-            ),
-            (
-                "refused",
-                GraphError::Refused {
-                    message: "redirect".into(),
-                },
-                1,
-                secs(0),
-                GiveUp,
-            ),
-            (
-                "auth",
-                GraphError::Auth {
-                    message: "no token".into(),
-                    expired: false,
-                },
-                1,
-                secs(0),
-                GiveUp,
-            ),
-        ];
-        for (name, err, tries, waited, want) in rows {
-            // Jitter: ask a few times.
-            for _ in 0..20 {
-                match (p.decide(&err, tries, waited), &want) {
-                    (Decision::GiveUp, GiveUp) => {}
-                    (Decision::RetryAfter(d), Wait(lo, hi))
-                        if d.as_secs_f64() >= *lo && d.as_secs_f64() <= *hi => {}
-                    (got, want) => panic!("{name}: got {got:?}, want {want:?}"),
-                }
+        for _ in 0..20 {
+            match (
+                p.decide(&err, tries, Duration::from_secs(waited_secs)),
+                &want,
+            ) {
+                (Decision::GiveUp, Want::GiveUp) => {}
+                (Decision::RetryAfter(d), Want::Wait(lo, hi))
+                    if d.as_secs_f64() >= *lo && d.as_secs_f64() <= *hi => {}
+                (got, want) => panic!("{name}: got {got:?}, want {want:?}"),
             }
         }
+    }
+
+    #[test]
+    #[rustfmt::skip] // a table reads best one row per line
+    fn decision_table() {
+        use Want::*;
+        // Graph answered: its Retry-After, today's limits (8 tries, 5 minutes of waiting).
+        check("429 with Retry-After",   api(429, Some(7)),  1, 0,   Wait(7.0, 7.0));
+        check("429 with Retry-After 0", api(429, Some(0)),  1, 0,   Wait(0.1, 0.1));
+        check("429 on try 7",           api(429, Some(2)),  7, 0,   Wait(2.0, 2.0));
+        check("429 on try 8",           api(429, Some(2)),  8, 0,   GiveUp);
+        check("429 within the budget",  api(429, Some(30)), 2, 270, Wait(30.0, 30.0));
+        check("429 past the budget",    api(429, Some(30)), 2, 290, GiveUp);
+        check("503, no Retry-After",    api(503, None),     1, 0,   Wait(0.5, 1.0));
+        check("503 on try 7",           api(503, None),     7, 0,   Wait(30.0, 60.0));
+        check("503 on try 8",           api(503, None),     8, 0,   GiveUp);
+        check("504 on try 3",           api(504, None),     3, 0,   Wait(2.0, 4.0));
+        // No answer: 3 tries, at most 4 s per wait and 15 s in all.
+        check("timeout on try 1",       timeout(),          1, 0,   Wait(0.5, 1.0));
+        check("timeout on try 2",       timeout(),          2, 1,   Wait(1.0, 2.0));
+        check("timeout on try 3",       timeout(),          3, 3,   GiveUp);
+        check("refused on try 2",       refused(),          2, 0,   Wait(1.0, 2.0));
+        check("refused on try 3",       refused(),          3, 0,   GiveUp);
+        check("torn body on try 1",     torn(),             1, 0,   Wait(0.5, 1.0));
+        check("torn body on try 3",     torn(),             3, 0,   GiveUp);
+        // Throttled for a while, then no answer: the no-answer limits, counting it all.
+        check("timeout after 2 x 429",  timeout(),          3, 4,   GiveUp);
+        check("timeout after 15 s 429", timeout(),          1, 15,  GiveUp);
+        check("429 after timeouts",     api(429, Some(1)),  4, 3,   Wait(1.0, 1.0));
+        // Never retried.
+        check("400 with Retry-After",   api(400, Some(1)),  1, 0,   GiveUp);
+        check("401",                    api(401, None),     1, 0,   GiveUp);
+        check("403",                    api(403, None),     1, 0,   GiveUp);
+        check("404",                    api(404, None),     1, 0,   GiveUp);
+        check("500",                    api(500, None),     1, 0,   GiveUp);
+        let exhausted = GraphError::Exhausted { last: Box::new(timeout()), tries: 3, elapsed: Duration::from_secs(5) };
+        check("exhausted",              exhausted,          1, 0,   GiveUp);
+        let refused_here = GraphError::Refused { message: "redirect".into() };
+        check("refused before sending", refused_here,       1, 0,   GiveUp);
+        let no_token = GraphError::Auth { message: "no token".into(), expired: false };
+        check("no token",               no_token,           1, 0,   GiveUp);
+        let expired = GraphError::Auth { message: "expired".into(), expired: true };
+        check("expired token",          expired,            1, 0,   GiveUp);
     }
 
     #[test]
