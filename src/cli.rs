@@ -25,7 +25,10 @@ pub struct Cli {
     pub command: Command,
 }
 
+/// Options every command takes, before or after its name. In a command's `--help` they come
+/// under their own heading after the command's own options.
 #[derive(Debug, Args)]
+#[command(next_help_heading = "Global options")]
 pub struct GlobalArgs {
     /// Output format: text for people, json for one JSON object per user per line.
     #[arg(short, long, global = true, value_enum, default_value_t = OutputFormat::Text)]
@@ -83,6 +86,10 @@ pub enum Command {
     Status(StatusArgs),
     /// Serve the emulated Contoso tenant on a local port for manual runs and scripts.
     Sandbox(SandboxArgs),
+    /// Print a shell completion script to stdout (bash, zsh, fish, powershell, elvish).
+    Completions(CompletionsArgs),
+    /// Print the man page, lockdown(1), to stdout (roff).
+    Man,
 }
 
 #[derive(Debug, Args)]
@@ -155,6 +162,13 @@ pub struct StatusArgs {
     /// Read users from a file, as for `block --from`.
     #[arg(long, value_name = "FILE")]
     pub from: Option<PathBuf>,
+}
+
+#[derive(Debug, Args)]
+pub struct CompletionsArgs {
+    /// The shell to complete for.
+    #[arg(value_enum)]
+    pub shell: clap_complete::Shell,
 }
 
 #[derive(Debug, Args)]

@@ -26,6 +26,8 @@ fn main() -> ExitCode {
             Command::Block(args) => commands::block::run(&cli.global, args, cancel).await,
             Command::Status(args) => commands::status::run(&cli.global, args).await,
             Command::Sandbox(args) => commands::sandbox::run(args, cancel).await,
+            Command::Completions(args) => commands::shell::completions(args.shell),
+            Command::Man => commands::shell::man(),
         }
     });
     let status = match result {

@@ -3,6 +3,7 @@
 
 pub mod block;
 pub mod sandbox;
+pub mod shell;
 pub mod status;
 
 use std::io::IsTerminal;

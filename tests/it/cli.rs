@@ -154,3 +154,69 @@ fn sandbox_server_prints_what_to_export_and_serves_until_interrupted() {
         .unwrap();
     assert!(server.wait().unwrap().success());
 }
+
+#[test]
+fn completions_are_printed_for_each_shell() {
+    let run = Cmd::bare().args(["completions", "bash"]).run();
+    run.assert_code(0);
+    assert!(run.stdout.contains("lockdown"), "{}", run.stdout);
+    assert!(run.stdout.contains("--dry-run"), "block's flags complete");
+    for shell in ["zsh", "fish", "powershell", "elvish"] {
+        let run = Cmd::bare().args(["completions", shell]).run();
+        run.assert_code(0);
+        assert!(run.stdout.contains("lockdown"), "{shell}: {}", run.stdout);
+    }
+    let run = Cmd::bare().args(["completions", "tcsh"]).run();
+    run.assert_code(2);
+}
+
+#[test]
+fn the_man_page_is_roff_with_every_command() {
+    let run = Cmd::bare().args(["man"]).run();
+    run.assert_code(0);
+    assert!(run.stdout.starts_with(".TH lockdown 1"), "{}", run.stdout);
+    for section in [
+        ".SH NAME",
+        ".SH SYNOPSIS",
+        ".SH \"GLOBAL OPTIONS\"",
+        ".SH COMMANDS",
+        ".SH \"LOCKDOWN BLOCK OPTIONS\"",
+        ".SH \"LOCKDOWN STATUS OPTIONS\"",
+    ] {
+        assert!(run.stdout.contains(section), "no {section}: {}", run.stdout);
+    }
+    assert!(run.stdout.contains("dry\\-run"), "block's flags are in it");
+    assert!(run.stderr.is_empty(), "{}", run.stderr);
+}
+
+#[test]
+fn global_options_come_after_the_commands_own_in_its_help() {
+    for command in ["block", "status"] {
+        let run = Cmd::bare().args([command, "--help"]).run();
+        run.assert_code(0);
+        let own = run.stdout.find("\nOptions:\n").expect("an Options heading");
+        let global = run
+            .stdout
+            .find("\nGlobal options:\n")
+            .expect("a Global options heading");
+        assert!(own < global, "{}", run.stdout);
+        let globals = &run.stdout[global..];
+        for flag in [
+            "--output",
+            "--verbose",
+            "--auth",
+            "--cloud",
+            "--graph-url",
+            "--sandbox",
+            "--timeout",
+            "--max-retries",
+            "--no-batch",
+        ] {
+            assert!(
+                globals.contains(flag),
+                "{command}: {flag} not under Global options"
+            );
+        }
+        assert!(!run.stdout[own..global].contains("--timeout"));
+    }
+}
