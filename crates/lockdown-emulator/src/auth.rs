@@ -1,8 +1,11 @@
 //! Access tokens: issued by the emulator, JWT-shaped, looked up in a table (the payload is
 //! never trusted), and the permission / role checks each operation needs.
 
+use std::time::Duration;
+
 use rand::RngCore;
 use serde_json::json;
+use time::OffsetDateTime;
 
 use super::errors::{self, Reply};
 use super::state::{
@@ -32,9 +35,16 @@ pub(crate) fn b64url_encode(data: &[u8]) -> String {
     b64url(data)
 }
 
-/// Issue a token for `spec` and remember what it grants.
-pub(crate) fn issue(tenant: &mut Tenant, spec: &TokenSpec) -> String {
-    let now = time::OffsetDateTime::now_utc().unix_timestamp();
+/// How long a token lives unless asked otherwise: an hour, within the 60–90 minutes Entra gives
+/// access tokens by default (learn: entra/identity-platform/access-tokens, "Token lifetime").
+pub(crate) const DEFAULT_LIFETIME: Duration = Duration::from_secs(3600);
+
+/// Issue a token for `spec`, valid for `lifetime` of wall-clock time, and remember what it
+/// grants and when it expires.
+pub(crate) fn issue(tenant: &mut Tenant, spec: &TokenSpec, lifetime: Duration) -> String {
+    let issued = OffsetDateTime::now_utc();
+    let expires = issued + lifetime;
+    let now = issued.unix_timestamp();
     let mut roles: Vec<&'static str> = spec
         .directory_roles
         .iter()
@@ -81,7 +91,7 @@ pub(crate) fn issue(tenant: &mut Tenant, spec: &TokenSpec) -> String {
         ),
         ("iat", json!(now)),
         ("nbf", json!(now)),
-        ("exp", json!(now + 3600)),
+        ("exp", json!(expires.unix_timestamp())),
         ("appid", json!(APP_ID)),
         ("app_displayname", json!("lockdown")),
         ("tid", json!(TENANT_ID)),
@@ -111,6 +121,7 @@ pub(crate) fn issue(tenant: &mut Tenant, spec: &TokenSpec) -> String {
             caller,
             permissions: spec.permissions.iter().map(|p| p.to_lowercase()).collect(),
             roles,
+            expires,
         },
     );
     token
@@ -139,16 +150,16 @@ pub(crate) fn tag(tenant: &Tenant, header: Option<&str>) -> TokenKindTag {
     }
 }
 
-/// learn: graph/resolve-auth-errors — 401 when the token is missing or not valid.
+/// learn: graph/resolve-auth-errors — 401 when the token is missing, not valid, or expired.
 pub(crate) fn authenticate(tenant: &Tenant, header: Option<&str>) -> Result<Identity, Reply> {
     let Some(token) = bearer(header) else {
         return Err(errors::token_empty());
     };
-    tenant
-        .tokens
-        .get(token)
-        .cloned()
-        .ok_or_else(errors::token_invalid)
+    let identity = tenant.tokens.get(token).ok_or_else(errors::token_invalid)?;
+    if identity.expires <= OffsetDateTime::now_utc() {
+        return Err(errors::token_expired());
+    }
+    Ok(identity.clone())
 }
 
 // Role groups (learn: entra/identity/role-based-access-control/privileged-roles-permissions,

@@ -91,6 +91,15 @@ pub(crate) fn token_invalid() -> Reply {
     )
 }
 
+/// A token past its `exp` (GRAPH-NOTES: the message Graph is seen to send).
+pub(crate) fn token_expired() -> Reply {
+    Reply::error(
+        401,
+        "InvalidAuthenticationToken",
+        "Lifetime validation failed, the token is expired.",
+    )
+}
+
 // learn: graph/resolve-auth-errors — 403 when permissions or roles are missing.
 pub(crate) fn denied() -> Reply {
     Reply::error(

@@ -78,6 +78,11 @@ pub struct EmulatorConfig {
     /// Serve `POST /v1.0/$batch` (default on). Off, it answers like any unknown segment, as a
     /// proxy that does not pass batches would.
     pub batching: bool,
+    /// Lifetime of the tokens the token endpoint issues (its `expires_in`), in wall-clock time.
+    /// None (default): every sign-in gets [`Emulator::app_token`], valid for an hour from the
+    /// start. Some: each sign-in gets a fresh app-only token that expires after this long
+    /// (whole seconds, at least one), for runs that outlive their token.
+    pub sts_token_lifetime: Option<Duration>,
 }
 
 impl Default for EmulatorConfig {
@@ -92,6 +97,7 @@ impl Default for EmulatorConfig {
             fault_seed: 0x10c6_d0a1,
             tls: false,
             batching: true,
+            sts_token_lifetime: None,
         }
     }
 }
@@ -164,6 +170,7 @@ pub enum TokenKind {
 /// What an issued token grants. `permissions` are the `scp` (delegated) or `roles` (app)
 /// values; `directory_roles` are role names (e.g. "User Administrator") or template ids. For a
 /// delegated token the caller's effective roles are the user's roles in the tenant plus these.
+/// How long it lives is given when it is issued ([`Emulator::issue_token_expiring`]).
 #[derive(Debug, Clone)]
 pub struct TokenSpec {
     pub kind: TokenKind,
@@ -283,10 +290,19 @@ impl Emulator {
         self.shared.app_token.clone()
     }
 
-    /// Issue a token. Panics if a delegated token names a user the tenant does not have.
+    /// Issue a token valid for an hour. Panics if a delegated token names a user the tenant
+    /// does not have.
     pub fn issue_token(&self, spec: TokenSpec) -> String {
+        self.issue_token_expiring(spec, auth::DEFAULT_LIFETIME)
+    }
+
+    /// Issue a token that expires `lifetime` from now (wall-clock time, not the emulated
+    /// clock): its `exp` claim says so, and from then on Graph's 401
+    /// `InvalidAuthenticationToken` "Lifetime validation failed, the token is expired." answers
+    /// it. Panics like [`Emulator::issue_token`].
+    pub fn issue_token_expiring(&self, spec: TokenSpec, lifetime: Duration) -> String {
         let mut tenant = lock(&self.shared.tenant);
-        auth::issue(&mut tenant, &spec)
+        auth::issue(&mut tenant, &spec, lifetime)
     }
 
     /// Case-insensitive UPN or id.

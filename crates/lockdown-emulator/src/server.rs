@@ -45,12 +45,29 @@ pub(crate) struct Shared {
     pub clock: Instant,
     pub admin_token: String,
     pub app_token: String,
+    /// [`super::EmulatorConfig::sts_token_lifetime`].
+    pub sts_token_lifetime: Option<Duration>,
 }
 
 impl Shared {
     /// Seconds on the emulated clock since start.
     pub fn emulated_secs(&self) -> f64 {
         self.clock.elapsed().as_secs_f64() * self.time_scale
+    }
+
+    /// What the token endpoint grants a sign-in that passed its checks: the app token and its
+    /// `expires_in`, or a fresh short-lived one.
+    pub fn sts_grant(&self) -> (String, u64) {
+        match self.sts_token_lifetime {
+            // The app token was issued at start: a little under its hour, as Entra says 3599.
+            None => (self.app_token.clone(), 3599),
+            Some(lifetime) => {
+                let secs = lifetime.as_secs().max(1);
+                let mut tenant = super::lock(&self.tenant);
+                let token = auth::issue(&mut tenant, &auth::app_spec(), Duration::from_secs(secs));
+                (token, secs)
+            }
+        }
     }
 }
 
@@ -229,8 +246,8 @@ pub(crate) async fn start(
             devices_per_user,
         } => seed::bulk(users, devices_per_user),
     };
-    let admin_token = auth::issue(&mut tenant, &auth::admin_spec());
-    let app_token = auth::issue(&mut tenant, &auth::app_spec());
+    let admin_token = auth::issue(&mut tenant, &auth::admin_spec(), auth::DEFAULT_LIFETIME);
+    let app_token = auth::issue(&mut tenant, &auth::app_spec(), auth::DEFAULT_LIFETIME);
     let listener = TcpListener::bind(addr).await?;
     let local = listener.local_addr()?;
     let host = if local.ip().is_unspecified() {
@@ -263,6 +280,7 @@ pub(crate) async fn start(
         clock: Instant::now(),
         admin_token,
         app_token,
+        sts_token_lifetime: config.sts_token_lifetime,
     });
     let app = Router::new().fallback(handle).with_state(shared.clone());
     let (tx, rx) = oneshot::channel::<()>();
@@ -360,11 +378,10 @@ async fn handle(
                 .flatten()
                 .map(|t| t.trim_start_matches('/').to_owned())
                 .filter(|t| !t.is_empty() && !t.contains('/'));
-            let app_token = shared.app_token.clone();
             // The tenant is behind std mutexes: run the work off the async worker.
             tokio::task::spawn_blocking(move || {
                 if let Some(tenant) = sts_tenant {
-                    super::sts::token(&tenant, &body, &app_token)
+                    super::sts::token(&tenant, &body, || shared2.sts_grant())
                 } else if is_batch {
                     batch::run(&shared2, &body, auth2, &crid)
                 } else {

@@ -139,6 +139,8 @@ pub(crate) struct Identity {
     pub permissions: Vec<String>,
     /// Canonical directory role names held by the caller (the signed-in user, or the app).
     pub roles: Vec<&'static str>,
+    /// When the token stops being accepted (its `exp`).
+    pub expires: OffsetDateTime,
 }
 
 impl Identity {

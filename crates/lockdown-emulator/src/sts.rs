@@ -51,9 +51,9 @@ fn jwt_claims(token: &str) -> Option<Value> {
     serde_json::from_slice(&bytes).ok()
 }
 
-/// Handle a token request for `tenant` with form `body`; `app_token` is what a valid request
-/// gets.
-pub(crate) fn token(tenant: &str, body: &[u8], app_token: &str) -> Reply {
+/// Handle a token request for `tenant` with form `body`; a valid request gets what `grant`
+/// issues: an access token and its `expires_in` in seconds.
+pub(crate) fn token(tenant: &str, body: &[u8], grant: impl FnOnce() -> (String, u64)) -> Reply {
     let form: std::collections::HashMap<String, String> =
         url::form_urlencoded::parse(body).into_owned().collect();
     let get = |k: &str| form.get(k).map(String::as_str).unwrap_or("");
@@ -152,13 +152,14 @@ pub(crate) fn token(tenant: &str, body: &[u8], app_token: &str) -> Reply {
             "The request body must contain the following parameter: 'client_assertion' or 'client_secret'.",
         );
     }
+    let (access_token, expires_in) = grant();
     Reply::json(
         200,
         json!({
             "token_type": "Bearer",
-            "expires_in": 3599,
-            "ext_expires_in": 3599,
-            "access_token": app_token,
+            "expires_in": expires_in,
+            "ext_expires_in": expires_in,
+            "access_token": access_token,
         }),
     )
 }

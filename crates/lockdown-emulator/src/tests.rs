@@ -1072,3 +1072,91 @@ fn accessors_work_from_a_plain_thread() {
     );
     emu.shutdown();
 }
+
+fn payload_claims(token: &str) -> Value {
+    use base64::Engine;
+    let payload = token.split('.').nth(1).expect("a JWT");
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload)
+        .expect("base64url");
+    serde_json::from_slice(&bytes).expect("JSON claims")
+}
+
+fn now_unix() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp()
+}
+
+#[tokio::test]
+async fn an_expired_token_gets_lifetime_validation_failed() {
+    let emu = start().await;
+    let spec = TokenSpec {
+        kind: TokenKind::Delegated {
+            upn: "admin@contoso.com".into(),
+        },
+        permissions: vec!["User.Read.All".into()],
+        directory_roles: vec![],
+    };
+    let token = emu.issue_token_expiring(spec, Duration::from_secs(1));
+    let exp = payload_claims(&token)["exp"].as_i64().expect("exp");
+    assert!((now_unix()..=now_unix() + 1).contains(&exp), "exp {exp}");
+    let (s, _) = get(&emu, "/users/adele@contoso.com", &token).await;
+    assert_eq!(s, 200);
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let (s, v) = get(&emu, "/users/adele@contoso.com", &token).await;
+    assert_eq!(s, 401);
+    assert_eq!(code(&v), "InvalidAuthenticationToken");
+    assert_eq!(
+        v["error"]["message"],
+        "Lifetime validation failed, the token is expired."
+    );
+    // The tokens issued at start live an hour.
+    let exp = payload_claims(&emu.admin_token())["exp"].as_i64().unwrap();
+    assert!(exp > now_unix() + 3500, "exp {exp}");
+}
+
+async fn sign_in(emu: &Emulator) -> Value {
+    let form = format!(
+        "grant_type=client_credentials&client_id={APP_ID}&client_secret={}&scope={}",
+        url::form_urlencoded::byte_serialize(APP_CLIENT_SECRET.as_bytes()).collect::<String>(),
+        url::form_urlencoded::byte_serialize(b"https://graph.microsoft.com/.default")
+            .collect::<String>()
+    );
+    let resp = client()
+        .post(format!("{}/{TENANT_ID}/oauth2/v2.0/token", emu.url()))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(form)
+        .send()
+        .await
+        .expect("send");
+    assert_eq!(resp.status().as_u16(), 200);
+    resp.json().await.expect("JSON")
+}
+
+#[tokio::test]
+async fn the_token_endpoint_issues_tokens_of_the_configured_lifetime() {
+    let emu = start().await;
+    let grant = sign_in(&emu).await;
+    assert_eq!(grant["expires_in"], 3599);
+    assert_eq!(grant["access_token"], emu.app_token());
+
+    let emu = start_with(EmulatorConfig {
+        sts_token_lifetime: Some(Duration::from_secs(1)),
+        ..EmulatorConfig::default()
+    })
+    .await;
+    let first = sign_in(&emu).await;
+    assert_eq!(first["expires_in"], 1);
+    let token = first["access_token"].as_str().unwrap().to_owned();
+    assert_ne!(token, emu.app_token(), "a fresh token per sign-in");
+    assert_eq!(payload_claims(&token)["idtyp"], "app");
+    let (s, _) = get(&emu, "/users/adele@contoso.com", &token).await;
+    assert_eq!(s, 200);
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    let (s, v) = get(&emu, "/users/adele@contoso.com", &token).await;
+    assert_eq!((s, code(&v)), (401, "InvalidAuthenticationToken"));
+    let second = sign_in(&emu).await;
+    let renewed = second["access_token"].as_str().unwrap();
+    assert_ne!(renewed, token);
+    let (s, _) = get(&emu, "/users/adele@contoso.com", renewed).await;
+    assert_eq!(s, 200);
+}
