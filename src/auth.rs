@@ -210,10 +210,15 @@ impl Credential {
                     cred.check_expiry(now)?;
                     if let Some(at) = cred.expires_at() {
                         if at - now < time::Duration::minutes(10) {
+                            let left = at - now;
+                            let left = if left < time::Duration::minutes(1) {
+                                format!("{} s", left.whole_seconds())
+                            } else {
+                                format!("{} min", left.whole_minutes())
+                            };
                             tracing::warn!(
-                                "the token in {ACCESS_TOKEN_VAR} expires at {} (in {} min) and cannot be renewed: a run that lasts longer stops there",
-                                rfc3339(at),
-                                (at - now).whole_minutes()
+                                "the token in {ACCESS_TOKEN_VAR} expires at {} (in {left}) and cannot be renewed: a run that lasts longer stops there",
+                                rfc3339(at)
                             );
                         }
                     }
