@@ -283,3 +283,122 @@ fn a_redirect_is_never_followed_with_the_token() {
     );
     assert!(t.writes().is_empty());
 }
+
+/// A delegated token of the admin that expires `lifetime` from now.
+fn admin_token_expiring(t: &Tenant, lifetime: std::time::Duration) -> String {
+    use lockdown_emulator::{TokenKind, TokenSpec};
+    t.emu.issue_token_expiring(
+        TokenSpec {
+            kind: TokenKind::Delegated {
+                upn: "admin@contoso.com".into(),
+            },
+            permissions: [
+                "User.Read",
+                "User.ReadWrite.All",
+                "Directory.AccessAsUser.All",
+            ]
+            .map(String::from)
+            .to_vec(),
+            directory_roles: vec![],
+        },
+        lifetime,
+    )
+}
+
+#[test]
+fn an_expired_access_token_is_exit_3_and_sends_nothing() {
+    let t = Tenant::start();
+    let token = admin_token_expiring(&t, std::time::Duration::from_secs(1));
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+    for args in [
+        vec!["block", "--yes", "adele@contoso.com"],
+        vec!["status", "adele@contoso.com"],
+    ] {
+        let run = t
+            .lockdown()
+            .env("LOCKDOWN_ACCESS_TOKEN", &token)
+            .args(&args)
+            .run();
+        run.assert_code(3);
+        assert!(
+            run.stderr
+                .contains("the token in LOCKDOWN_ACCESS_TOKEN expired at "),
+            "{}",
+            run.stderr
+        );
+        assert!(run.stderr.contains("; get a new one"), "{}", run.stderr);
+        assert!(!run.stderr.contains(&token), "the token leaked");
+    }
+    assert!(t.emu.requests().is_empty(), "{:#?}", t.emu.requests());
+}
+
+#[test]
+fn a_token_that_expires_mid_run_stops_it_without_being_sent() {
+    use lockdown_emulator::EmulatorConfig;
+    let t = Tenant::with(EmulatorConfig {
+        latency: std::time::Duration::from_millis(100),
+        ..EmulatorConfig::default()
+    });
+    let users: Vec<String> = (1..=20)
+        .map(|i| format!("user{i:02}@contoso.com"))
+        .collect();
+    // One user at a time, one request at a time: about a second per user, so the token runs
+    // out a couple of users in.
+    let token = admin_token_expiring(&t, std::time::Duration::from_secs(2));
+    let run = t
+        .lockdown()
+        .env("LOCKDOWN_ACCESS_TOKEN", &token)
+        .args(["block", "--yes", "-o", "json", "--no-batch"])
+        .args(["--concurrency", "1"])
+        .args(&users)
+        .run();
+    run.assert_code(3);
+    assert!(
+        t.emu.requests().iter().all(|r| r.status != 401),
+        "a request went out with the expired token"
+    );
+    assert!(
+        t.user("user20@contoso.com").account_enabled,
+        "no new user is started once the token has expired"
+    );
+}
+
+#[test]
+fn a_client_secret_run_outlives_its_tokens() {
+    use lockdown_emulator::{EmulatorConfig, APP_CLIENT_SECRET};
+    // Tokens of two seconds; the run takes longer, one request at a time.
+    let t = Tenant::with(EmulatorConfig {
+        tls: true,
+        sts_token_lifetime: Some(std::time::Duration::from_secs(2)),
+        latency: std::time::Duration::from_millis(100),
+        ..EmulatorConfig::default()
+    });
+    let users = [
+        "user21@contoso.com",
+        "user22@contoso.com",
+        "user23@contoso.com",
+        "user24@contoso.com",
+    ];
+    let run = app_env(&t)
+        .env("AZURE_CLIENT_SECRET", APP_CLIENT_SECRET)
+        .args(["--auth", "secret", "block", "--yes", "-o", "json"])
+        .args(["--no-batch", "--concurrency", "1", "--skip-devices"])
+        .args(users)
+        .run();
+    run.assert_code(0);
+    let lines = run.lines();
+    assert_eq!(lines.len(), users.len());
+    assert!(lines.iter().all(|l| l["outcome"] == "locked"), "{lines:#?}");
+    for u in users {
+        assert!(!t.user(u).account_enabled, "{u}");
+    }
+    assert!(
+        token_requests(&t) >= 2,
+        "the token was renewed ({} token requests)",
+        token_requests(&t)
+    );
+    assert!(
+        t.emu.requests().iter().all(|r| r.status != 401),
+        "no request went out with an expired token"
+    );
+}

@@ -137,6 +137,33 @@ fn a_response_slower_than_the_timeout_is_retried() {
 }
 
 #[test]
+fn a_graph_that_never_answers_fails_fast_saying_the_requests_timed_out() {
+    // Every request on the wire hangs far past --timeout: 3 tries each, then the user fails.
+    // (How fast is for the README's bound, not for a test: the tries and the words are.)
+    for transport in [&[][..], &["--no-batch"][..]] {
+        let t = faulty(vec![FaultRule {
+            path_contains: Some("/v1.0/".into()),
+            ..FaultRule::always(FaultKind::Slow {
+                delay: Duration::from_secs(120),
+            })
+        }]);
+        let mut args = vec!["--timeout", "1"];
+        args.extend_from_slice(transport);
+        let run = block(&t, "adele@contoso.com", &args);
+        run.assert_code(1);
+        let u = run.one();
+        assert_eq!(u["outcome"], "failed", "{transport:?}: {u:#}");
+        assert_eq!(u["error"]["code"], "timeout", "{u:#}");
+        let message = u["error"]["message"].as_str().unwrap();
+        assert!(message.contains("timed out"), "{message}");
+        assert!(message.contains("gave up after 3 tries"), "{message}");
+        assert!(run.stderr.contains("timed out"), "{}", run.stderr);
+        assert!(t.writes().is_empty(), "{:#?}", t.writes());
+        assert!(t.user("adele@contoso.com").account_enabled);
+    }
+}
+
+#[test]
 fn a_malformed_body_is_retried() {
     for transport in [&[][..], &["--no-batch"][..]] {
         // The first GET on the wire (the `/me` check) comes back torn.
