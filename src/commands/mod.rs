@@ -142,6 +142,12 @@ pub async fn connect(global: &GlobalArgs, access: Access) -> Result<Session, Fat
             if e.is_usage() {
                 return Fatal::usage(e.to_string());
             }
+            if e.is_expired() {
+                let hint = "a token in LOCKDOWN_ACCESS_TOKEN cannot be renewed: for a run longer \
+                            than a token lives, sign in with --auth secret, certificate, \
+                            workload-identity or azure-cli, which renew theirs";
+                return Fatal::auth(e.to_string(), Some(hint.into()));
+            }
             Fatal::auth(
                 e.to_string(),
                 Some(
