@@ -24,17 +24,14 @@ fn main() -> ExitCode {
         cancel.install();
         match &cli.command {
             Command::Block(args) => commands::block::run(&cli.global, args, cancel).await,
-            Command::Status(args) => commands::status::run(&cli.global, args).await,
+            Command::Status(args) => commands::status::run(&cli.global, args, cancel).await,
             Command::Sandbox(args) => commands::sandbox::run(args, cancel).await,
         }
     });
     let status = match result {
         Ok(status) => status,
         Err(fatal) => {
-            eprintln!("error: {}", fatal.message);
-            if let Some(hint) = &fatal.hint {
-                eprintln!("hint: {hint}");
-            }
+            eprintln!("{}", fatal.render());
             fatal.status
         }
     };

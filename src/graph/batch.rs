@@ -302,7 +302,12 @@ impl Engine {
             } else {
                 ready.iter().map(|r| r.2).take(MAX_BATCH).collect()
             };
-            sequential = frontier_all_ready && chain.len() > 1;
+            // Requests of one stage have no order among them: a chain only when it spans
+            // stages (a batch is either fully sequential or fully parallel).
+            let spans_stages = chain
+                .iter()
+                .any(|n| plan.items[*n].stage != plan.items[chain[0]].stage);
+            sequential = frontier_all_ready && spans_stages;
             for n in chain {
                 match self.inner.pacer.try_acquire(cost_of(&plan.items[n].req)) {
                     Ok(()) => members.push((plan_id, n)),

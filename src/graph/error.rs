@@ -149,6 +149,17 @@ impl GraphError {
         self.status() == Some(401) || matches!(self, GraphError::Auth { .. })
     }
 
+    /// The token ran out and cannot be renewed: Graph said so (401 "Lifetime validation failed,
+    /// the token is expired.", learn: graph/errors), or the credential knew before sending.
+    pub fn is_token_expired(&self) -> bool {
+        match self {
+            GraphError::Auth { message } => message.contains("expired"),
+            other => other.api().is_some_and(|e| {
+                e.status == 401 && e.message.to_ascii_lowercase().contains("expired")
+            }),
+        }
+    }
+
     /// Whether the retry policy may try again after this error.
     pub fn is_transient(&self) -> bool {
         match self {
