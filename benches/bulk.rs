@@ -13,11 +13,11 @@ use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use lockdown::emulator::throttle::{
+use lockdown_emulator::throttle::{
     ru_limit_for_tenant, APP_WRITE_LIMIT, APP_WRITE_WINDOW_SECS, DEVICE_WRITE_LIMIT,
     DEVICE_WRITE_WINDOW_SECS, RU_WINDOW_SECS, TENANT_WRITE_LIMIT, TENANT_WRITE_WINDOW_SECS,
 };
-use lockdown::emulator::{Emulator, EmulatorConfig, Seed};
+use lockdown_emulator::{Emulator, EmulatorConfig, Seed};
 
 const LATENCY: Duration = Duration::from_millis(50);
 /// Emulated seconds per real second for the throttled run.

@@ -54,6 +54,9 @@ pub enum AuthError {
     Token { source_name: String, reason: String },
     #[error("invalid AZURE_AUTHORITY_HOST: {0}")]
     Authority(String),
+    /// A token that cannot be renewed (`LOCKDOWN_ACCESS_TOKEN`) is past its `exp`.
+    #[error("{what} expired at {at}; get a new one")]
+    Expired { what: String, at: String },
 }
 
 impl AuthError {
@@ -61,11 +64,40 @@ impl AuthError {
     pub fn is_usage(&self) -> bool {
         matches!(self, AuthError::Authority(_))
     }
+
+    /// The token's lifetime has passed and this source cannot get another: the run must stop.
+    pub fn is_expired(&self) -> bool {
+        matches!(self, AuthError::Expired { .. })
+    }
 }
 
 enum Source {
-    Static(Secret),
+    /// A token obtained elsewhere; `expires` is its `exp` claim, when it has one.
+    Static {
+        token: Secret,
+        expires: Option<OffsetDateTime>,
+    },
     Azure(Arc<dyn TokenCredential>),
+}
+
+/// A token from the cache, and when to get a new one.
+struct Cached {
+    token: Secret,
+    refresh_at: OffsetDateTime,
+}
+
+/// Refresh a cached token this long before it expires, so that no request goes out with a
+/// token about to lapse (azure_identity's own cache uses the same margin).
+const REFRESH_MARGIN: time::Duration = time::Duration::minutes(5);
+
+/// When to replace a token that expires at `expires` and was fetched at `now`: five minutes
+/// before it expires, or halfway through its life when it lives less than ten minutes.
+fn refresh_at(now: OffsetDateTime, expires: OffsetDateTime) -> OffsetDateTime {
+    let lifetime = expires - now;
+    if lifetime <= time::Duration::ZERO {
+        return now;
+    }
+    expires - REFRESH_MARGIN.min(lifetime / 2)
 }
 
 /// A token source with a small cache (the Azure CLI credential runs `az` on every call).
@@ -73,7 +105,7 @@ pub struct Credential {
     source: Source,
     scope: String,
     description: String,
-    cache: Mutex<Option<(Secret, OffsetDateTime)>>,
+    cache: Mutex<Option<Cached>>,
 }
 
 impl std::fmt::Debug for Credential {
@@ -132,10 +164,12 @@ fn azure_err(source_name: &str) -> impl Fn(azure_core::Error) -> AuthError + '_ 
 }
 
 impl Credential {
-    /// A fixed token (the emulator, `LOCKDOWN_ACCESS_TOKEN`).
+    /// A fixed token (the emulator, `LOCKDOWN_ACCESS_TOKEN`). It cannot be renewed: once its
+    /// `exp` claim has passed, [`Credential::token`] answers [`AuthError::Expired`].
     pub fn fixed(token: Secret, description: &str) -> Credential {
+        let expires = token_expiry(&token);
         Credential {
-            source: Source::Static(token),
+            source: Source::Static { token, expires },
             scope: String::new(),
             description: description.to_owned(),
             cache: Mutex::new(None),
@@ -165,10 +199,26 @@ impl Credential {
                     missing: ACCESS_TOKEN_VAR.into(),
                 }),
                 Some(t) if t.trim().is_empty() => Err(AuthError::Empty(ACCESS_TOKEN_VAR)),
-                Some(t) => Ok(Credential::fixed(
-                    Secret::new(t.trim().to_owned()),
-                    "the token in LOCKDOWN_ACCESS_TOKEN",
-                )),
+                Some(t) => {
+                    let cred = Credential::fixed(
+                        Secret::new(t.trim().to_owned()),
+                        "the token in LOCKDOWN_ACCESS_TOKEN",
+                    );
+                    // Checked before anything is sent: a stale token from an earlier session is
+                    // a common slip, and Graph would only answer 401.
+                    let now = OffsetDateTime::now_utc();
+                    cred.check_expiry(now)?;
+                    if let Some(at) = cred.expires_at() {
+                        if at - now < time::Duration::minutes(10) {
+                            tracing::warn!(
+                                "the token in {ACCESS_TOKEN_VAR} expires at {} (in {} min) and cannot be renewed: a run that lasts longer stops there",
+                                rfc3339(at),
+                                (at - now).whole_minutes()
+                            );
+                        }
+                    }
+                    Ok(cred)
+                }
             },
             AuthMode::Secret => {
                 let v = need(
@@ -293,23 +343,56 @@ impl Credential {
         &self.description
     }
 
-    /// A token, from the cache while it has more than five minutes left.
+    /// When a fixed token expires (its `exp` claim); `None` for renewable sources and for
+    /// tokens without the claim.
+    pub fn expires_at(&self) -> Option<OffsetDateTime> {
+        match &self.source {
+            Source::Static { expires, .. } => *expires,
+            Source::Azure(_) => None,
+        }
+    }
+
+    /// [`AuthError::Expired`] when a token that cannot be renewed has expired by `now`.
+    fn check_expiry(&self, now: OffsetDateTime) -> Result<(), AuthError> {
+        match self.expires_at() {
+            Some(at) if at <= now => Err(AuthError::Expired {
+                what: self.description.clone(),
+                at: rfc3339(at),
+            }),
+            _ => Ok(()),
+        }
+    }
+
+    /// A token. A fixed one is returned until its `exp` passes, then [`AuthError::Expired`]
+    /// (rather than sending requests Graph will answer with 401). A renewable one comes from
+    /// the cache until five minutes before it expires (halfway, for a short-lived token), then
+    /// a new one is fetched.
     pub async fn token(&self) -> Result<Secret, AuthError> {
-        let mut cache = self.cache.lock().await;
-        if let Some((token, expires)) = cache.as_ref() {
-            if *expires - time::Duration::minutes(5) > OffsetDateTime::now_utc() {
+        let cred = match &self.source {
+            Source::Static { token, .. } => {
+                self.check_expiry(OffsetDateTime::now_utc())?;
                 return Ok(token.clone());
             }
+            Source::Azure(cred) => cred,
+        };
+        let mut cache = self.cache.lock().await;
+        if let Some(cached) = cache.as_ref() {
+            if OffsetDateTime::now_utc() < cached.refresh_at {
+                return Ok(cached.token.clone());
+            }
         }
-        let (token, expires) = self.fetch().await?;
-        *cache = Some((token.clone(), expires));
+        let (token, expires) = self.fetch(cred.as_ref()).await?;
+        *cache = Some(Cached {
+            token: token.clone(),
+            refresh_at: refresh_at(OffsetDateTime::now_utc(), expires),
+        });
         Ok(token)
     }
 
     /// Drop the cached token after Graph rejected it; `false` when the source cannot do better.
     pub async fn invalidate(&self) -> bool {
         match self.source {
-            Source::Static(_) => false,
+            Source::Static { .. } => false,
             Source::Azure(_) => {
                 *self.cache.lock().await = None;
                 true
@@ -317,27 +400,23 @@ impl Credential {
         }
     }
 
-    async fn fetch(&self) -> Result<(Secret, OffsetDateTime), AuthError> {
-        match &self.source {
-            Source::Static(token) => Ok((
-                token.clone(),
-                OffsetDateTime::now_utc() + time::Duration::days(365),
-            )),
-            Source::Azure(cred) => {
-                let token = cred
-                    .get_token(&[self.scope.as_str()], None)
-                    .await
-                    .map_err(|e| AuthError::Token {
-                        source_name: self.description.clone(),
-                        reason: e.to_string(),
-                    })?;
-                let value = token.token.secret().trim().to_owned();
-                if value.is_empty() {
-                    return Err(AuthError::Empty("the token from the credential"));
-                }
-                Ok((Secret::new(value), token.expires_on))
-            }
+    /// A new token from azure_identity, and when it expires.
+    async fn fetch(
+        &self,
+        cred: &dyn TokenCredential,
+    ) -> Result<(Secret, OffsetDateTime), AuthError> {
+        let token = cred
+            .get_token(&[self.scope.as_str()], None)
+            .await
+            .map_err(|e| AuthError::Token {
+                source_name: self.description.clone(),
+                reason: e.to_string(),
+            })?;
+        let value = token.token.secret().trim().to_owned();
+        if value.is_empty() {
+            return Err(AuthError::Empty("the token from the credential"));
         }
+        Ok((Secret::new(value), token.expires_on))
     }
 }
 
@@ -361,17 +440,35 @@ pub enum TokenKind {
     Unknown,
 }
 
-pub fn token_kind(token: &Secret) -> TokenKind {
+/// The JWT payload's claims, decoded (base64url) but not verified: lockdown holds no keys,
+/// and Graph is the one that checks the signature.
+fn claims(token: &Secret) -> Option<serde_json::Value> {
     use base64::Engine;
-    let Some(payload) = token.expose().split('.').nth(1) else {
-        return TokenKind::Unknown;
-    };
-    let Ok(bytes) =
-        base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(payload.trim_end_matches('='))
-    else {
-        return TokenKind::Unknown;
-    };
-    let Ok(claims) = serde_json::from_slice::<serde_json::Value>(&bytes) else {
+    let payload = token.expose().split('.').nth(1)?;
+    let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(payload.trim_end_matches('='))
+        .ok()?;
+    serde_json::from_slice(&bytes).ok()
+}
+
+/// The token's `exp` claim (seconds since the epoch, RFC 7519 NumericDate), if it has one.
+pub fn token_expiry(token: &Secret) -> Option<OffsetDateTime> {
+    let exp = claims(token)?.get("exp")?.as_f64()?;
+    if !exp.is_finite() {
+        return None;
+    }
+    OffsetDateTime::from_unix_timestamp(exp.floor() as i64).ok()
+}
+
+fn rfc3339(t: OffsetDateTime) -> String {
+    t.replace_nanosecond(0)
+        .unwrap_or(t)
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_else(|_| t.unix_timestamp().to_string())
+}
+
+pub fn token_kind(token: &Secret) -> TokenKind {
+    let Some(claims) = claims(token) else {
         return TokenKind::Unknown;
     };
     match claims.get("idtyp").and_then(|v| v.as_str()) {
@@ -442,6 +539,76 @@ mod tests {
             "--auth secret needs AZURE_TENANT_ID and AZURE_CLIENT_ID to be set"
         );
         assert!(!format!("{err:?}").contains("\"s\""));
+    }
+
+    fn jwt(payload: &str) -> Secret {
+        use base64::Engine;
+        let enc = |v: &str| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(v);
+        Secret::new(format!(
+            "{}.{}.sig",
+            enc(r#"{"alg":"RS256"}"#),
+            enc(payload)
+        ))
+    }
+
+    #[test]
+    fn reads_the_expiry_claim() {
+        assert_eq!(
+            token_expiry(&jwt(r#"{"exp":1700000000}"#)),
+            Some(OffsetDateTime::from_unix_timestamp(1_700_000_000).unwrap())
+        );
+        assert_eq!(
+            token_expiry(&jwt(r#"{"exp":1700000000.75}"#)),
+            Some(OffsetDateTime::from_unix_timestamp(1_700_000_000).unwrap())
+        );
+        assert_eq!(token_expiry(&jwt(r#"{"scp":"User.Read"}"#)), None);
+        assert_eq!(token_expiry(&jwt(r#"{"exp":"soon"}"#)), None);
+        assert_eq!(token_expiry(&Secret::new("opaque")), None);
+    }
+
+    #[test]
+    fn an_expired_access_token_stops_before_anything_is_sent() {
+        let token = jwt(r#"{"idtyp":"user","scp":"User.Read","exp":1700000000}"#);
+        let env = env_of(&[(ACCESS_TOKEN_VAR, token.expose())]);
+        let err = Credential::from_env(AuthMode::Auto, Cloud::Global, &env).unwrap_err();
+        assert!(err.is_expired());
+        assert_eq!(
+            err.to_string(),
+            "the token in LOCKDOWN_ACCESS_TOKEN expired at 2023-11-14T22:13:20Z; get a new one"
+        );
+        assert!(!format!("{err:?}").contains(token.expose()));
+    }
+
+    #[tokio::test]
+    async fn a_fixed_token_that_expires_during_the_run_is_not_sent() {
+        let exp = OffsetDateTime::now_utc().unix_timestamp() + 2;
+        let cred = Credential::fixed(
+            jwt(&format!(r#"{{"exp":{exp}}}"#)),
+            "the token in LOCKDOWN_ACCESS_TOKEN",
+        );
+        assert!(cred.token().await.is_ok());
+        assert!(!cred.invalidate().await, "a fixed token cannot be renewed");
+        let later = OffsetDateTime::from_unix_timestamp(exp).unwrap();
+        assert!(cred.check_expiry(later).unwrap_err().is_expired());
+        // Without an `exp` claim there is nothing to check: Graph decides.
+        let opaque = Credential::fixed(Secret::new("opaque"), "test");
+        assert!(opaque.token().await.is_ok());
+        assert_eq!(opaque.expires_at(), None);
+    }
+
+    #[test]
+    fn renewable_tokens_are_refreshed_before_they_expire() {
+        let now = OffsetDateTime::from_unix_timestamp(1_700_000_000).unwrap();
+        let min = time::Duration::minutes;
+        // An hour-long token: five minutes before it expires.
+        assert_eq!(refresh_at(now, now + min(60)), now + min(55));
+        // A short-lived one: halfway through its life.
+        assert_eq!(
+            refresh_at(now, now + time::Duration::seconds(4)),
+            now + time::Duration::seconds(2)
+        );
+        // Already expired: at once.
+        assert_eq!(refresh_at(now, now - min(1)), now);
     }
 
     #[test]

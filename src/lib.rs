@@ -1,14 +1,14 @@
 //! lockdown: lock down a Microsoft Entra ID account through Microsoft Graph.
 //!
-//! The binary (`src/main.rs`) is a thin shell over this library so that the integration
-//! tests and the benchmark can start the emulated tenant in-process.
+//! The binary (`src/main.rs`) is a thin shell over this library. The emulated tenant behind
+//! `--sandbox`, the integration tests and the benchmark is a crate of its own,
+//! `lockdown-emulator` (`crates/lockdown-emulator`), which never imports this one.
 
 pub mod address;
 pub mod auth;
 pub mod cli;
 pub mod cloud;
 pub mod commands;
-pub mod emulator;
 pub mod engine;
 pub mod error;
 pub mod graph;

@@ -16,7 +16,6 @@ use tracing::info;
 use crate::auth::{token_kind, Credential, TokenKind};
 use crate::cli::{GlobalArgs, OutputFormat};
 use crate::cloud::Cloud;
-use crate::emulator::{Emulator, EmulatorConfig};
 use crate::graph::{self, GraphClient, RetryPolicy};
 
 pub use crate::error::{ExitStatus, Fatal};
@@ -27,7 +26,7 @@ pub struct Session {
     pub token_kind: TokenKind,
     pub output: OutputFormat,
     /// Keeps the embedded emulator alive for `--sandbox` runs.
-    pub sandbox: Option<Emulator>,
+    pub sandbox: Option<sandbox::Embedded>,
 }
 
 /// Graph seconds per real second: 1 against a real tenant. `LOCKDOWN_TIME_SCALE` (for tests and
@@ -60,24 +59,7 @@ pub async fn connect(global: &GlobalArgs, access: Access) -> Result<Session, Fat
     };
     let timeout = Duration::from_secs(global.timeout);
     let (root, credential, sandbox) = if global.sandbox {
-        let emulator = Emulator::start(EmulatorConfig::default())
-            .await
-            .map_err(|e| {
-                Fatal::caused(
-                    ExitStatus::Failure,
-                    "could not start the emulated tenant",
-                    e,
-                )
-            })?;
-        eprintln!(
-            "sandbox: emulated Contoso tenant at {} (nothing leaves this machine)",
-            emulator.url()
-        );
-        let root = graph::parse_root(&emulator.url()).map_err(Fatal::usage)?;
-        let credential = Credential::fixed(
-            crate::secret::Secret::new(emulator.admin_token()),
-            "the sandbox's admin sign-in",
-        );
+        let (root, credential, emulator) = sandbox::embedded().await?;
         (root, credential, Some(emulator))
     } else {
         let root = match &global.graph_url {

@@ -1,13 +1,76 @@
 //! `lockdown sandbox`: serve the emulated tenant on a local port, for trying lockdown by hand
-//! and for scripts (the benchmark drives it this way).
+//! and for scripts (the benchmark drives it this way); and the tenant a `--sandbox` run embeds.
+//!
+//! Both come from the `lockdown-emulator` crate behind the default-on `sandbox` feature. A build
+//! without it keeps the flags, so that using them says "not in this build" rather than "unknown
+//! flag".
 
+#[cfg(feature = "sandbox")]
 use std::time::Duration;
 
+#[cfg(feature = "sandbox")]
+use lockdown_emulator::{Emulator, EmulatorConfig, FaultKind, FaultRule, Seed};
+use url::Url;
+
 use super::{ExitStatus, Fatal};
+use crate::auth::Credential;
 use crate::cli::SandboxArgs;
-use crate::emulator::{Emulator, EmulatorConfig, FaultKind, FaultRule, Seed};
 use crate::signal::Cancel;
 
+/// The emulated tenant a `--sandbox` run keeps alive until it ends.
+#[cfg(feature = "sandbox")]
+pub type Embedded = Emulator;
+
+/// The emulated tenant a `--sandbox` run would keep alive: none in this build.
+#[cfg(not(feature = "sandbox"))]
+pub enum Embedded {}
+
+/// Start the embedded Contoso tenant for `--sandbox`: its Graph root, the admin's sign-in, and
+/// the emulator to keep alive.
+#[cfg(feature = "sandbox")]
+pub(super) async fn embedded() -> Result<(Url, Credential, Embedded), Fatal> {
+    let emulator = Emulator::start(EmulatorConfig::default())
+        .await
+        .map_err(|e| {
+            Fatal::caused(
+                ExitStatus::Failure,
+                "could not start the emulated tenant",
+                e,
+            )
+        })?;
+    eprintln!(
+        "sandbox: emulated Contoso tenant at {} (nothing leaves this machine)",
+        emulator.url()
+    );
+    let root = crate::graph::parse_root(&emulator.url()).map_err(Fatal::usage)?;
+    let credential = Credential::fixed(
+        crate::secret::Secret::new(emulator.admin_token()),
+        "the sandbox's admin sign-in",
+    );
+    Ok((root, credential, emulator))
+}
+
+#[cfg(not(feature = "sandbox"))]
+pub(super) async fn embedded() -> Result<(Url, Credential, Embedded), Fatal> {
+    Err(unavailable())
+}
+
+#[cfg(not(feature = "sandbox"))]
+pub async fn run(_args: &SandboxArgs, _cancel: Cancel) -> Result<ExitStatus, Fatal> {
+    Err(unavailable())
+}
+
+/// `--sandbox` or `lockdown sandbox` in a build without the emulator: a usage error (exit 2).
+#[cfg(not(feature = "sandbox"))]
+fn unavailable() -> Fatal {
+    Fatal::usage("this build has no sandbox (it was built without the `sandbox` feature)")
+        .with_hint(
+            "`cargo install --locked lockdown` installs a build with it; from source, build \
+             with the default features (without `--no-default-features`)",
+        )
+}
+
+#[cfg(feature = "sandbox")]
 pub async fn run(args: &SandboxArgs, cancel: Cancel) -> Result<ExitStatus, Fatal> {
     if !args.listen.ip().is_loopback() {
         return Err(Fatal::usage(

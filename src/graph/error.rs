@@ -37,8 +37,9 @@ pub enum GraphError {
     },
     /// The request was refused before sending it (e.g. a nextLink to a foreign host).
     Refused { message: String },
-    /// Credentials could not produce a token.
-    Auth { message: String },
+    /// Credentials could not produce a token. `expired`: the token cannot be renewed (a
+    /// `LOCKDOWN_ACCESS_TOKEN`) and its lifetime has passed, so nothing more can be sent.
+    Auth { message: String, expired: bool },
 }
 
 #[derive(Deserialize)]
@@ -145,19 +146,21 @@ impl GraphError {
         self.status() == Some(404)
     }
 
+    /// Graph rejected the token (401), or no token could be had (an expired one included):
+    /// the run must stop starting new work.
     pub fn is_unauthorized(&self) -> bool {
         self.status() == Some(401) || matches!(self, GraphError::Auth { .. })
     }
 
-    /// The token ran out and cannot be renewed: Graph said so (401 "Lifetime validation failed,
-    /// the token is expired.", learn: graph/errors), or the credential knew before sending.
+    /// The token's lifetime passed and it cannot be renewed: the credential knew before
+    /// sending (the request was not sent), or Graph said so (401 "Lifetime validation failed,
+    /// the token is expired.", learn: graph/errors). Implies [`GraphError::is_unauthorized`];
+    /// a run loop can tell the person to get a new token rather than report a rejection.
     pub fn is_token_expired(&self) -> bool {
-        match self {
-            GraphError::Auth { message } => message.contains("expired"),
-            other => other.api().is_some_and(|e| {
+        matches!(self, GraphError::Auth { expired: true, .. })
+            || self.api().is_some_and(|e| {
                 e.status == 401 && e.message.to_ascii_lowercase().contains("expired")
-            }),
-        }
+            })
     }
 
     /// Whether the retry policy may try again after this error.
@@ -182,6 +185,7 @@ impl GraphError {
             GraphError::Decode { .. } => "invalidResponse".into(),
             GraphError::Exhausted { last, .. } => last.code(),
             GraphError::Refused { .. } => "refused".into(),
+            GraphError::Auth { expired: true, .. } => "tokenExpired".into(),
             GraphError::Auth { .. } => "authenticationFailed".into(),
         }
     }
@@ -192,7 +196,7 @@ impl GraphError {
             GraphError::Transport { message, .. }
             | GraphError::Decode { message }
             | GraphError::Refused { message }
-            | GraphError::Auth { message } => message.clone(),
+            | GraphError::Auth { message, .. } => message.clone(),
             GraphError::Exhausted {
                 last,
                 tries,
@@ -240,7 +244,11 @@ impl fmt::Display for GraphError {
                 elapsed.as_secs_f64()
             ),
             GraphError::Refused { message } => f.write_str(message),
-            GraphError::Auth { message } => write!(f, "authentication failed: {message}"),
+            GraphError::Auth {
+                message,
+                expired: true,
+            } => f.write_str(message),
+            GraphError::Auth { message, .. } => write!(f, "authentication failed: {message}"),
         }
     }
 }

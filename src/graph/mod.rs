@@ -220,6 +220,8 @@ pub struct Inner {
     root: Url,
     credential: Arc<Credential>,
     retry: RetryPolicy,
+    /// `--timeout`, for saying how long a request that timed out waited.
+    timeout: Duration,
     pacer: pacer::Pacer,
     stats: Arc<Stats>,
 }
@@ -243,7 +245,7 @@ impl GraphClient {
             // The token must go to the configured host only: never follow a redirect.
             .redirect(reqwest::redirect::Policy::none())
             .timeout(timeout)
-            .connect_timeout(timeout.min(Duration::from_secs(10)))
+            .connect_timeout(connect_timeout(timeout))
             .build()
             .map_err(|e| GraphError::Transport {
                 message: format!("could not set up the HTTP client: {e}"),
@@ -259,6 +261,7 @@ impl GraphClient {
             root,
             credential,
             retry,
+            timeout,
             pacer,
             stats: Arc::default(),
         });
@@ -341,6 +344,7 @@ impl GraphClient {
 impl Inner {
     pub async fn token(&self) -> Result<Secret, GraphError> {
         self.credential.token().await.map_err(|e| GraphError::Auth {
+            expired: e.is_expired(),
             message: e.to_string(),
         })
     }
@@ -430,7 +434,7 @@ impl Inner {
                         short_reason(&err),
                         delay.as_secs_f64(),
                         tries + 1,
-                        self.retry.max_tries
+                        self.retry.max_tries_for(&err)
                     );
                     waited += delay;
                     self.retry.sleep(delay).await;
@@ -457,6 +461,7 @@ impl Inner {
                 GraphError::Auth {
                     message: "the token contains characters that cannot go in an HTTP header"
                         .into(),
+                    expired: false,
                 }
             })?;
         auth.set_sensitive(true);
@@ -479,10 +484,16 @@ impl Inner {
             self.stats.operations.fetch_add(1, Ordering::Relaxed);
         }
         let started = Instant::now();
-        let resp = builder.send().await.map_err(transport_error)?;
+        let resp = builder
+            .send()
+            .await
+            .map_err(|e| transport_error(e, self.timeout))?;
         let status = resp.status().as_u16();
         let headers = resp.headers().clone();
-        let body = resp.bytes().await.map_err(transport_error)?;
+        let body = resp
+            .bytes()
+            .await
+            .map_err(|e| transport_error(e, self.timeout))?;
         debug!(
             "{} {} -> {status} in {} ms (request-id {})",
             req.method.as_str(),
@@ -541,7 +552,12 @@ impl Inner {
     }
 }
 
-fn transport_error(e: reqwest::Error) -> GraphError {
+/// Connecting gets at most ten seconds, less when `--timeout` is shorter.
+fn connect_timeout(timeout: Duration) -> Duration {
+    timeout.min(Duration::from_secs(10))
+}
+
+fn transport_error(e: reqwest::Error, timeout: Duration) -> GraphError {
     // reqwest's messages name the URL, never headers; the URL holds no secret.
     let mut message = e.to_string();
     let mut source = std::error::Error::source(&e);
@@ -550,9 +566,25 @@ fn transport_error(e: reqwest::Error) -> GraphError {
         message.push_str(&s.to_string());
         source = s.source();
     }
+    if e.is_timeout() {
+        // Say what ran out, in the terms of the flag that sets it; the details are for -v.
+        debug!("{message}");
+        let message = if e.is_connect() {
+            format!(
+                "the connection timed out after {}s",
+                connect_timeout(timeout).as_secs()
+            )
+        } else {
+            format!("the request timed out after {}s", timeout.as_secs())
+        };
+        return GraphError::Transport {
+            message,
+            timed_out: true,
+        };
+    }
     GraphError::Transport {
         message,
-        timed_out: e.is_timeout(),
+        timed_out: false,
     }
 }
 

@@ -1,9 +1,18 @@
 //! The one retry policy for every Graph call.
 //!
-//! 429, 503 and 504 honour `Retry-After` (learn: graph/throttling — keep honouring it on
-//! repeated 429s); without one, and for connection failures and timeouts, the wait grows
-//! exponentially with jitter. Each request gets at most `max_tries` tries and `max_wait` of
-//! waiting in all; the final error says how many tries over how long.
+//! Failures fall in two classes with their own limits:
+//!
+//! - **Graph answered** 429, 503 or 504: honour `Retry-After` (learn: graph/throttling — keep
+//!   honouring it on repeated 429s); without one, the wait grows exponentially with jitter, up
+//!   to a minute. At most `max_tries` tries and `max_wait` of waiting per request: throttling is
+//!   Graph pacing us, and waiting it out is how a large run finishes.
+//! - **No answer**: a timeout, a refused or reset connection, a body cut short. Nothing says
+//!   when it will get better, and during an incident a Graph that does not answer must fail
+//!   fast rather than hold a run for minutes: at most `transport_max_tries` tries (never more
+//!   than `max_tries`), backoff capped at `transport_max_delay` and `transport_max_wait` of
+//!   waiting per request.
+//!
+//! The final error says how many tries over how long.
 //!
 //! Waits are in Graph's seconds. `time_scale` (emulated seconds per real second, 1.0 against a
 //! real tenant) lets tests and the benchmark run against the emulator's faster clock.
@@ -16,12 +25,19 @@ use super::error::GraphError;
 
 #[derive(Debug, Clone)]
 pub struct RetryPolicy {
-    /// Tries per request, the first included.
+    /// Tries per request, the first included (`--max-retries`).
     pub max_tries: u32,
     /// Total waiting per request, in Graph's seconds.
     pub max_wait: Duration,
     pub base_delay: Duration,
     pub max_delay: Duration,
+    /// Tries per request when the latest try got no answer, the first included; `max_tries`
+    /// still caps it.
+    pub transport_max_tries: u32,
+    /// The longest single wait after a try that got no answer.
+    pub transport_max_delay: Duration,
+    /// Total waiting per request when the latest try got no answer.
+    pub transport_max_wait: Duration,
     /// Emulated seconds per real second; every sleep is divided by it.
     pub time_scale: f64,
 }
@@ -33,6 +49,9 @@ impl Default for RetryPolicy {
             max_wait: Duration::from_secs(300),
             base_delay: Duration::from_secs(1),
             max_delay: Duration::from_secs(60),
+            transport_max_tries: 3,
+            transport_max_delay: Duration::from_secs(4),
+            transport_max_wait: Duration::from_secs(15),
             time_scale: 1.0,
         }
     }
@@ -45,31 +64,77 @@ pub enum Decision {
     GiveUp,
 }
 
+/// The two kinds of failure that may be retried, each with its own limits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Retryable {
+    /// Graph answered 429, 503 or 504.
+    Answered,
+    /// No usable answer: timeout, connection refused or reset, a torn body.
+    NoAnswer,
+}
+
+fn classify(error: &GraphError) -> Option<Retryable> {
+    if !error.is_transient() {
+        return None;
+    }
+    Some(if error.api().is_some() {
+        Retryable::Answered
+    } else {
+        Retryable::NoAnswer
+    })
+}
+
 impl RetryPolicy {
     /// `tries` is how many tries have been made so far (1 after the first failure);
-    /// `waited` is the waiting already spent on this request.
+    /// `waited` is the waiting already spent on this request. The class of the latest failure
+    /// sets the limits: a request throttled for a while that then stops answering gives up
+    /// within the no-answer limits, counting the tries and waiting it has already had.
     pub fn decide(&self, error: &GraphError, tries: u32, waited: Duration) -> Decision {
-        if !error.is_transient() || tries >= self.max_tries {
+        let Some(class) = classify(error) else {
+            return Decision::GiveUp;
+        };
+        let (max_tries, max_delay, max_wait) = self.limits(class);
+        if tries >= max_tries {
             return Decision::GiveUp;
         }
         let delay = match error.api().and_then(|e| e.retry_after) {
             // Graph says when; a zero asks for an immediate retry, which would hammer it.
             Some(after) => after.max(Duration::from_millis(100)),
-            None => self.backoff(tries),
+            None => self.backoff(tries, max_delay),
         };
-        if waited + delay > self.max_wait {
+        if waited + delay > max_wait {
             return Decision::GiveUp;
         }
         Decision::RetryAfter(delay)
     }
 
+    /// The most tries a request that failed with `error` gets, for "try 2 of 3" in warnings.
+    pub fn max_tries_for(&self, error: &GraphError) -> u32 {
+        match classify(error) {
+            Some(class) => self.limits(class).0,
+            None => 1,
+        }
+    }
+
+    /// Tries, longest single wait and total waiting for a class of failure.
+    fn limits(&self, class: Retryable) -> (u32, Duration, Duration) {
+        match class {
+            Retryable::Answered => (self.max_tries, self.max_delay, self.max_wait),
+            Retryable::NoAnswer => (
+                self.max_tries.min(self.transport_max_tries),
+                self.transport_max_delay.min(self.max_delay),
+                self.transport_max_wait.min(self.max_wait),
+            ),
+        }
+    }
+
     /// Exponential backoff with "equal jitter": half fixed, half random, so that many users
     /// throttled at once do not come back in lockstep.
-    fn backoff(&self, tries: u32) -> Duration {
+    fn backoff(&self, tries: u32, max_delay: Duration) -> Duration {
         let exp = self
             .base_delay
             .saturating_mul(1u32 << (tries - 1).min(16))
-            .min(self.max_delay);
+            .min(max_delay);
         let half = exp / 2;
         let jitter = rand::rng().random_range(0.0..=1.0);
         half + half.mul_f64(jitter)
@@ -104,38 +169,232 @@ mod tests {
         })
     }
 
-    #[test]
-    fn honours_retry_after_and_gives_up_on_permanent_errors() {
-        let p = RetryPolicy::default();
-        assert_eq!(
-            p.decide(&api(429, Some(7)), 1, Duration::ZERO),
-            Decision::RetryAfter(Duration::from_secs(7))
-        );
-        assert_eq!(
-            p.decide(&api(404, None), 1, Duration::ZERO),
-            Decision::GiveUp
-        );
-        assert_eq!(
-            p.decide(&api(400, Some(1)), 1, Duration::ZERO),
-            Decision::GiveUp
-        );
-        assert_eq!(
-            p.decide(&api(403, None), 1, Duration::ZERO),
-            Decision::GiveUp
-        );
+    fn timeout() -> GraphError {
+        GraphError::Transport {
+            message: "the request timed out after 1s".into(),
+            timed_out: true,
+        }
+    }
+
+    fn refused() -> GraphError {
+        GraphError::Transport {
+            message: "connection refused".into(),
+            timed_out: false,
+        }
+    }
+
+    fn torn() -> GraphError {
+        GraphError::Decode {
+            message: "the response body is not valid JSON".into(),
+        }
+    }
+
+    /// What `decide` must answer: a wait within a range (jitter), or give up.
+    #[derive(Debug)]
+    enum Want {
+        Wait(f64, f64),
+        GiveUp,
     }
 
     #[test]
-    fn bounded_by_tries_and_total_wait() {
+    fn decision_table() {
+        use Want::*;
+        let secs = Duration::from_secs;
         let p = RetryPolicy::default();
-        assert_eq!(
-            p.decide(&api(503, None), 8, Duration::ZERO),
-            Decision::GiveUp
-        );
-        assert_eq!(
-            p.decide(&api(429, Some(30)), 2, Duration::from_secs(290)),
-            Decision::GiveUp
-        );
+        let rows: Vec<(&str, GraphError, u32, Duration, Want)> = vec![
+            // Graph answered: its Retry-After, today's limits (8 tries, 5 minutes of waiting).
+            (
+                "429 with Retry-After",
+                api(429, Some(7)),
+                1,
+                secs(0),
+                Wait(7.0, 7.0),
+            ),
+            (
+                "429 with Retry-After 0",
+                api(429, Some(0)),
+                1,
+                secs(0),
+                Wait(0.1, 0.1),
+            ),
+            (
+                "429 on try 7",
+                api(429, Some(2)),
+                7,
+                secs(0),
+                Wait(2.0, 2.0),
+            ),
+            ("429 on try 8", api(429, Some(2)), 8, secs(0), GiveUp),
+            (
+                "429 within the wait budget",
+                api(429, Some(30)),
+                2,
+                secs(270),
+                Wait(30.0, 30.0),
+            ),
+            (
+                "429 past the wait budget",
+                api(429, Some(30)),
+                2,
+                secs(290),
+                GiveUp,
+            ),
+            (
+                "503 without Retry-After",
+                api(503, None),
+                1,
+                secs(0),
+                Wait(0.5, 1.0),
+            ),
+            (
+                "503 backoff on try 7",
+                api(503, None),
+                7,
+                secs(0),
+                Wait(30.0, 60.0),
+            ),
+            ("503 on try 8", api(503, None), 8, secs(0), GiveUp),
+            ("504", api(504, None), 3, secs(0), Wait(2.0, 4.0)),
+            // No answer: 3 tries, at most 4 s per wait and 15 s in all.
+            ("timeout on try 1", timeout(), 1, secs(0), Wait(0.5, 1.0)),
+            ("timeout on try 2", timeout(), 2, secs(1), Wait(1.0, 2.0)),
+            ("timeout on try 3", timeout(), 3, secs(3), GiveUp),
+            (
+                "connection refused on try 2",
+                refused(),
+                2,
+                secs(0),
+                Wait(1.0, 2.0),
+            ),
+            ("connection refused on try 3", refused(), 3, secs(0), GiveUp),
+            ("torn body on try 1", torn(), 1, secs(0), Wait(0.5, 1.0)),
+            ("torn body on try 3", torn(), 3, secs(0), GiveUp),
+            // Throttled for a while, then no answer: the no-answer limits, counting it all.
+            (
+                "timeout after 2 throttled tries",
+                timeout(),
+                3,
+                secs(4),
+                GiveUp,
+            ),
+            (
+                "timeout after 15 s throttled",
+                timeout(),
+                1,
+                secs(15),
+                GiveUp,
+            ),
+            (
+                "429 after timeouts",
+                api(429, Some(1)),
+                4,
+                secs(3),
+                Wait(1.0, 1.0),
+            ),
+            // Never retried.
+            (
+                "400 even with Retry-After",
+                api(400, Some(1)),
+                1,
+                secs(0),
+                GiveUp,
+            ),
+            ("401", api(401, None), 1, secs(0), GiveUp),
+            ("403", api(403, None), 1, secs(0), GiveUp),
+            ("404", api(404, None), 1, secs(0), GiveUp),
+            ("500", api(500, None), 1, secs(0), GiveUp),
+            (
+                "exhausted",
+                GraphError::Exhausted {
+                    last: Box::new(timeout()),
+                    tries: 3,
+                    elapsed: secs(5),
+                },
+                1,
+                secs(0),
+                GiveUp,
+            ),
+            (
+                "refused",
+                GraphError::Refused {
+                    message: "redirect".into(),
+                },
+                1,
+                secs(0),
+                GiveUp,
+            ),
+            (
+                "auth",
+                GraphError::Auth {
+                    message: "no token".into(),
+                    expired: false,
+                },
+                1,
+                secs(0),
+                GiveUp,
+            ),
+        ];
+        for (name, err, tries, waited, want) in rows {
+            // Jitter: ask a few times.
+            for _ in 0..20 {
+                match (p.decide(&err, tries, waited), &want) {
+                    (Decision::GiveUp, GiveUp) => {}
+                    (Decision::RetryAfter(d), Wait(lo, hi))
+                        if d.as_secs_f64() >= *lo && d.as_secs_f64() <= *hi => {}
+                    (got, want) => panic!("{name}: got {got:?}, want {want:?}"),
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn fewer_tries_asked_for_caps_the_no_answer_tries_too() {
+        let p = RetryPolicy {
+            max_tries: 2,
+            ..RetryPolicy::default()
+        };
+        assert_eq!(p.decide(&timeout(), 2, Duration::ZERO), Decision::GiveUp);
+        assert_eq!(p.max_tries_for(&timeout()), 2);
+        let p = RetryPolicy {
+            max_tries: 50,
+            ..RetryPolicy::default()
+        };
+        assert_eq!(p.max_tries_for(&timeout()), 3);
+        assert_eq!(p.max_tries_for(&api(429, Some(1))), 50);
+        assert_eq!(p.max_tries_for(&api(404, None)), 1);
+    }
+
+    #[test]
+    fn no_answer_backoff_caps_at_a_few_seconds_and_the_budget_holds() {
+        let p = RetryPolicy {
+            transport_max_tries: 20,
+            max_tries: 20,
+            ..RetryPolicy::default()
+        };
+        let mut waited = Duration::ZERO;
+        let mut tries = 1;
+        while let Decision::RetryAfter(d) = p.decide(&timeout(), tries, waited) {
+            assert!(d <= p.transport_max_delay, "try {tries}: {d:?}");
+            waited += d;
+            tries += 1;
+        }
+        assert!(waited <= p.transport_max_wait, "{waited:?}");
+        assert!(tries < 20, "the wait budget, not the tries, ended it");
+    }
+
+    #[test]
+    fn a_dead_graph_costs_a_request_little_waiting_by_default() {
+        // Against a Graph that never answers, each request gets 3 tries and at most 1 s + 2 s
+        // of waiting: with --timeout T, about 3 T + 3 s per request, not minutes.
+        let p = RetryPolicy::default();
+        let mut waited = Duration::ZERO;
+        let mut tries = 1;
+        while let Decision::RetryAfter(d) = p.decide(&timeout(), tries, waited) {
+            waited += d;
+            tries += 1;
+        }
+        assert_eq!(tries, 3);
+        assert!(waited <= Duration::from_secs(3), "{waited:?}");
     }
 
     #[test]

@@ -86,7 +86,7 @@ fn a_non_microsoft_host_is_announced() {
 
 /// The environment of an app registration that signs in at the emulator's token endpoint.
 fn app_env(t: &Tenant) -> crate::support::Cmd {
-    use lockdown::emulator::{APP_ID, TENANT_ID};
+    use lockdown_emulator::{APP_ID, TENANT_ID};
     let mut cmd = t.bare();
     cmd.env("AZURE_AUTHORITY_HOST", &t.emu.url())
         .env("AZURE_TENANT_ID", TENANT_ID)
@@ -104,7 +104,7 @@ fn token_requests(t: &Tenant) -> usize {
 
 #[test]
 fn client_secret_signs_in_end_to_end_and_never_shows_the_secret() {
-    use lockdown::emulator::APP_CLIENT_SECRET;
+    use lockdown_emulator::APP_CLIENT_SECRET;
     let t = Tenant::https();
     // `auto` picks the client secret when no ready-made token is set.
     let run = app_env(&t)
@@ -257,7 +257,7 @@ fn an_insecure_authority_is_refused_before_sending_a_secret() {
 
 #[test]
 fn a_redirect_is_never_followed_with_the_token() {
-    use lockdown::emulator::{EmulatorConfig, FaultKind, FaultRule};
+    use lockdown_emulator::{EmulatorConfig, FaultKind, FaultRule};
     let elsewhere = Tenant::start();
     let t = Tenant::with(EmulatorConfig {
         faults: vec![FaultRule::always(FaultKind::Redirect {

@@ -1,6 +1,6 @@
 //! `lockdown block`: every step, option, UPN form and error class.
 
-use lockdown::emulator::{EmulatorConfig, TokenKind, TokenSpec};
+use lockdown_emulator::{EmulatorConfig, TokenKind, TokenSpec};
 
 use crate::support::{status_of, step, Tenant};
 

@@ -1,6 +1,6 @@
 //! Bulk runs against Graph's enforced limits: pacing instead of collisions, batching.
 
-use lockdown::emulator::{EmulatorConfig, Seed};
+use lockdown_emulator::{EmulatorConfig, Seed};
 
 use crate::support::Tenant;
 

@@ -1,7 +1,7 @@
 //! Guard rails: never lock the signed-in account or a protected one without --force; say when
 //! a target holds an admin role.
 
-use lockdown::emulator::{EmulatorConfig, FaultKind, FaultRule};
+use lockdown_emulator::{EmulatorConfig, FaultKind, FaultRule};
 
 use crate::support::Tenant;
 

@@ -4,7 +4,7 @@
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use lockdown::emulator::EmulatorConfig;
+use lockdown_emulator::EmulatorConfig;
 
 use crate::support::Tenant;
 

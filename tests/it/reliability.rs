@@ -2,7 +2,7 @@
 
 use std::time::Duration;
 
-use lockdown::emulator::{EmulatorConfig, FaultKind, FaultRule};
+use lockdown_emulator::{EmulatorConfig, FaultKind, FaultRule};
 
 use crate::support::{status_of, step, Tenant};
 
@@ -101,7 +101,7 @@ fn on_the_wire(kind: FaultKind, times: usize) -> FaultRule {
 #[test]
 fn dropped_connections_are_retried() {
     for transport in [&[][..], &["--no-batch"][..]] {
-        let t = faulty(vec![on_the_wire(FaultKind::DropConnection, 3)]);
+        let t = faulty(vec![on_the_wire(FaultKind::DropConnection, 2)]);
         let run = block(&t, "alex@contoso.com", transport);
         run.assert_code(0);
         assert_eq!(run.one()["outcome"], "locked");

@@ -34,7 +34,7 @@ fn nothing_secret_at_the_most_verbose_level() {
 
 #[test]
 fn nothing_secret_on_retry_and_fault_paths_or_in_the_report() {
-    use lockdown::emulator::{EmulatorConfig, FaultKind, FaultRule};
+    use lockdown_emulator::{EmulatorConfig, FaultKind, FaultRule};
     let t = Tenant::with(EmulatorConfig {
         faults: vec![
             FaultRule {

@@ -5,7 +5,7 @@ use std::io::Write;
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
-use lockdown::emulator::{Emulator, EmulatorConfig, RequestRecord, UserState};
+use lockdown_emulator::{Emulator, EmulatorConfig, RequestRecord, UserState};
 use serde_json::Value;
 
 pub struct Tenant {

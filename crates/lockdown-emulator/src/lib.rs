@@ -29,6 +29,10 @@
 //! `2d000000-0000-4000-8000-{n:012x}`, numbered in seeding order; read them through
 //! [`Emulator::user`]`(..).device_ids`.
 
+// A `Reply` is an HTTP answer of a test server, built once per request: its size does not
+// matter, and boxing it everywhere would only add noise.
+#![allow(clippy::result_large_err)]
+
 mod auth;
 mod batch;
 mod errors;
