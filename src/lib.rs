@@ -9,6 +9,7 @@ pub mod auth;
 pub mod cli;
 pub mod cloud;
 pub mod commands;
+pub mod endpoint;
 pub mod engine;
 pub mod error;
 pub mod graph;
