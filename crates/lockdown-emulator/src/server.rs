@@ -229,6 +229,7 @@ pub(crate) async fn start(
             devices_per_user,
         } => seed::bulk(users, devices_per_user),
     };
+    tenant.intune = config.intune;
     let admin_token = auth::issue(&mut tenant, &auth::admin_spec());
     let app_token = auth::issue(&mut tenant, &auth::app_spec());
     let listener = TcpListener::bind(addr).await?;
