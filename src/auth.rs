@@ -143,7 +143,7 @@ fn need(env: Env, mode: &'static str, names: &[&str]) -> Result<Vec<String>, Aut
 fn client_options(cloud: Cloud, env: Env) -> Result<ClientOptions, AuthError> {
     let config = match var(env, "AZURE_AUTHORITY_HOST") {
         Some(host) => {
-            let url = crate::graph::parse_root(&host).map_err(AuthError::Authority)?;
+            let url = crate::endpoint::parse_root(&host).map_err(AuthError::Authority)?;
             let mut custom = azure_core::cloud::CustomConfiguration::default();
             custom.authority_host = url.as_str().trim_end_matches('/').to_owned();
             azure_core::cloud::CloudConfiguration::Custom(custom)

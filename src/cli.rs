@@ -111,20 +111,31 @@ pub struct BlockArgs {
     #[arg(long)]
     pub dry_run: bool,
 
-    /// Leave the account enabled (its password is still reset, so nobody knows it).
+    /// Leave the account enabled (its password is still reset, so nobody knows it). The same as
+    /// `--skip disable_account`.
     #[arg(long)]
     pub keep_enabled: bool,
 
-    /// Do not reset the password.
-    #[arg(long)]
+    /// Leave out a step (repeatable, or comma-separated).
+    #[arg(long, value_name = "STEP", value_delimiter = ',',
+          value_parser = crate::steps::names(crate::steps::Choice::Skip))]
+    pub skip: Vec<String>,
+
+    /// Add an opt-in step (repeatable, or comma-separated).
+    #[arg(long, value_name = "STEP", value_delimiter = ',',
+          value_parser = crate::steps::names(crate::steps::Choice::With))]
+    pub with: Vec<String>,
+
+    /// Same as `--skip reset_password` (kept for existing scripts).
+    #[arg(long, hide = true)]
     pub skip_password: bool,
 
-    /// Do not revoke sign-in sessions.
-    #[arg(long)]
+    /// Same as `--skip revoke_sessions` (kept for existing scripts).
+    #[arg(long, hide = true)]
     pub skip_sessions: bool,
 
-    /// Do not disable registered devices.
-    #[arg(long)]
+    /// Same as `--skip disable_devices` (kept for existing scripts).
+    #[arg(long, hide = true)]
     pub skip_devices: bool,
 
     /// Write each user's result as a JSON line to FILE (created or truncated), with the
@@ -162,6 +173,10 @@ pub struct StatusArgs {
     /// Read users from a file, as for `block --from`.
     #[arg(long, value_name = "FILE")]
     pub from: Option<PathBuf>,
+
+    /// Also write each user's JSON line to FILE (created or truncated).
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

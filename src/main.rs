@@ -24,7 +24,7 @@ fn main() -> ExitCode {
         cancel.install();
         match &cli.command {
             Command::Block(args) => commands::block::run(&cli.global, args, cancel).await,
-            Command::Status(args) => commands::status::run(&cli.global, args).await,
+            Command::Status(args) => commands::status::run(&cli.global, args, cancel).await,
             Command::Sandbox(args) => commands::sandbox::run(args, cancel).await,
             Command::Completions(args) => commands::shell::completions(args.shell),
             Command::Man => commands::shell::man(),
@@ -33,10 +33,7 @@ fn main() -> ExitCode {
     let status = match result {
         Ok(status) => status,
         Err(fatal) => {
-            eprintln!("error: {}", fatal.message);
-            if let Some(hint) = &fatal.hint {
-                eprintln!("hint: {hint}");
-            }
+            eprintln!("{}", fatal.render());
             fatal.status
         }
     };

@@ -4,29 +4,46 @@
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use crate::cli::OutputFormat;
-use crate::commands::{ExitStatus, Fatal};
+use crate::error::{ExitStatus, Fatal};
 use crate::report::UserReport;
 
 pub struct Printer {
     format: OutputFormat,
-    report: Option<BufWriter<File>>,
+    report: Option<(PathBuf, BufWriter<File>)>,
+    /// Set once the report file could not be written; stdout still gets every line.
+    report_error: Option<String>,
 }
 
 impl Printer {
+    /// Open the report file, if any: one that cannot be created is a usage error before
+    /// anything is sent.
     pub fn new(format: OutputFormat, report: Option<&Path>) -> Result<Self, Fatal> {
         let report = match report {
             None => None,
-            Some(path) => Some(BufWriter::new(File::create(path).map_err(|e| {
-                Fatal::usage(format!("cannot write the report `{}`: {e}", path.display()))
-            })?)),
+            Some(path) => {
+                let file = File::create(path).map_err(|e| {
+                    Fatal::caused(
+                        ExitStatus::Usage,
+                        format!("cannot write the report `{}`", path.display()),
+                        e,
+                    )
+                })?;
+                Some((path.to_owned(), BufWriter::new(file)))
+            }
         };
-        Ok(Printer { format, report })
+        Ok(Printer {
+            format,
+            report,
+            report_error: None,
+        })
     }
 
-    pub fn emit(&mut self, user: &UserReport) -> Result<(), Fatal> {
+    /// Print one user. Stdout always gets it; an error says the report file could not take it
+    /// (then, and after, it is not written to again).
+    pub fn emit(&mut self, user: &UserReport) -> Result<(), String> {
         let mut out = std::io::stdout().lock();
         let line = user.to_json_line();
         let written = match self.format {
@@ -35,16 +52,21 @@ impl Printer {
         };
         // A closed pipe (`| head`) is not worth a panic; the report file still gets the line.
         let _ = written.and_then(|_| out.flush());
-        if let Some(file) = &mut self.report {
-            // Writes may already have been sent: this is a failure, not a usage error.
-            writeln!(file, "{line}")
-                .and_then(|_| file.flush())
-                .map_err(|e| Fatal {
-                    status: ExitStatus::Failure,
-                    message: format!("cannot write the report: {e}"),
-                    hint: None,
-                })?;
+        if self.report_error.is_some() {
+            return Ok(());
+        }
+        if let Some((path, file)) = &mut self.report {
+            if let Err(e) = writeln!(file, "{line}").and_then(|_| file.flush()) {
+                let message = format!("cannot write the report `{}`: {e}", path.display());
+                self.report_error = Some(message.clone());
+                return Err(message);
+            }
         }
         Ok(())
+    }
+
+    /// Why the report file stopped being written, if it did.
+    pub fn report_error(&self) -> Option<&str> {
+        self.report_error.as_deref()
     }
 }

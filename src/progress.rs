@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-use crate::commands::block::Tally;
+use crate::engine::Counts;
 use crate::graph::Stats;
 
 const SHOW_AFTER: Duration = Duration::from_secs(1);
@@ -33,13 +33,13 @@ impl Progress {
         }
     }
 
-    pub(crate) fn update(&self, tally: &Tally, stats: &Stats) {
+    pub fn update(&self, tally: &Counts, stats: &Stats) {
         let elapsed = self.started.elapsed();
         if self.terminal && self.bar.is_hidden() && elapsed >= SHOW_AFTER {
             self.bar.set_draw_target(ProgressDrawTarget::stderr());
             self.bar.enable_steady_tick(Duration::from_millis(200));
         }
-        let done = tally.total();
+        let done = tally.done;
         self.bar.set_message(format!(
             "{done} users ({:.1}/s): locked {}, partial {}, failed {}, throttled {}",
             done as f64 / elapsed.as_secs_f64().max(0.001),

@@ -2,6 +2,7 @@
 //! people read. Both are rendered from the same [`UserReport`].
 
 use serde::Serialize;
+use serde_json::{Map, Value};
 
 use crate::graph::GraphError;
 use crate::hints::Hint;
@@ -16,6 +17,8 @@ pub enum Outcome {
     Planned,
     Refused,
     Interrupted,
+    /// `status`: the user was read.
+    Found,
 }
 
 impl Outcome {
@@ -28,34 +31,13 @@ impl Outcome {
             Outcome::Planned => "planned",
             Outcome::Refused => "refused",
             Outcome::Interrupted => "interrupted",
+            Outcome::Found => "found",
         }
     }
 
     /// Whether this user counts as a success for the exit status.
     pub fn is_success(self) -> bool {
-        matches!(self, Outcome::Locked | Outcome::Planned)
-    }
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum StepName {
-    DisableAccount,
-    RevokeSessions,
-    ResetPassword,
-    DisableDevices,
-    Verify,
-}
-
-impl StepName {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            StepName::DisableAccount => "disable_account",
-            StepName::RevokeSessions => "revoke_sessions",
-            StepName::ResetPassword => "reset_password",
-            StepName::DisableDevices => "disable_devices",
-            StepName::Verify => "verify",
-        }
+        matches!(self, Outcome::Locked | Outcome::Planned | Outcome::Found)
     }
 }
 
@@ -104,66 +86,80 @@ impl ErrorReport {
     }
 }
 
+/// One thing a step acts on (a device, an authentication method, a rule): the fields the step
+/// reports about it, then its own status and error.
 #[derive(Debug, Clone, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct DeviceReport {
-    pub id: String,
-    pub display_name: Option<String>,
-    pub operating_system: Option<String>,
+pub struct ItemReport {
+    #[serde(flatten)]
+    pub fields: Map<String, Value>,
     pub status: StepStatus,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<ErrorReport>,
+    /// How the text report names it: `ADELEV-LAPTOP (Windows)`.
+    #[serde(skip)]
+    pub label: String,
 }
 
-#[derive(Debug, Clone, Serialize)]
+/// One step's result. JSON: `{"step", "status", "detail", "error"?, <items>?, <extra>...}`.
+#[derive(Debug, Clone)]
 pub struct StepReport {
-    pub step: StepName,
+    pub step: &'static str,
     pub status: StepStatus,
     pub detail: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<ErrorReport>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub devices: Option<Vec<DeviceReport>>,
+    /// The items the step acted on, under the step's own key (`devices`, `methods`, ...).
+    pub items: Option<(&'static str, Vec<ItemReport>)>,
+    /// Further fields the step reports.
+    pub extra: Map<String, Value>,
+}
+
+impl Serialize for StepReport {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeMap;
+        let mut map = serializer.serialize_map(None)?;
+        map.serialize_entry("step", self.step)?;
+        map.serialize_entry("status", &self.status)?;
+        map.serialize_entry("detail", &self.detail)?;
+        if let Some(error) = &self.error {
+            map.serialize_entry("error", error)?;
+        }
+        if let Some((key, items)) = &self.items {
+            map.serialize_entry(key, items)?;
+        }
+        for (k, v) in &self.extra {
+            map.serialize_entry(k, v)?;
+        }
+        map.end()
+    }
 }
 
 impl StepReport {
-    pub fn new(step: StepName, status: StepStatus, detail: impl Into<Option<String>>) -> Self {
+    pub fn new(step: &'static str, status: StepStatus, detail: impl Into<Option<String>>) -> Self {
         StepReport {
             step,
             status,
             detail: detail.into(),
             error: None,
-            devices: None,
+            items: None,
+            extra: Map::new(),
         }
     }
 
-    pub fn failed(step: StepName, detail: impl Into<String>, error: ErrorReport) -> Self {
+    pub fn failed(step: &'static str, detail: impl Into<String>, error: ErrorReport) -> Self {
         StepReport {
-            step,
-            status: StepStatus::Failed,
-            detail: Some(detail.into()),
             error: Some(error),
-            devices: None,
+            ..StepReport::new(step, StepStatus::Failed, detail.into())
         }
+    }
+
+    pub fn with_items(mut self, key: &'static str, items: Vec<ItemReport>) -> Self {
+        self.items = Some((key, items));
+        self
     }
 }
 
-/// The account's state as read from Graph: what an undo needs.
-#[derive(Debug, Clone, Serialize, PartialEq)]
-#[serde(rename_all = "camelCase")]
-pub struct Snapshot {
-    pub account_enabled: Option<bool>,
-    pub sign_in_sessions_valid_from_date_time: Option<String>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub devices: Option<Vec<DeviceSnapshot>>,
-}
-
-#[derive(Debug, Clone, Serialize, PartialEq)]
-#[serde(rename_all = "camelCase")]
-pub struct DeviceSnapshot {
-    pub id: String,
-    pub account_enabled: Option<bool>,
-}
+/// State as read from Graph, each step adding its part: what an undo needs.
+pub type Snapshot = Map<String, Value>;
 
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -187,6 +183,15 @@ pub struct UserReport {
     /// Advisories that do not change the outcome (admin roles, guest caveats).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
+    /// `status`: what was read, as top-level fields.
+    #[serde(flatten)]
+    pub facts: Map<String, Value>,
+    /// `status`: the same facts as text lines.
+    #[serde(skip)]
+    pub facts_text: Vec<String>,
+    /// The before -> after lines of the text report, one per step that has one.
+    #[serde(skip)]
+    pub changes: Vec<String>,
 }
 
 impl UserReport {
@@ -203,10 +208,13 @@ impl UserReport {
             before: None,
             after: None,
             warnings: Vec::new(),
+            facts: Map::new(),
+            facts_text: Vec::new(),
+            changes: Vec::new(),
         }
     }
 
-    pub fn step(&self, name: StepName) -> Option<&StepReport> {
+    pub fn step(&self, name: &str) -> Option<&StepReport> {
         self.steps.iter().find(|s| s.step == name)
     }
 
@@ -222,7 +230,11 @@ impl UserReport {
             (None, Some(upn)) => upn.clone(),
             _ => self.target.clone(),
         };
-        out.push_str(&format!("{who}: {}", self.outcome.as_str()));
+        if self.outcome == Outcome::Found {
+            out.push_str(&who);
+        } else {
+            out.push_str(&format!("{who}: {}", self.outcome.as_str()));
+        }
         if let Some(id) = &self.id {
             out.push_str(&format!("  (id {id})"));
         }
@@ -233,68 +245,42 @@ impl UserReport {
         if let Some(err) = &self.error {
             push_error(&mut out, err, "  ");
         }
+        for line in &self.facts_text {
+            out.push_str(&format!("  {line}\n"));
+        }
         for w in &self.warnings {
             out.push_str(&format!("  warning: {w}\n"));
         }
         for step in &self.steps {
             out.push_str(&format!(
                 "  {:<16} {:<8} {}\n",
-                step.step.as_str(),
+                step.step,
                 step.status.as_str(),
                 step.detail.as_deref().unwrap_or("")
             ));
             if let Some(err) = &step.error {
                 push_error(&mut out, err, "      ");
             }
-            for d in step.devices.iter().flatten() {
+            for item in step.items.iter().flat_map(|(_, items)| items) {
                 out.push_str(&format!(
-                    "      - {} ({}): {}\n",
-                    d.display_name.as_deref().unwrap_or(&d.id),
-                    d.operating_system.as_deref().unwrap_or("unknown OS"),
-                    d.status.as_str()
+                    "      - {}: {}\n",
+                    item.label,
+                    item.status.as_str()
                 ));
-                if let Some(err) = &d.error {
+                if let Some(err) = &item.error {
                     push_error(&mut out, err, "          ");
                 }
             }
         }
-        if let (Some(before), Some(after)) = (&self.before, &self.after) {
-            out.push_str(&format!(
-                "  account enabled: {} -> {}\n",
-                yes_no(before.account_enabled),
-                yes_no(after.account_enabled)
-            ));
-            out.push_str(&format!(
-                "  sessions valid from: {} -> {}\n",
-                before
-                    .sign_in_sessions_valid_from_date_time
-                    .as_deref()
-                    .unwrap_or("unknown"),
-                after
-                    .sign_in_sessions_valid_from_date_time
-                    .as_deref()
-                    .unwrap_or("unknown")
-            ));
-            if let (Some(b), Some(a)) = (&before.devices, &after.devices) {
-                let enabled = |d: &Vec<DeviceSnapshot>| {
-                    d.iter()
-                        .filter(|x| x.account_enabled != Some(false))
-                        .count()
-                };
-                out.push_str(&format!(
-                    "  devices enabled: {} of {} -> {} of {}\n",
-                    enabled(b),
-                    b.len(),
-                    enabled(a),
-                    a.len()
-                ));
-            }
+        for line in &self.changes {
+            out.push_str(&format!("  {line}\n"));
         }
         out
     }
 }
 
-fn yes_no(v: Option<bool>) -> &'static str {
+/// `yes`, `no` or `unknown` for a flag read from Graph.
+pub fn yes_no(v: Option<bool>) -> &'static str {
     match v {
         Some(true) => "yes",
         Some(false) => "no",

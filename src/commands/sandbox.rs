@@ -31,10 +31,12 @@ pub enum Embedded {}
 pub(super) async fn embedded() -> Result<(Url, Credential, Embedded), Fatal> {
     let emulator = Emulator::start(EmulatorConfig::default())
         .await
-        .map_err(|e| Fatal {
-            status: ExitStatus::Failure,
-            message: format!("could not start the emulated tenant: {e}"),
-            hint: None,
+        .map_err(|e| {
+            Fatal::caused(
+                ExitStatus::Failure,
+                "could not start the emulated tenant",
+                e,
+            )
         })?;
     eprintln!(
         "sandbox: emulated Contoso tenant at {} (nothing leaves this machine)",

@@ -21,11 +21,8 @@ pub fn completions(shell: Shell) -> Result<ExitStatus, Fatal> {
 /// The man page, lockdown(1), in roff.
 pub fn man() -> Result<ExitStatus, Fatal> {
     let mut page = Vec::new();
-    render_man(&mut page).map_err(|e| Fatal {
-        status: ExitStatus::Failure,
-        message: format!("could not render the man page: {e}"),
-        hint: None,
-    })?;
+    render_man(&mut page)
+        .map_err(|e| Fatal::caused(ExitStatus::Failure, "could not render the man page", e))?;
     print(&page)
 }
 
@@ -95,10 +92,10 @@ fn print(bytes: &[u8]) -> Result<ExitStatus, Fatal> {
     match stdout.write_all(bytes).and_then(|()| stdout.flush()) {
         Ok(()) => Ok(ExitStatus::Success),
         Err(e) if e.kind() == io::ErrorKind::BrokenPipe => Ok(ExitStatus::Success),
-        Err(e) => Err(Fatal {
-            status: ExitStatus::Failure,
-            message: format!("could not write to stdout: {e}"),
-            hint: None,
-        }),
+        Err(e) => Err(Fatal::caused(
+            ExitStatus::Failure,
+            "could not write to stdout",
+            e,
+        )),
     }
 }

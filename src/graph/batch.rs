@@ -30,7 +30,7 @@ use tracing::{debug, warn};
 
 use super::error::{ApiError, GraphError};
 use super::pacer::cost_of;
-use super::retry::Decision;
+use super::retry;
 use super::{Body, GraphRequest, GraphResponse, Inner, Pacing, Target};
 
 /// Graph's limit on requests per batch.
@@ -95,9 +95,8 @@ struct Item {
     label: String,
     stage: usize,
     state: State,
-    tries: u32,
-    waited: Duration,
-    started: Option<Instant>,
+    /// Its tries under the one retry policy.
+    attempts: retry::Attempts,
     outcome: Option<Outcome>,
 }
 
@@ -239,9 +238,7 @@ impl Engine {
                     label: s.label,
                     stage,
                     state: State::Ready,
-                    tries: 0,
-                    waited: Duration::ZERO,
-                    started: None,
+                    attempts: retry::Attempts::default(),
                     outcome: None,
                 })
             })
@@ -302,7 +299,12 @@ impl Engine {
             } else {
                 ready.iter().map(|r| r.2).take(MAX_BATCH).collect()
             };
-            sequential = frontier_all_ready && chain.len() > 1;
+            // Requests of one stage have no order among them: a chain only when it spans
+            // stages (a batch is either fully sequential or fully parallel).
+            let spans_stages = chain
+                .iter()
+                .any(|n| plan.items[*n].stage != plan.items[chain[0]].stage);
+            sequential = frontier_all_ready && spans_stages;
             for n in chain {
                 match self.inner.pacer.try_acquire(cost_of(&plan.items[n].req)) {
                     Ok(()) => members.push((plan_id, n)),
@@ -337,8 +339,7 @@ impl Engine {
         for (plan_id, n) in &members {
             let item = &mut self.plans.get_mut(plan_id).unwrap().items[*n];
             item.state = State::InFlight;
-            item.tries += 1;
-            item.started.get_or_insert(now);
+            item.attempts.begin();
         }
         Formed::Batch(Sent {
             members,
@@ -403,7 +404,7 @@ impl Engine {
                 for (p, n) in &sent.members {
                     let item = &mut self.plans.get_mut(p).unwrap().items[*n];
                     item.state = State::Ready;
-                    item.tries -= 1;
+                    item.attempts.not_run();
                 }
                 return;
             }
@@ -433,7 +434,7 @@ impl Engine {
                     if sent.sequential && e.status == 424 && dependency_failed =>
                 {
                     item.state = State::Ready;
-                    item.tries -= 1;
+                    item.attempts.not_run();
                 }
                 Err(err) if sent.is_single() => {
                     // Already retried under the policy: final.
@@ -450,32 +451,14 @@ impl Engine {
                                 .throttled(api.retry_after.unwrap_or(Duration::from_secs(1)), None);
                         }
                     }
-                    match policy.decide(&err, item.tries, item.waited) {
-                        Decision::RetryAfter(delay)
-                            if !matches!(err, GraphError::Exhausted { .. }) =>
-                        {
-                            self.inner.stats.retries.fetch_add(1, Ordering::Relaxed);
-                            warn!(
-                                "{}: {}; retrying in {:.1}s (try {} of {})",
-                                item.label,
-                                super::short_reason(&err),
-                                delay.as_secs_f64(),
-                                item.tries + 1,
-                                policy.max_tries
-                            );
-                            item.waited += delay;
+                    match item
+                        .attempts
+                        .failed(policy, err, &item.label, &self.inner.stats)
+                    {
+                        retry::Next::Retry(delay) => {
                             item.state = State::Waiting(now + policy.real(delay));
                         }
-                        _ => {
-                            let err = match err {
-                                GraphError::Exhausted { .. } => err,
-                                err if item.tries > 1 => GraphError::Exhausted {
-                                    last: Box::new(err),
-                                    tries: item.tries,
-                                    elapsed: item.started.map(|s| s.elapsed()).unwrap_or_default(),
-                                },
-                                err => err,
-                            };
+                        retry::Next::Fail(err) => {
                             item.state = State::Done;
                             item.outcome = Some(Err(err));
                         }

@@ -152,11 +152,15 @@ impl GraphError {
         self.status() == Some(401) || matches!(self, GraphError::Auth { .. })
     }
 
-    /// The token's lifetime passed during the run and it cannot be renewed: the request was
-    /// not sent. Implies [`GraphError::is_unauthorized`]; a run loop can tell the person to get
-    /// a new token rather than report a rejection.
+    /// The token's lifetime passed and it cannot be renewed: the credential knew before
+    /// sending (the request was not sent), or Graph said so (401 "Lifetime validation failed,
+    /// the token is expired.", learn: graph/errors). Implies [`GraphError::is_unauthorized`];
+    /// a run loop can tell the person to get a new token rather than report a rejection.
     pub fn is_token_expired(&self) -> bool {
         matches!(self, GraphError::Auth { expired: true, .. })
+            || self.api().is_some_and(|e| {
+                e.status == 401 && e.message.to_ascii_lowercase().contains("expired")
+            })
     }
 
     /// Whether the retry policy may try again after this error.

@@ -16,7 +16,6 @@ pub mod roles;
 pub mod users;
 
 use std::fmt;
-use std::net::IpAddr;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -25,10 +24,11 @@ use futures::StreamExt;
 use reqwest::header::{HeaderMap, HeaderValue, AUTHORIZATION};
 use serde::de::DeserializeOwned;
 use time::OffsetDateTime;
-use tracing::{debug, warn};
+use tracing::debug;
 use url::Url;
 
 use crate::auth::Credential;
+pub use crate::endpoint::parse_root;
 use crate::secret::Secret;
 pub use error::{ApiError, GraphError};
 pub use retry::RetryPolicy;
@@ -171,45 +171,6 @@ pub struct Transport {
     pub batch: bool,
     /// Hold requests to Graph's published throttling limits.
     pub pace: bool,
-}
-
-/// Check a Graph root given by `--graph-url` / `LOCKDOWN_GRAPH_URL`: HTTPS, or plain HTTP to a
-/// loopback address only (the emulator). No credentials, query or fragment.
-pub fn parse_root(value: &str) -> Result<Url, String> {
-    let url = Url::parse(value.trim()).map_err(|e| format!("`{value}` is not a URL: {e}"))?;
-    let host = url
-        .host_str()
-        .ok_or_else(|| format!("`{value}` has no host"))?
-        .to_owned();
-    match url.scheme() {
-        "https" => {}
-        "http" if is_loopback(&host) => {}
-        "http" => {
-            return Err(format!(
-                "refusing plain HTTP to `{host}`: the bearer token would travel unencrypted; use https (plain http is allowed only to a loopback address)"
-            ))
-        }
-        other => return Err(format!("unsupported scheme `{other}` in `{value}`; use https")),
-    }
-    if !url.username().is_empty() || url.password().is_some() {
-        return Err("the Graph URL must not carry credentials".into());
-    }
-    if url.query().is_some() || url.fragment().is_some() {
-        return Err("the Graph URL must not have a query or fragment".into());
-    }
-    let mut url = url;
-    let trimmed = url.path().trim_end_matches('/').to_owned();
-    url.set_path(&trimmed);
-    Ok(url)
-}
-
-fn is_loopback(host: &str) -> bool {
-    let bare = host.trim_start_matches('[').trim_end_matches(']');
-    host.eq_ignore_ascii_case("localhost")
-        || bare
-            .parse::<IpAddr>()
-            .map(|ip| ip.is_loopback())
-            .unwrap_or(false)
 }
 
 /// What every request of a run shares: the HTTP client, the token, the retry policy and the
@@ -393,13 +354,11 @@ impl Inner {
         let url = self.url_for(&req.target)?;
         // One client-request-id for all tries, so Microsoft support can follow the story.
         let client_request_id = uuid::Uuid::new_v4().to_string();
-        let started = Instant::now();
-        let mut waited = Duration::ZERO;
-        let mut tries = 0u32;
+        let mut attempts = retry::Attempts::default();
         let mut refreshed = false;
         loop {
-            tries += 1;
-            if pacing == Pacing::Acquire || (pacing == Pacing::Prepaid && tries > 1) {
+            attempts.begin();
+            if pacing == Pacing::Acquire || (pacing == Pacing::Prepaid && attempts.tries() > 1) {
                 self.pacer.acquire(pacer::cost_of(req)).await;
             }
             let token = self.token().await?;
@@ -412,33 +371,13 @@ impl Inner {
             };
             if err.status() == Some(401) && !refreshed && self.credential.invalidate().await {
                 refreshed = true;
+                attempts.not_run();
                 debug!("{label}: Graph answered 401; trying once more with a fresh token");
                 continue;
             }
-            match self.retry.decide(&err, tries, waited) {
-                retry::Decision::GiveUp => {
-                    return Err(if tries > 1 {
-                        GraphError::Exhausted {
-                            last: Box::new(err),
-                            tries,
-                            elapsed: started.elapsed(),
-                        }
-                    } else {
-                        err
-                    });
-                }
-                retry::Decision::RetryAfter(delay) => {
-                    self.stats.retries.fetch_add(1, Ordering::Relaxed);
-                    warn!(
-                        "{label}: {}; retrying in {:.1}s (try {} of {})",
-                        short_reason(&err),
-                        delay.as_secs_f64(),
-                        tries + 1,
-                        self.retry.max_tries_for(&err)
-                    );
-                    waited += delay;
-                    self.retry.sleep(delay).await;
-                }
+            match attempts.failed(&self.retry, err, label, &self.stats) {
+                retry::Next::Fail(err) => return Err(err),
+                retry::Next::Retry(delay) => self.retry.sleep(delay).await,
             }
         }
     }
@@ -604,20 +543,6 @@ pub(crate) fn short_reason(err: &GraphError) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn root_must_be_https_or_loopback_http() {
-        assert!(parse_root("https://graph.microsoft.com").is_ok());
-        assert!(parse_root("https://graph.microsoft.com/").is_ok());
-        assert!(parse_root("http://127.0.0.1:8080").is_ok());
-        assert!(parse_root("http://localhost:8080").is_ok());
-        assert!(parse_root("http://[::1]:8080").is_ok());
-        assert!(parse_root("http://graph.example.com").is_err());
-        assert!(parse_root("http://10.0.0.1").is_err());
-        assert!(parse_root("ftp://graph.microsoft.com").is_err());
-        assert!(parse_root("https://user:pw@graph.microsoft.com").is_err());
-        assert!(parse_root("not a url").is_err());
-    }
 
     fn client(root: &str) -> GraphClient {
         let cred = Arc::new(Credential::fixed(Secret::new("t"), "test"));

@@ -3,7 +3,7 @@
 
 use serde::Deserialize;
 
-use super::{GraphClient, GraphError, GraphRequest, Method, Target};
+use super::{GraphClient, GraphError, GraphRequest, GraphResponse, Method, Target};
 
 /// One page of a collection.
 #[derive(Debug, Deserialize)]
@@ -11,6 +11,44 @@ pub struct Page<T> {
     pub value: Vec<T>,
     #[serde(rename = "@odata.nextLink")]
     pub next_link: Option<String>,
+}
+
+/// A whole collection as the engine hands it on: `{"value": [...]}`.
+#[derive(Debug, Deserialize)]
+pub struct Items {
+    pub value: Vec<serde_json::Value>,
+}
+
+/// Complete a first page that was fetched elsewhere (in a batch): follow its
+/// `@odata.nextLink`, if any, and answer with every item in one body.
+pub async fn complete(
+    client: &GraphClient,
+    first: GraphResponse,
+    label: &str,
+) -> Result<GraphResponse, GraphError> {
+    let page: Page<serde_json::Value> = first.json()?;
+    let Some(link) = page.next_link else {
+        return Ok(first);
+    };
+    let mut items = page.value;
+    let rest: Vec<serde_json::Value> = collect_all(
+        client,
+        GraphRequest {
+            method: Method::Get,
+            target: Target::Absolute(link),
+            body: None,
+        },
+        label,
+    )
+    .await?;
+    items.extend(rest);
+    let body =
+        serde_json::to_vec(&serde_json::json!({ "value": items })).expect("JSON values serialize");
+    Ok(GraphResponse {
+        status: first.status,
+        headers: first.headers,
+        body: body.into(),
+    })
 }
 
 /// A guard against a server that hands back the same link forever.

@@ -17,11 +17,14 @@
 //! Waits are in Graph's seconds. `time_scale` (emulated seconds per real second, 1.0 against a
 //! real tenant) lets tests and the benchmark run against the emulator's faster clock.
 
-use std::time::Duration;
+use std::sync::atomic::Ordering;
+use std::time::{Duration, Instant};
 
 use rand::Rng;
+use tracing::warn;
 
 use super::error::GraphError;
+use super::Stats;
 
 #[derive(Debug, Clone)]
 pub struct RetryPolicy {
@@ -151,6 +154,75 @@ impl RetryPolicy {
 
     pub async fn sleep(&self, delay: Duration) {
         tokio::time::sleep(self.real(delay)).await;
+    }
+}
+
+/// One request's tries under the policy. A plain request and each request inside a `$batch`
+/// keep one of these, so deciding, logging, counting and giving up happen in this one place.
+#[derive(Debug, Clone, Default)]
+pub struct Attempts {
+    tries: u32,
+    waited: Duration,
+    started: Option<Instant>,
+}
+
+/// After a failed try: wait this long (Graph seconds) and try again, or the final error.
+#[derive(Debug)]
+pub enum Next {
+    Retry(Duration),
+    Fail(GraphError),
+}
+
+impl Attempts {
+    /// A try is going out.
+    pub fn begin(&mut self) {
+        self.tries += 1;
+        self.started.get_or_insert_with(Instant::now);
+    }
+
+    /// The try did not run (a batch item whose dependency failed, a refused `$batch`): it does
+    /// not count.
+    pub fn not_run(&mut self) {
+        self.tries = self.tries.saturating_sub(1);
+    }
+
+    pub fn tries(&self) -> u32 {
+        self.tries
+    }
+
+    /// Decide after a failed try; a retry is logged (naming `label`, the user and step) and
+    /// counted, and the final error says how many tries over how long.
+    pub fn failed(
+        &mut self,
+        policy: &RetryPolicy,
+        err: GraphError,
+        label: &str,
+        stats: &Stats,
+    ) -> Next {
+        // A lone request in a batch run went through its own attempts already.
+        if matches!(err, GraphError::Exhausted { .. }) {
+            return Next::Fail(err);
+        }
+        match policy.decide(&err, self.tries, self.waited) {
+            Decision::RetryAfter(delay) => {
+                stats.retries.fetch_add(1, Ordering::Relaxed);
+                warn!(
+                    "{label}: {}; retrying in {:.1}s (try {} of {})",
+                    super::short_reason(&err),
+                    delay.as_secs_f64(),
+                    self.tries + 1,
+                    policy.max_tries_for(&err)
+                );
+                self.waited += delay;
+                Next::Retry(delay)
+            }
+            Decision::GiveUp if self.tries > 1 => Next::Fail(GraphError::Exhausted {
+                last: Box::new(err),
+                tries: self.tries,
+                elapsed: self.started.map(|s| s.elapsed()).unwrap_or_default(),
+            }),
+            Decision::GiveUp => Next::Fail(err),
+        }
     }
 }
 

@@ -361,6 +361,23 @@ fn a_token_that_expires_mid_run_stops_it_without_being_sent() {
         t.user("user20@contoso.com").account_enabled,
         "no new user is started once the token has expired"
     );
+    // Every user still gets a line: those not reached are interrupted, saying why.
+    let lines = run.lines();
+    assert_eq!(lines.len(), 20, "{run:?}");
+    let last = lines
+        .iter()
+        .find(|l| l["target"] == "user20@contoso.com")
+        .unwrap();
+    assert_eq!(last["outcome"], "interrupted", "{last:#}");
+    assert!(
+        last["reason"].as_str().unwrap().contains("token expired"),
+        "{last:#}"
+    );
+    assert!(
+        run.stderr.contains("expired during the run"),
+        "{}",
+        run.stderr
+    );
 }
 
 #[test]

@@ -468,7 +468,7 @@ fn refuses_to_write_without_a_terminal_or_yes() {
 }
 
 #[test]
-fn one_user_takes_four_round_trips_with_batching() {
+fn one_user_takes_two_round_trips_with_batching() {
     let t = Tenant::start();
     let run = t.block_json(&["adele@contoso.com"]);
     run.assert_code(0);
@@ -480,8 +480,17 @@ fn one_user_takes_four_round_trips_with_batching() {
         .filter(|r| !r.in_batch)
         .map(|r| format!("{} {}", r.method, r.path))
         .collect();
-    // /me; the reads; the ordered writes; the verify reads.
-    assert_eq!(calls.len(), 4, "{calls:#?}");
+    // /me with the reads; the ordered writes with the verifying re-read at the end.
+    assert_eq!(calls.len(), 2, "{calls:#?}");
+    assert!(calls.iter().all(|c| c == "POST /v1.0/$batch"), "{calls:#?}");
+    let first: Vec<String> = t
+        .emu
+        .requests()
+        .iter()
+        .filter(|r| r.in_batch && r.method == "GET")
+        .map(|r| r.path.clone())
+        .collect();
+    assert!(first.iter().any(|p| p == "/v1.0/me"), "{first:#?}");
     // The writes still went in order, and each batch item was recorded.
     let writes: Vec<String> = t
         .writes()
@@ -539,4 +548,100 @@ fn a_server_without_batch_support_gets_requests_one_by_one() {
         .any(|r| r.path.ends_with("$batch") && r.status == 400));
     assert!(requests.iter().all(|r| !r.in_batch));
     assert!(!t.user("alex@contoso.com").account_enabled);
+}
+
+#[test]
+fn skip_takes_step_names_their_kebab_forms_and_aliases() {
+    let t = Tenant::start();
+    let before = t.user("adele@contoso.com");
+    let run = t.block_json(&[
+        "adele@contoso.com",
+        "--skip",
+        "reset-password,sessions",
+        "--skip",
+        "disable_devices",
+    ]);
+    run.assert_code(0);
+    let u = run.one();
+    assert_eq!(u["outcome"], "locked", "{u:#}");
+    assert_eq!(status_of(&u, "disable_account"), "done");
+    for (name, flag) in [
+        ("revoke_sessions", "--skip revoke_sessions"),
+        ("reset_password", "--skip reset_password"),
+        ("disable_devices", "--skip disable_devices"),
+    ] {
+        assert_eq!(status_of(&u, name), "skipped", "{u:#}");
+        assert_eq!(step(&u, name)["detail"], format!("skipped by {flag}"));
+    }
+    let after = t.user("adele@contoso.com");
+    assert_eq!(after.password_resets, before.password_resets);
+    assert_eq!(
+        after.sign_in_sessions_valid_from,
+        before.sign_in_sessions_valid_from
+    );
+    assert_eq!(t.writes().len(), 1, "only the disable: {:#?}", t.writes());
+
+    let bad = t.block_json(&["adele@contoso.com", "--skip", "verify"]);
+    bad.assert_code(2);
+    let bad = t.block_json(&["adele@contoso.com", "--skip", "nonsense"]);
+    bad.assert_code(2);
+    assert!(bad.stderr.contains("nonsense"), "{}", bad.stderr);
+}
+
+/// The dry-run plan is built from the very requests a real run sends: for the same tenant state,
+/// the writes it lists are exactly the writes a real run makes.
+#[test]
+fn the_dry_run_plan_equals_the_writes_a_real_run_sends() {
+    let users = [
+        "adele@contoso.com",
+        "johanna@contoso.com",
+        "pradeep_fabrikam.com#EXT#@contoso.onmicrosoft.com",
+        "grady@contoso.com",
+        "kiosk@contoso.com",
+        "$lidia@contoso.com",
+    ];
+    let planned_tenant = Tenant::start();
+    let plan = planned_tenant
+        .lockdown()
+        .args(["block", "--dry-run", "-o", "json"])
+        .args(users)
+        .run();
+    let mut planned: Vec<String> = Vec::new();
+    for u in plan.lines() {
+        assert_eq!(u["outcome"], "planned", "{u:#}");
+        for s in u["steps"].as_array().unwrap() {
+            for r in s["requests"].as_array().into_iter().flatten() {
+                let r = r.as_str().unwrap();
+                // "PATCH /v1.0/devices/{id} {body}": method and path.
+                let mut parts = r.splitn(3, ' ');
+                planned.push(format!(
+                    "{} {}",
+                    parts.next().unwrap(),
+                    parts.next().unwrap()
+                ));
+            }
+        }
+    }
+    assert!(
+        planned_tenant.writes().is_empty(),
+        "a dry run writes nothing"
+    );
+
+    let real_tenant = Tenant::start();
+    real_tenant
+        .lockdown()
+        .args(["block", "--yes", "-o", "json"])
+        .args(users)
+        .run();
+    let mut sent: Vec<String> = real_tenant
+        .writes()
+        .iter()
+        // A request whose dependency failed did not run (424) and was sent again.
+        .filter(|w| w.status != 424)
+        .map(|w| format!("{} {}", w.method, w.raw_path))
+        .collect();
+    planned.sort();
+    sent.sort();
+    assert!(planned.len() > 120, "{planned:#?}");
+    assert_eq!(planned, sent);
 }

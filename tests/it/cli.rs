@@ -102,11 +102,15 @@ fn help_lists_the_commands() {
         "--yes",
         "--dry-run",
         "--keep-enabled",
-        "--skip-password",
-        "--skip-sessions",
-        "--skip-devices",
+        "--skip <STEP>",
+        "--with <STEP>",
+        "reset_password",
     ] {
         assert!(run.stdout.contains(word), "{word} missing from block help");
+    }
+    // The per-step flags of old still work, but are no longer advertised.
+    for word in ["--skip-password", "--skip-sessions", "--skip-devices"] {
+        assert!(!run.stdout.contains(word), "{word} still in block help");
     }
 }
 

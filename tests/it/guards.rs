@@ -129,3 +129,84 @@ fn unreadable_roles_are_said_once_and_the_run_carries_on() {
         run.stderr
     );
 }
+
+/// A guard that cannot tell who is signed in does not switch itself off: with `/me` failing,
+/// every target is refused and nothing is written, unless `--force`.
+#[test]
+fn an_unreadable_signed_in_account_refuses_every_target() {
+    let me_fails = || {
+        Tenant::with(EmulatorConfig {
+            faults: vec![FaultRule {
+                method: Some("GET".into()),
+                path_contains: Some("/v1.0/me".into()),
+                ..FaultRule::always(FaultKind::GatewayTimeout)
+            }],
+            ..EmulatorConfig::default()
+        })
+    };
+    let t = me_fails();
+    let run = t.block_json(&[
+        "adele@contoso.com",
+        "alex@contoso.com",
+        "--max-retries",
+        "2",
+    ]);
+    run.assert_code(1);
+    let lines = run.lines();
+    assert_eq!(lines.len(), 2, "{run:?}");
+    for u in &lines {
+        assert_eq!(u["outcome"], "refused", "{u:#}");
+        let reason = u["reason"].as_str().unwrap();
+        assert!(
+            reason.contains("signed-in account could not be read") && reason.contains("--force"),
+            "{reason}"
+        );
+    }
+    assert!(t.writes().is_empty(), "{:#?}", t.writes());
+
+    let t = me_fails();
+    let run = t.block_json(&["adele@contoso.com", "--max-retries", "2", "--force"]);
+    run.assert_code(0);
+    assert_eq!(run.one()["outcome"], "locked");
+}
+
+/// The report file is the receipt an undo depends on: when it cannot be written, no new user
+/// starts, every result still reaches stdout, and the run exits 1 naming the report error.
+#[test]
+fn a_report_file_that_fails_mid_run_stops_new_users() {
+    let t = Tenant::start();
+    let run = t.block_json(&[
+        "adele@contoso.com",
+        "alex@contoso.com",
+        "diego@contoso.com",
+        "--concurrency",
+        "1",
+        "--report",
+        "/dev/full",
+    ]);
+    run.assert_code(1);
+    assert!(
+        run.stderr.contains("cannot write the report `/dev/full`"),
+        "{}",
+        run.stderr
+    );
+    let lines = run.lines();
+    assert_eq!(lines.len(), 3, "every user gets a line: {run:?}");
+    assert_eq!(lines[0]["outcome"], "locked");
+    for u in &lines[1..] {
+        assert_eq!(u["outcome"], "interrupted", "{u:#}");
+        assert!(u["reason"]
+            .as_str()
+            .unwrap()
+            .contains("cannot write the report"));
+    }
+    assert!(!t.user("adele@contoso.com").account_enabled);
+    assert!(
+        t.user("alex@contoso.com").account_enabled,
+        "alex was never started"
+    );
+    assert!(
+        t.user("diego@contoso.com").account_enabled,
+        "diego was never started"
+    );
+}

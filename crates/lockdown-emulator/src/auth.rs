@@ -281,6 +281,8 @@ pub(crate) fn admin_spec() -> TokenSpec {
             "Directory.ReadWrite.All",
             "Directory.AccessAsUser.All",
             "RoleManagement.Read.Directory",
+            "DeviceManagementManagedDevices.Read.All",
+            "DeviceManagementManagedDevices.PrivilegedOperations.All",
         ]
         .iter()
         .map(|s| s.to_string())
@@ -300,6 +302,10 @@ pub(crate) fn app_spec() -> TokenSpec {
             "Device.ReadWrite.All",
             "Directory.Read.All",
             "RoleManagement.Read.Directory",
+            // Intune lists a user's devices to an application (learn:
+            // graph/api/intune-devices-manageddevice-list), where Entra does not.
+            "DeviceManagementManagedDevices.Read.All",
+            "DeviceManagementManagedDevices.PrivilegedOperations.All",
         ]
         .iter()
         .map(|s| s.to_string())

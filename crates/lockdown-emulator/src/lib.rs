@@ -2,20 +2,21 @@
 //!
 //! A local, stateful HTTP server that behaves like Microsoft Graph v1.0 for the endpoints
 //! lockdown uses (users, revokeSignInSessions, registeredDevices/ownedDevices, memberOf,
-//! devices, `$batch`). Every behaviour comes from Microsoft's documentation; each one carries a
+//! devices and their `deviceId` alternate key, Intune's managedDevices and remoteLock,
+//! `$batch`). Every behaviour comes from Microsoft's documentation; each one carries a
 //! `// learn: ...` comment naming the page. Integration tests run the real binary against it and
 //! inspect the tenant through the synchronous accessors below; `lockdown --sandbox` embeds it.
 //!
-//! ## The Contoso seed ([`Seed::Contoso`], 53 users: a medium tenant for throttling)
+//! ## The Contoso seed ([`Seed::Contoso`], 54 users: a medium tenant for throttling)
 //!
 //! | UPN | display name | id | notes |
 //! |---|---|---|---|
 //! | admin@contoso.com | Megan Bowen | 8a1d4c2e-5b3f-4e6a-9c7d-1e2f3a4b5c6d | Global Administrator; the admin token; 1 Windows device |
-//! | adele@contoso.com | Adele Vance | 87d349ed-44d7-43e1-9a83-5f2406dee5bd | Windows 11 laptop (AzureAd) + iPhone (Workplace) |
+//! | adele@contoso.com | Adele Vance | 87d349ed-44d7-43e1-9a83-5f2406dee5bd | Windows 11 laptop (AzureAd; also Intune-managed) + iPhone (Workplace; not in Intune) |
 //! | alex@contoso.com | Alex Wilber | 4782e723-f4f4-4af3-a76e-25e3bab0d896 | 1 Windows device |
 //! | diego@contoso.com | Diego Siciliani | c03e6eaa-b6ab-46d7-905b-73ec7ea1f755 | no devices |
 //! | $lidia@contoso.com | Lidia Holloway | 2ed03dfd-01d8-4005-a9ef-fa8ee546dc6c | `$` UPN: address as `/users('$lidia@contoso.com')`; 1 device |
-//! | patti.o'fernandez@contoso.com | Patti O'Fernandez | e8b753b5-4117-464e-9a08-713e1ff266b3 | apostrophe UPN; 1 MacOS device |
+//! | patti.o'fernandez@contoso.com | Patti O'Fernandez | e8b753b5-4117-464e-9a08-713e1ff266b3 | apostrophe UPN; 1 MacOS device, also Intune-managed (app-only tokens cannot disable it) |
 //! | pradeep_fabrikam.com#EXT#@contoso.onmicrosoft.com | Pradeep Gupta (Fabrikam) | 40079818-3808-4585-903b-02605f061225 | Guest; `#` must be sent as `%23` |
 //! | grady@contoso.com | Grady Archie | ec63c778-24e1-4240-bea3-d12a167d5232 | synced from AD; 1 hybrid-joined (ServerAd, synced) device |
 //! | johanna@contoso.com | Johanna Lorenz | 626cbf8c-5dde-46b0-8385-9e40d64736fe | already disabled; 1 disabled device |
@@ -23,16 +24,25 @@
 //! | kiosk@contoso.com | Shared Kiosk Operator | 9c4d2f1e-7a6b-4c5d-8e3f-1a2b3c4d5e6f | 120 devices (Windows + Android) |
 //! | zoe@contoso.com | Zoë Ørsted | 5f8e7d6c-4b3a-4291-8a7b-6c5d4e3f2a1b | 1 Linux device |
 //! | breakglass@contoso.com | Emergency Access | d1e2f3a4-b5c6-4d7e-8f9a-0b1c2d3e4f5a | Global Administrator; no devices |
+//! | lynne@contoso.com | Lynne Robbins | 3e5f7a9b-1c2d-4e6f-8a0b-2c4d6e8f0a1c | no registered devices; in Intune: a Windows desktop joined by Autopilot (an Entra device with no registered user) and an Android phone not registered in Entra |
 //! | user01..user40@contoso.com | Contoso User NN | 0c000000-0000-4000-8000-0000000000NN (hex) | plain members |
 //!
 //! Device object ids are `1d000000-0000-4000-8000-{n:012x}` and deviceIds
 //! `2d000000-0000-4000-8000-{n:012x}`, numbered in seeding order; read them through
-//! [`Emulator::user`]`(..).device_ids`.
+//! [`Emulator::user`]`(..).device_ids`. Intune managed device ids are
+//! `3d000000-0000-4000-8000-{n:012x}` ([`Emulator::user`]`(..).managed_device_ids`). The tenant
+//! holds an Intune licence unless [`EmulatorConfig::intune`] is off (or
+//! [`Emulator::set_intune`]).
+
+// A `Reply` is an HTTP answer of a test server, built once per request: its size does not
+// matter, and boxing it everywhere would only add noise.
+#![allow(clippy::result_large_err)]
 
 mod auth;
 mod batch;
 mod errors;
 mod faults;
+mod intune;
 mod odata;
 mod routes;
 mod seed;
@@ -83,6 +93,10 @@ pub struct EmulatorConfig {
     /// start. Some: each sign-in gets a fresh app-only token that expires after this long
     /// (whole seconds, at least one), for runs that outlive their token.
     pub sts_token_lifetime: Option<Duration>,
+    /// The tenant holds an Intune licence (default on). Off, Intune's endpoints
+    /// (`/users/{id}/managedDevices`, `/deviceManagement/...`) answer 400 "Request not
+    /// applicable to target tenant." as Graph does for a tenant without one.
+    pub intune: bool,
 }
 
 impl Default for EmulatorConfig {
@@ -98,6 +112,7 @@ impl Default for EmulatorConfig {
             tls: false,
             batching: true,
             sts_token_lifetime: None,
+            intune: true,
         }
     }
 }
@@ -105,7 +120,7 @@ impl Default for EmulatorConfig {
 /// The tenant the emulator starts with.
 #[derive(Debug, Clone)]
 pub enum Seed {
-    /// The hand-made Contoso tenant (53 users: a medium tenant for throttling); see
+    /// The hand-made Contoso tenant (54 users: a medium tenant for throttling); see
     /// [`contoso_ids`] for the user ids.
     Contoso,
     /// admin@contoso.com plus `user{i:05}@contoso.com` (i from 1), each with
@@ -201,7 +216,10 @@ pub struct UserState {
     pub force_change_password_next_sign_in: bool,
     pub password_resets: usize,
     pub directory_roles: Vec<String>,
+    /// Object ids of the devices whose registered user this is (`registeredDevices`).
     pub device_ids: Vec<String>,
+    /// Ids of the Intune managed devices whose primary user this is (`managedDevices`).
+    pub managed_device_ids: Vec<String>,
 }
 
 #[derive(Debug, Clone)]
@@ -213,6 +231,20 @@ pub struct DeviceState {
     pub account_enabled: bool,
     pub trust_type: String,
     pub on_premises_sync_enabled: Option<bool>,
+}
+
+/// An Intune managed device as tests see it.
+#[derive(Debug, Clone)]
+pub struct ManagedDeviceState {
+    pub id: String,
+    pub device_name: String,
+    pub operating_system: String,
+    /// The Entra device's `deviceId` (the nil GUID when it has none).
+    pub azure_ad_device_id: String,
+    /// The primary user.
+    pub user_principal_name: String,
+    /// How many `remoteLock` actions it received.
+    pub remote_locks: usize,
 }
 
 #[derive(Debug, Clone)]
@@ -285,7 +317,9 @@ impl Emulator {
 
     /// App-only token: User.Read.All, User.EnableDisableAccount.All, User.RevokeSessions.All,
     /// User-PasswordProfile.ReadWrite.All, Device.ReadWrite.All, Directory.Read.All,
-    /// RoleManagement.Read.Directory; the app holds the User Administrator role.
+    /// RoleManagement.Read.Directory, DeviceManagementManagedDevices.Read.All,
+    /// DeviceManagementManagedDevices.PrivilegedOperations.All; the app holds the User
+    /// Administrator role.
     pub fn app_token(&self) -> String {
         self.shared.app_token.clone()
     }
@@ -314,6 +348,27 @@ impl Emulator {
     pub fn device(&self, id: &str) -> Option<DeviceState> {
         let tenant = lock(&self.shared.tenant);
         tenant.find_device(id).map(|i| tenant.device_state(i))
+    }
+
+    /// An Intune managed device by its id.
+    pub fn managed_device(&self, id: &str) -> Option<ManagedDeviceState> {
+        let tenant = lock(&self.shared.tenant);
+        tenant
+            .find_managed_device(id)
+            .map(|i| tenant.managed_device_state(i))
+    }
+
+    /// The Entra device with this `deviceId` (not its object id).
+    pub fn device_by_device_id(&self, device_id: &str) -> Option<DeviceState> {
+        let tenant = lock(&self.shared.tenant);
+        tenant
+            .find_device_by_device_id(device_id)
+            .map(|i| tenant.device_state(i))
+    }
+
+    /// Give the tenant an Intune licence, or take it away.
+    pub fn set_intune(&self, licensed: bool) {
+        lock(&self.shared.tenant).intune = licensed;
     }
 
     pub fn users(&self) -> Vec<UserState> {

@@ -123,6 +123,53 @@ pub(crate) fn user_address(path: &str) -> Option<Result<(UserKey, Vec<String>), 
     None
 }
 
+/// How a request names a device: `/devices/{id}`, `/devices('{id}')`, or the alternate key
+/// `/devices(deviceId='{deviceId}')` (learn: graph/api/device-get, graph/api/device-update: "You
+/// can address the device using either its id or deviceId").
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum DeviceKey {
+    Id(String),
+    DeviceId(String),
+}
+
+impl DeviceKey {
+    /// How Graph names the key in a 404.
+    pub fn as_str(&self) -> &str {
+        match self {
+            DeviceKey::Id(k) | DeviceKey::DeviceId(k) => k,
+        }
+    }
+}
+
+/// Parse a decoded path (after `/v1.0/`) that addresses one device by a key in parentheses,
+/// returning the key and the segments after it. `None` when it is not such a path.
+pub(crate) fn device_key(path: &str) -> Option<Result<(DeviceKey, Vec<String>), Reply>> {
+    let trimmed = path.trim_start_matches('/');
+    if !trimmed.to_ascii_lowercase().starts_with("devices(") {
+        return None;
+    }
+    let inner = &trimmed["devices(".len()..];
+    let (key, literal) = match inner.split_once('=') {
+        Some((name, lit)) if name.trim().eq_ignore_ascii_case("deviceId") => (true, lit),
+        _ => (false, inner),
+    };
+    let parsed =
+        parse_literal(literal).and_then(|(v, after)| after.strip_prefix(')').map(|a| (v, a)));
+    Some(match parsed {
+        Some((v, after)) => Ok((
+            if key {
+                DeviceKey::DeviceId(v)
+            } else {
+                DeviceKey::Id(v)
+            },
+            segments(after),
+        )),
+        None => Err(errors::odata_bad_request(format!(
+            "Bad Request - Error in query syntax: invalid key in '{trimmed}'."
+        ))),
+    })
+}
+
 fn segments(s: &str) -> Vec<String> {
     s.split('/')
         .filter(|p| !p.is_empty())
@@ -384,5 +431,25 @@ mod tests {
         assert_eq!(rest, vec!["registeredDevices".to_string()]);
         assert_eq!(user_address("me").unwrap().unwrap().0, UserKey::Me);
         assert!(user_address("devices/x").is_none());
+    }
+
+    #[test]
+    fn device_alternate_keys() {
+        let (k, rest) = device_key("devices(deviceId='2d-1')").unwrap().unwrap();
+        assert_eq!(k, DeviceKey::DeviceId("2d-1".into()));
+        assert!(rest.is_empty());
+        assert_eq!(
+            device_key("devices(DEVICEID='o''brien')")
+                .unwrap()
+                .unwrap()
+                .0,
+            DeviceKey::DeviceId("o'brien".into())
+        );
+        assert_eq!(
+            device_key("devices('1d-1')").unwrap().unwrap().0,
+            DeviceKey::Id("1d-1".into())
+        );
+        assert!(device_key("devices(deviceId='open").unwrap().is_err());
+        assert!(device_key("devices/1d-1").is_none());
     }
 }

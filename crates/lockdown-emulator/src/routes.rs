@@ -8,7 +8,7 @@ use super::auth::{
 };
 use super::errors::{self, Reply, PASSWORD_COMPLEXITY_MESSAGE, SYNCED_MESSAGE};
 use super::lock;
-use super::odata::{self, Query, UserKey};
+use super::odata::{self, DeviceKey, Query, UserKey};
 use super::server::Shared;
 use super::state::{now_whole_seconds, role_template_id, Caller, Identity, Tenant};
 use super::throttle::{request_cost, Verdict};
@@ -53,7 +53,7 @@ pub(crate) fn execute(shared: &Shared, req: &Request) -> Reply {
     };
 
     let mut extra_headers = Vec::new();
-    if shared.throttling {
+    if shared.throttling && !super::intune::is_intune_path(rest) {
         let (ru, writes) = request_cost(
             &req.method,
             rest,
@@ -121,21 +121,38 @@ fn route(shared: &Shared, req: &Request, rest: &str, query: &Query, id: &Identit
             ("GET", ["memberof"]) | ("GET", ["memberof", "microsoft.graph.directoryrole"]) => {
                 member_of(shared, &tenant, target, query, id)
             }
+            ("GET", ["manageddevices"]) => {
+                super::intune::list_managed_devices(shared, &tenant, target, query, id)
+            }
             (_, [])
             | (_, ["revokesigninsessions"])
             | (_, ["registereddevices"])
             | (_, ["owneddevices"])
+            | (_, ["manageddevices"])
             | (_, ["memberof", ..]) => method_not_allowed(),
             (_, [other, ..]) => unknown_segment(other),
         };
     }
+    if let Some(addr) = odata::device_key(rest) {
+        return match addr {
+            Ok((key, nav)) if nav.is_empty() => device(shared, req, &method, &key, query, id),
+            Ok((_, nav)) => unknown_segment(&nav[0]),
+            Err(r) => r,
+        };
+    }
     let segs: Vec<&str> = rest.split('/').filter(|s| !s.is_empty()).collect();
     match segs.as_slice() {
-        [d, dev] if d.eq_ignore_ascii_case("devices") => match method.as_str() {
-            "GET" => get_device(shared, dev, query, id),
-            "PATCH" => patch_device(shared, dev, req.body.as_deref(), id),
-            _ => method_not_allowed(),
-        },
+        [d, dev] if d.eq_ignore_ascii_case("devices") => device(
+            shared,
+            req,
+            &method,
+            &DeviceKey::Id(dev.to_string()),
+            query,
+            id,
+        ),
+        [d, ..] if d.eq_ignore_ascii_case("deviceManagement") => {
+            super::intune::route(shared, &method, &segs, id)
+        }
         // learn: graph/json-batching — batches cannot be nested.
         ["$batch"] => errors::odata_bad_request(
             "Batch requests must be sent as POST /$batch and cannot be nested.",
@@ -541,13 +558,35 @@ fn member_of(shared: &Shared, tenant: &Tenant, target: usize, q: &Query, id: &Id
     )
 }
 
-fn get_device(shared: &Shared, dev: &str, q: &Query, id: &Identity) -> Reply {
+fn device(
+    shared: &Shared,
+    req: &Request,
+    method: &str,
+    key: &DeviceKey,
+    q: &Query,
+    id: &Identity,
+) -> Reply {
+    match method {
+        "GET" => get_device(shared, key, q, id),
+        "PATCH" => patch_device(shared, key, req.body.as_deref(), id),
+        _ => method_not_allowed(),
+    }
+}
+
+fn find_device(tenant: &Tenant, key: &DeviceKey) -> Option<usize> {
+    match key {
+        DeviceKey::Id(k) => tenant.find_device(k),
+        DeviceKey::DeviceId(k) => tenant.find_device_by_device_id(k),
+    }
+}
+
+fn get_device(shared: &Shared, key: &DeviceKey, q: &Query, id: &Identity) -> Reply {
     if !id.has_any(perms::READ_DEVICE) {
         return errors::denied();
     }
     let tenant = lock(&shared.tenant);
-    let Some(d) = tenant.find_device(dev) else {
-        return errors::not_found(dev);
+    let Some(d) = find_device(&tenant, key) else {
+        return errors::not_found(key.as_str());
     };
     let mut m = match odata::device_json(&tenant.devices[d], q.select.as_deref()) {
         Ok(m) => m,
@@ -560,7 +599,7 @@ fn get_device(shared: &Shared, dev: &str, q: &Query, id: &Identity) -> Reply {
     Reply::json(200, Value::Object(m))
 }
 
-fn patch_device(shared: &Shared, dev: &str, body: Option<&[u8]>, id: &Identity) -> Reply {
+fn patch_device(shared: &Shared, key: &DeviceKey, body: Option<&[u8]>, id: &Identity) -> Reply {
     let body = match parse_json_body(body) {
         Ok(b) => b,
         Err(r) => return r,
@@ -585,8 +624,8 @@ fn patch_device(shared: &Shared, dev: &str, body: Option<&[u8]>, id: &Identity) 
         return errors::denied();
     }
     let mut tenant = lock(&shared.tenant);
-    let Some(d) = tenant.find_device(dev) else {
-        return errors::not_found(dev);
+    let Some(d) = find_device(&tenant, key) else {
+        return errors::not_found(key.as_str());
     };
     let device = &mut tenant.devices[d];
     // msgraph-sdk-powershell issues 2327/2603 (GRAPH-NOTES): app-only updates only on Windows devices.

@@ -4,7 +4,7 @@ use time::macros::datetime;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
-use super::state::{Device, Tenant, User};
+use super::state::{Device, ManagedDevice, Tenant, User};
 
 const CREATED: OffsetDateTime = datetime!(2023-03-14 09:00:00 UTC);
 const SESSIONS_VALID_FROM: OffsetDateTime = datetime!(2025-09-01 08:00:00 UTC);
@@ -25,6 +25,7 @@ pub mod ids {
     pub const KIOSK: &str = "9c4d2f1e-7a6b-4c5d-8e3f-1a2b3c4d5e6f";
     pub const ZOE: &str = "5f8e7d6c-4b3a-4291-8a7b-6c5d4e3f2a1b";
     pub const BREAKGLASS: &str = "d1e2f3a4-b5c6-4d7e-8f9a-0b1c2d3e4f5a";
+    pub const LYNNE: &str = "3e5f7a9b-1c2d-4e6f-8a0b-2c4d6e8f0a1c";
 }
 
 fn numbered_uuid(base: u128, n: u64) -> String {
@@ -35,6 +36,9 @@ const DEVICE_OBJECT_BASE: u128 = 0x1d000000_0000_4000_8000_000000000000;
 const DEVICE_ID_BASE: u128 = 0x2d000000_0000_4000_8000_000000000000;
 const BULK_USER_BASE: u128 = 0x0b000000_0000_4000_8000_000000000000;
 const PLAIN_USER_BASE: u128 = 0x0c000000_0000_4000_8000_000000000000;
+const MANAGED_DEVICE_BASE: u128 = 0x3d000000_0000_4000_8000_000000000000;
+/// Intune's `azureADDeviceId` for a device not registered in Entra ID.
+const NIL_GUID: &str = "00000000-0000-0000-0000-000000000000";
 
 struct DeviceSpec {
     name: String,
@@ -64,7 +68,11 @@ fn dev(name: impl Into<String>, os: &'static str) -> DeviceSpec {
     }
 }
 
-fn push_device(t: &mut Tenant, owner: usize, spec: DeviceSpec) {
+fn push_device(t: &mut Tenant, owner: usize, spec: DeviceSpec) -> usize {
+    add_device(t, Some(owner), spec)
+}
+
+fn add_device(t: &mut Tenant, owner: Option<usize>, spec: DeviceSpec) -> usize {
     let n = t.devices.len() as u64 + 1;
     t.add_device(Device {
         id: numbered_uuid(DEVICE_OBJECT_BASE, n),
@@ -77,6 +85,35 @@ fn push_device(t: &mut Tenant, owner: usize, spec: DeviceSpec) {
         on_premises_sync_enabled: spec.synced,
         registered: CREATED,
         owner,
+    })
+}
+
+/// Enrol a device in Intune with `user` as its primary user. `entra` is the Entra device it
+/// is registered as (its `deviceId` becomes `azureADDeviceId`), if any.
+/// learn: graph/api/resources/intune-devices-manageddevice (azureADDeviceId, operatingSystem
+/// as Intune writes it: "Windows", "iOS", "Android", "macOS").
+fn enrol(
+    t: &mut Tenant,
+    user: usize,
+    entra: Option<usize>,
+    name: &str,
+    os: &'static str,
+    os_version: &'static str,
+) {
+    let n = t.managed_devices.len() as u64 + 1;
+    let azure_ad_device_id = match entra {
+        Some(d) => t.devices[d].device_id.clone(),
+        None => NIL_GUID.to_string(),
+    };
+    t.add_managed_device(ManagedDevice {
+        id: numbered_uuid(MANAGED_DEVICE_BASE, n),
+        device_name: name.to_string(),
+        operating_system: os,
+        os_version,
+        azure_ad_device_id,
+        user,
+        enrolled: CREATED,
+        remote_locks: 0,
     });
 }
 
@@ -111,7 +148,7 @@ fn user(
     }
 }
 
-/// Contoso: 53 users, which is a **medium (M, 50–500 users)** tenant for Graph's identity and
+/// Contoso: 54 users, which is a **medium (M, 50–500 users)** tenant for Graph's identity and
 /// access throttling (learn: graph/throttling-limits, "Identity and access service limits").
 pub(crate) fn contoso() -> Tenant {
     let mut t = Tenant::default();
@@ -138,8 +175,17 @@ pub(crate) fn contoso() -> Tenant {
     ));
     let mut laptop = dev("ADELEV-LAPTOP", "Windows");
     laptop.version = "10.0.22631.4460"; // Windows 11 23H2
-    push_device(&mut t, adele, laptop);
+    let laptop = push_device(&mut t, adele, laptop);
     push_device(&mut t, adele, dev("Adele's iPhone", "iOS"));
+    // The laptop is both registered and Intune-managed; the iPhone only registered.
+    enrol(
+        &mut t,
+        adele,
+        Some(laptop),
+        "ADELEV-LAPTOP",
+        "Windows",
+        "10.0.22631.4460",
+    );
 
     let alex = t.add_user(user(
         ids::ALEX,
@@ -178,7 +224,15 @@ pub(crate) fn contoso() -> Tenant {
         Some("O'Fernandez"),
         Some("President"),
     ));
-    push_device(&mut t, patti, dev("Patti's MacBook Pro", "MacOS"));
+    let mac = push_device(&mut t, patti, dev("Patti's MacBook Pro", "MacOS"));
+    enrol(
+        &mut t,
+        patti,
+        Some(mac),
+        "Patti's MacBook Pro",
+        "macOS",
+        "15.1.1",
+    );
 
     let mut pradeep = user(
         ids::PRADEEP,
@@ -271,6 +325,27 @@ pub(crate) fn contoso() -> Tenant {
     bg.mail = None;
     t.add_user(bg);
 
+    // Devices only Intune ties to her: a desktop joined by Autopilot (self-deploying, so it has
+    // no registered user in Entra) and a phone enrolled without Entra registration.
+    let lynne = t.add_user(user(
+        ids::LYNNE,
+        "lynne@contoso.com",
+        "Lynne Robbins",
+        Some("Lynne"),
+        Some("Robbins"),
+        Some("Planner"),
+    ));
+    let desktop = add_device(&mut t, None, dev("LYNNER-DESKTOP", "Windows"));
+    enrol(
+        &mut t,
+        lynne,
+        Some(desktop),
+        "LYNNER-DESKTOP",
+        "Windows",
+        "10.0.22631.4460",
+    );
+    enrol(&mut t, lynne, None, "Lynne's Galaxy", "Android", "15.0");
+
     for i in 1..=40u64 {
         let upn = format!("user{i:02}@contoso.com");
         let display = format!("Contoso User {i:02}");
@@ -332,7 +407,7 @@ pub(crate) fn bulk(users: usize, devices_per_user: usize) -> Tenant {
                 trust_type: "AzureAd",
                 on_premises_sync_enabled: None,
                 registered: CREATED,
-                owner: idx,
+                owner: Some(idx),
             });
         }
     }

@@ -246,6 +246,7 @@ pub(crate) async fn start(
             devices_per_user,
         } => seed::bulk(users, devices_per_user),
     };
+    tenant.intune = config.intune;
     let admin_token = auth::issue(&mut tenant, &auth::admin_spec(), auth::DEFAULT_LIFETIME);
     let app_token = auth::issue(&mut tenant, &auth::app_spec(), auth::DEFAULT_LIFETIME);
     let listener = TcpListener::bind(addr).await?;

@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use time::OffsetDateTime;
 
-use super::{DeviceState, RequestRecord, UserState};
+use super::{DeviceState, ManagedDeviceState, RequestRecord, UserState};
 
 pub const TENANT_ID: &str = "6f1c2a4e-3b7d-4c8e-9a1f-2d5b7e9c0a13";
 /// The one registered client application every emulator token belongs to (throttling is per
@@ -117,13 +117,31 @@ pub(crate) struct Device {
     pub trust_type: &'static str,
     pub on_premises_sync_enabled: Option<bool>,
     pub registered: OffsetDateTime,
-    pub owner: usize,
+    /// The registered user, whose `registeredDevices` lists it. `None` for a device joined
+    /// without one (Autopilot self-deploying, bulk enrolment): only Intune links it to a user.
+    pub owner: Option<usize>,
 }
 
 impl Device {
     pub fn is_windows(&self) -> bool {
         self.operating_system.eq_ignore_ascii_case("Windows")
     }
+}
+
+/// An Intune managed device (learn: graph/api/resources/intune-devices-manageddevice).
+#[derive(Debug, Clone)]
+pub(crate) struct ManagedDevice {
+    pub id: String,
+    pub device_name: String,
+    pub operating_system: &'static str,
+    pub os_version: &'static str,
+    /// The Entra device's `deviceId`; the nil GUID when the device is not registered in Entra.
+    pub azure_ad_device_id: String,
+    /// The primary user.
+    pub user: usize,
+    pub enrolled: OffsetDateTime,
+    /// `remoteLock` actions received.
+    pub remote_locks: usize,
 }
 
 #[derive(Debug, Clone)]
@@ -166,6 +184,12 @@ pub(crate) struct Tenant {
     pub by_upn: HashMap<String, usize>,
     pub by_id: HashMap<String, usize>,
     pub device_by_id: HashMap<String, usize>,
+    /// Entra devices by `deviceId` (the alternate key `devices(deviceId='...')`).
+    pub device_by_device_id: HashMap<String, usize>,
+    pub managed_devices: Vec<ManagedDevice>,
+    pub managed_by_id: HashMap<String, usize>,
+    /// The tenant holds an Intune licence; without one Intune's endpoints answer 400.
+    pub intune: bool,
     pub tokens: HashMap<String, Identity>,
     pub requests: Vec<RequestRecord>,
     /// Sequence number of each entry in `requests` (so a status can be filled in later even if
@@ -186,9 +210,31 @@ impl Tenant {
     pub fn add_device(&mut self, device: Device) -> usize {
         let idx = self.devices.len();
         self.device_by_id.insert(device.id.to_lowercase(), idx);
-        self.users[device.owner].devices.push(idx);
+        self.device_by_device_id
+            .insert(device.device_id.to_lowercase(), idx);
+        if let Some(owner) = device.owner {
+            self.users[owner].devices.push(idx);
+        }
         self.devices.push(device);
         idx
+    }
+
+    pub fn add_managed_device(&mut self, device: ManagedDevice) -> usize {
+        let idx = self.managed_devices.len();
+        self.managed_by_id.insert(device.id.to_lowercase(), idx);
+        self.managed_devices.push(device);
+        idx
+    }
+
+    pub fn find_managed_device(&self, id: &str) -> Option<usize> {
+        self.managed_by_id.get(&id.to_lowercase()).copied()
+    }
+
+    /// The user's managed devices (Intune's primary user), in enrolment order.
+    pub fn managed_devices_of(&self, user: usize) -> Vec<usize> {
+        (0..self.managed_devices.len())
+            .filter(|&m| self.managed_devices[m].user == user)
+            .collect()
     }
 
     pub fn record(&mut self, rec: RequestRecord) -> u64 {
@@ -220,6 +266,12 @@ impl Tenant {
         self.device_by_id.get(&id.to_lowercase()).copied()
     }
 
+    pub fn find_device_by_device_id(&self, device_id: &str) -> Option<usize> {
+        self.device_by_device_id
+            .get(&device_id.to_lowercase())
+            .copied()
+    }
+
     pub fn user_state(&self, idx: usize) -> UserState {
         let u = &self.users[idx];
         UserState {
@@ -240,6 +292,23 @@ impl Tenant {
                 .iter()
                 .map(|d| self.devices[*d].id.clone())
                 .collect(),
+            managed_device_ids: self
+                .managed_devices_of(idx)
+                .into_iter()
+                .map(|m| self.managed_devices[m].id.clone())
+                .collect(),
+        }
+    }
+
+    pub fn managed_device_state(&self, idx: usize) -> ManagedDeviceState {
+        let m = &self.managed_devices[idx];
+        ManagedDeviceState {
+            id: m.id.clone(),
+            device_name: m.device_name.clone(),
+            operating_system: m.operating_system.to_string(),
+            azure_ad_device_id: m.azure_ad_device_id.clone(),
+            user_principal_name: self.users[m.user].upn.clone(),
+            remote_locks: m.remote_locks,
         }
     }
 

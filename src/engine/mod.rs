@@ -1,0 +1,359 @@
+//! The step engine: takes users from the input, runs each through the step registry
+//! ([`crate::steps::REGISTRY`]) and streams each result to the printer as it finishes. `block`,
+//! `block --dry-run` and `status` are the same loop in three modes; none of them names a step.
+//!
+//! A run stops starting new users when Ctrl-C is pressed, when Graph rejects the token (or it
+//! expires), or when the `--report` file can no longer be written; users in flight finish (or
+//! are cut short between rounds), and every user not finished still gets a line, `interrupted`,
+//! with the reason.
+
+mod me;
+mod user;
+
+use std::collections::HashSet;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use futures::future::BoxFuture;
+use futures::stream::FuturesUnordered;
+use futures::StreamExt;
+
+pub use me::MeGuard;
+
+use crate::error::{ExitStatus, Fatal};
+use crate::graph::GraphClient;
+use crate::output::Printer;
+use crate::progress::Progress;
+use crate::report::{Outcome, UserReport};
+use crate::signal::Cancel;
+use crate::steps::{RunCx, Selection};
+use crate::targets::{Next, Rejected, Targets};
+
+/// What the run does with each user.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// Read, write, verify.
+    Block,
+    /// Read, and show exactly which writes would be sent.
+    DryRun,
+    /// Read, and show the facts each step reads and what it would do.
+    Status,
+}
+
+/// Why a user was cut short.
+#[derive(Debug, Clone)]
+pub(crate) enum Stop {
+    Interrupted(String),
+    Unauthorized,
+}
+
+/// What every user of a run shares.
+pub struct Engine {
+    pub(crate) client: Arc<GraphClient>,
+    pub(crate) mode: Mode,
+    pub(crate) selection: Selection,
+    pub(crate) run: RunCx,
+    pub(crate) me: MeGuard,
+    /// Lower-cased UPNs and ids never to lock (`--protect`).
+    pub(crate) protect: Vec<String>,
+    pub(crate) force: bool,
+    /// Accounts already taken by another entry (the same account by UPN and by id).
+    resolved: Mutex<HashSet<String>>,
+    /// Set when Graph rejects the token or it expires: the run ends with exit 3.
+    unauthorized: AtomicBool,
+    /// The token expired (and cannot be renewed), rather than being rejected.
+    expired: AtomicBool,
+    /// Said once per run when roles cannot be read.
+    roles_unreadable: AtomicBool,
+    /// Set when no new user may start (the report file failed).
+    halted: Mutex<Option<String>>,
+    cancel: Cancel,
+}
+
+/// How an engine is set up.
+pub struct Setup {
+    pub client: Arc<GraphClient>,
+    pub mode: Mode,
+    pub selection: Selection,
+    pub run: RunCx,
+    pub protect: Vec<String>,
+    pub force: bool,
+    pub cancel: Cancel,
+}
+
+impl Engine {
+    pub fn new(setup: Setup) -> Engine {
+        Engine {
+            me: MeGuard::new(setup.run.token_kind),
+            client: setup.client,
+            mode: setup.mode,
+            selection: setup.selection,
+            run: setup.run,
+            protect: setup
+                .protect
+                .iter()
+                .map(|p| p.trim().to_ascii_lowercase())
+                .filter(|p| !p.is_empty())
+                .collect(),
+            force: setup.force,
+            resolved: Mutex::new(HashSet::new()),
+            unauthorized: AtomicBool::new(false),
+            expired: AtomicBool::new(false),
+            roles_unreadable: AtomicBool::new(false),
+            halted: Mutex::new(None),
+            cancel: setup.cancel,
+        }
+    }
+
+    /// Whether users in flight must stop before their next round of writes, and why.
+    pub(crate) fn stopped(&self) -> Option<Stop> {
+        if self.cancel.is_cancelled() {
+            return Some(Stop::Interrupted("interrupted".into()));
+        }
+        if self.unauthorized.load(Ordering::Relaxed) {
+            return Some(Stop::Unauthorized);
+        }
+        None
+    }
+
+    /// Why no new user may start, if none may.
+    fn halt_reason(&self) -> Option<String> {
+        if self.cancel.is_cancelled() {
+            return Some("interrupted".into());
+        }
+        if self.expired.load(Ordering::Relaxed) {
+            return Some("stopped: the access token expired".into());
+        }
+        if self.unauthorized.load(Ordering::Relaxed) {
+            return Some("stopped: Graph rejected the token".into());
+        }
+        self.halted.lock().unwrap().clone()
+    }
+
+    /// Run every user from `targets`, `concurrency` at a time, printing each as it finishes.
+    pub async fn run(
+        self: Arc<Self>,
+        targets: &mut Targets,
+        printer: &mut Printer,
+        concurrency: usize,
+    ) -> Result<ExitStatus, Fatal> {
+        let started = Instant::now();
+        let mut tally = Tally::default();
+        let progress = Progress::new();
+        // Entries started and not yet finished: what a stop leaves interrupted.
+        let mut pending: HashSet<String> = HashSet::new();
+        let mut in_flight: FuturesUnordered<BoxFuture<'static, (String, Option<UserReport>)>> =
+            FuturesUnordered::new();
+        let mut input_done = false;
+        let mut stopping = false;
+        let mut grace: Option<tokio::time::Instant> = None;
+        let cancel = self.cancel.clone();
+        loop {
+            let halted = stopping || self.halt_reason().is_some();
+            let can_take = !input_done && !halted && in_flight.len() < concurrency;
+            if in_flight.is_empty() && (input_done || halted) {
+                break;
+            }
+            tokio::select! {
+                biased;
+                Some((target, report)) = in_flight.next(), if !in_flight.is_empty() => {
+                    pending.remove(&target);
+                    if let Some(report) = report {
+                        tally.add(report.outcome);
+                        progress.suspend(|| self.emit(printer, &report));
+                    }
+                    progress.update(&tally.counts(), self.client.stats());
+                }
+                _ = cancel.cancelled(), if !stopping => {
+                    stopping = true;
+                    // Let requests in flight finish or time out, a few seconds at most.
+                    grace = Some(tokio::time::Instant::now() + Duration::from_secs(5));
+                }
+                _ = tokio::time::sleep_until(grace.unwrap_or_else(tokio::time::Instant::now)), if grace.is_some() => break,
+                next = targets.next(), if can_take => match next {
+                    Err(fatal) => {
+                        eprintln!("{}", fatal.render());
+                        tally.input_error = true;
+                        input_done = true;
+                    }
+                    Ok(None) => input_done = true,
+                    Ok(Some(Next::Rejected(r))) => {
+                        let report = rejected_report(&r);
+                        tally.add(report.outcome);
+                        progress.suspend(|| self.emit(printer, &report));
+                    }
+                    Ok(Some(Next::Job(job))) => {
+                        pending.insert(job.raw.clone());
+                        let engine = self.clone();
+                        in_flight.push(Box::pin(async move {
+                            let target = job.raw.clone();
+                            (target, engine.user(job).await)
+                        }));
+                    }
+                },
+            }
+        }
+        drop(in_flight);
+        progress.finish();
+        if let Some(reason) = self.halt_reason() {
+            // Users cut off mid-way, then users never reached, in input order: each gets a line.
+            let mut left: Vec<String> = pending.into_iter().collect();
+            left.sort();
+            while let Ok(Some(next)) = targets.next().await {
+                match next {
+                    Next::Job(job) => left.push(job.raw),
+                    Next::Rejected(r) => {
+                        let report = rejected_report(&r);
+                        tally.add(report.outcome);
+                        self.emit(printer, &report);
+                    }
+                }
+            }
+            for target in left {
+                let mut report = UserReport::new(&target);
+                report.outcome = Outcome::Interrupted;
+                report.reason = Some(format!("{reason} before this user was finished"));
+                tally.add(report.outcome);
+                self.emit(printer, &report);
+            }
+        }
+        eprintln!("{}", tally.summary(started.elapsed(), self.mode));
+        if self.expired.load(Ordering::Relaxed) {
+            return Err(Fatal::auth(
+                "the access token expired during the run and cannot be renewed; no new write was started",
+                Some("get a new token (or sign in with a credential lockdown renews, such as --auth azure-cli or a client secret) and run again for the users not finished".into()),
+            ));
+        }
+        if self.unauthorized.load(Ordering::Relaxed) {
+            return Err(Fatal::auth(
+                "Graph rejected the token (401); the run was stopped",
+                Some("check that the token is for Microsoft Graph and this tenant, then run again for the users not finished".into()),
+            ));
+        }
+        if let Some(e) = printer.report_error() {
+            return Err(Fatal::failure(e.to_owned()).with_hint(
+                "the users not started are listed as interrupted; run again for them with a writable --report file",
+            ));
+        }
+        if cancel.is_cancelled() {
+            return Ok(ExitStatus::Interrupted);
+        }
+        Ok(if tally.all_succeeded() {
+            ExitStatus::Success
+        } else {
+            ExitStatus::Failure
+        })
+    }
+
+    /// Print one user; if the report file fails, no new user starts.
+    fn emit(&self, printer: &mut Printer, report: &UserReport) {
+        if let Err(e) = printer.emit(report) {
+            let mut halted = self.halted.lock().unwrap();
+            if halted.is_none() {
+                eprintln!("error: {e}; no new user will be started");
+                *halted = Some(format!("not started: {e},"));
+            }
+        }
+    }
+}
+
+fn rejected_report(r: &Rejected) -> UserReport {
+    let mut report = UserReport::new(&r.raw);
+    report.outcome = Outcome::Failed;
+    report.reason = Some(match r.line {
+        Some(line) => format!("line {line}: {}", r.reason),
+        None => r.reason.clone(),
+    });
+    report
+}
+
+/// Counts for the progress line.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Counts {
+    pub done: usize,
+    pub locked: usize,
+    pub partial: usize,
+    pub failed: usize,
+}
+
+#[derive(Default)]
+struct Tally {
+    input_error: bool,
+    locked: usize,
+    partial: usize,
+    failed: usize,
+    not_found: usize,
+    planned: usize,
+    refused: usize,
+    interrupted: usize,
+    found: usize,
+}
+
+impl Tally {
+    fn add(&mut self, o: Outcome) {
+        match o {
+            Outcome::Locked => self.locked += 1,
+            Outcome::Partial => self.partial += 1,
+            Outcome::Failed => self.failed += 1,
+            Outcome::NotFound => self.not_found += 1,
+            Outcome::Planned => self.planned += 1,
+            Outcome::Refused => self.refused += 1,
+            Outcome::Interrupted => self.interrupted += 1,
+            Outcome::Found => self.found += 1,
+        }
+    }
+
+    fn all_succeeded(&self) -> bool {
+        !self.input_error
+            && self.partial + self.failed + self.not_found + self.refused + self.interrupted == 0
+    }
+
+    fn total(&self) -> usize {
+        self.locked
+            + self.partial
+            + self.failed
+            + self.not_found
+            + self.planned
+            + self.refused
+            + self.interrupted
+            + self.found
+    }
+
+    fn counts(&self) -> Counts {
+        Counts {
+            done: self.total(),
+            locked: self.locked,
+            partial: self.partial,
+            failed: self.failed,
+        }
+    }
+
+    fn summary(&self, elapsed: Duration, mode: Mode) -> String {
+        let mut parts = Vec::new();
+        match mode {
+            Mode::DryRun => parts.push(format!("{} planned", self.planned)),
+            Mode::Status => parts.push(format!("{} found", self.found)),
+            Mode::Block => {
+                parts.push(format!("{} locked", self.locked));
+                parts.push(format!("{} partial", self.partial));
+            }
+        }
+        parts.push(format!("{} failed", self.failed));
+        for (n, what) in [
+            (self.not_found, "not found"),
+            (self.refused, "refused"),
+            (self.interrupted, "interrupted"),
+        ] {
+            if n > 0 {
+                parts.push(format!("{n} {what}"));
+            }
+        }
+        format!(
+            "{} user(s): {} ({:.1}s)",
+            self.total(),
+            parts.join(", "),
+            elapsed.as_secs_f64()
+        )
+    }
+}

@@ -1,0 +1,179 @@
+//! `disable_account`: `PATCH /users/{id}` `{"accountEnabled": false}`, so no new sign-in can
+//! start (learn: graph/api/user-update). Undone by re-enabling, only if it was enabled before.
+
+use serde_json::{json, Map, Value};
+
+use super::{
+    Answers, Earlier, Prepared, Progress, Reads, Request, Selected, Step, UserCx, Verdict,
+};
+use crate::auth::TokenKind;
+use crate::graph::users::{self, User};
+use crate::graph::GraphError;
+use crate::hints::{self, Hint};
+use crate::report::{yes_no, StepReport, StepStatus};
+
+pub struct DisableAccount;
+
+const NAME: &str = "disable_account";
+
+impl Step for DisableAccount {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn aliases(&self) -> &'static [&'static str] {
+        &["account"]
+    }
+
+    fn action(&self) -> Option<&'static str> {
+        Some("disable the account")
+    }
+
+    fn prepare(&self, cx: &UserCx<'_>, _reads: Reads, selected: Selected) -> Box<dyn Prepared> {
+        let enabled = cx.user.account_enabled;
+        let report = selected.skipped_report(NAME).or_else(|| {
+            (enabled == Some(false)).then(|| {
+                StepReport::new(
+                    NAME,
+                    StepStatus::Already,
+                    "the account was already disabled".to_owned(),
+                )
+            })
+        });
+        let request = report
+            .is_none()
+            .then(|| Request::write(NAME, users::disable(&cx.user.id), "disable account"));
+        Box::new(State {
+            selected: selected.is_yes(),
+            enabled,
+            synced: cx.user.is_synced(),
+            token: cx.run.token_kind,
+            request,
+            report,
+            written: false,
+        })
+    }
+
+    fn change_line(
+        &self,
+        before: &Map<String, Value>,
+        after: &Map<String, Value>,
+    ) -> Option<String> {
+        let flag = |m: &Map<String, Value>| m.get("accountEnabled").and_then(Value::as_bool);
+        Some(format!(
+            "account enabled: {} -> {}",
+            yes_no(flag(before)),
+            yes_no(flag(after))
+        ))
+    }
+}
+
+struct State {
+    selected: bool,
+    enabled: Option<bool>,
+    synced: bool,
+    token: TokenKind,
+    request: Option<Request>,
+    report: Option<StepReport>,
+    /// Graph accepted the write.
+    written: bool,
+}
+
+/// The hint for a failed disable: synced accounts are mastered on-premises; a 403 names the
+/// permission and role.
+fn hint(err: &GraphError, synced: bool, _token: TokenKind) -> Option<Hint> {
+    if hints::is_on_premises_mastered(err) || (synced && err.status() == Some(400)) {
+        return hints::hint(
+            "this account is synced from on-premises Active Directory: disable it there and let sync carry it to Entra; its cloud sign-in sessions were still revoked here",
+        );
+    }
+    match err.status()? {
+        403 => hints::hint(format!(
+            "the token needs User.EnableDisableAccount.All with User.Read.All (or User.ReadWrite.All); a delegated caller needs the User Administrator role or higher; {}",
+            hints::PRIVILEGED_TARGET
+        )),
+        _ => None,
+    }
+}
+
+impl Prepared for State {
+    fn before(&self, state: &mut Map<String, Value>) {
+        state.insert("accountEnabled".into(), json!(self.enabled));
+    }
+
+    fn facts(&self, json: &mut Map<String, Value>, text: &mut Vec<String>) {
+        if let Some(enabled) = self.enabled {
+            json.insert("accountEnabled".into(), json!(enabled));
+        }
+        text.push(format!("account enabled:     {}", yes_no(self.enabled)));
+    }
+
+    fn requests(&self, _earlier: &[Earlier<'_>]) -> Vec<Request> {
+        self.request.iter().cloned().collect()
+    }
+
+    fn planned(&self, _earlier: &[Earlier<'_>]) -> StepReport {
+        match (&self.report, &self.request) {
+            (Some(report), _) => {
+                let mut r = report.clone();
+                if r.status == StepStatus::Already {
+                    r.detail = Some("the account is already disabled".into());
+                }
+                r
+            }
+            (None, Some(req)) => StepReport::new(
+                NAME,
+                StepStatus::Planned,
+                format!("would send {}", req.describe()),
+            ),
+            (None, None) => unreachable!("a step with no report has a request"),
+        }
+    }
+
+    fn finish(&mut self, mut answers: Answers, _earlier: &[Earlier<'_>]) -> Progress {
+        if self.report.is_none() {
+            self.report = Some(match answers.take(NAME) {
+                Ok(_) => {
+                    self.written = true;
+                    StepReport::new(
+                        NAME,
+                        StepStatus::Done,
+                        "accountEnabled set to false: no new sign-in can start".to_owned(),
+                    )
+                }
+                Err(e) => StepReport::failed(
+                    NAME,
+                    "the account could not be disabled",
+                    crate::report::ErrorReport::from_graph(
+                        &e,
+                        hint(&e, self.synced, self.token).or_else(|| hints::common(&e)),
+                    ),
+                ),
+            });
+        }
+        Progress::Done
+    }
+
+    fn report(&self) -> Option<StepReport> {
+        self.report.clone()
+    }
+
+    fn verify(
+        &self,
+        user: &User,
+        _reads: &mut Answers,
+        after: &mut Map<String, Value>,
+        verdict: &mut Verdict,
+    ) {
+        after.insert("accountEnabled".into(), json!(user.account_enabled));
+        if !self.selected {
+            return;
+        }
+        if user.account_enabled == Some(false) {
+            verdict.held.push("accountEnabled is false".into());
+        } else {
+            verdict.problems.push("accountEnabled is still true".into());
+            verdict.contradicts_write |= self.written;
+        }
+    }
+}

@@ -1,0 +1,542 @@
+//! The lockdown steps. Each step is one module that owns everything about itself: its report
+//! name and flags, what it reads before writing, its decision from what was read (skip,
+//! `already`, or a list of writes, each a request plus the redacted preview `--dry-run`
+//! prints), how it reads its own answers (routed to it by a tag it chose, never by position),
+//! what `verify` checks for it, the hint for each failure, the `before` state an undo needs,
+//! and the facts `status` shows.
+//!
+//! [`REGISTRY`] is the step order. The engine (`crate::engine`) loops over it to build the first
+//! read, the writes, the dry-run plan, the confirmation prompt, the verify checks, the report
+//! and the `--skip`/`--with` flags; it never names a step. Adding a step is a new module, a line
+//! in [`REGISTRY`], and the emulator's endpoints for it.
+
+pub mod disable_account;
+pub mod disable_devices;
+pub mod reset_password;
+pub mod revoke_sessions;
+pub mod verify;
+
+use std::collections::HashMap;
+use std::time::Duration;
+
+use serde_json::{Map, Value};
+
+use crate::auth::TokenKind;
+use crate::graph::users::User;
+use crate::graph::{GraphError, GraphRequest, GraphResponse};
+use crate::hints::Hint;
+use crate::report::{ErrorReport, ItemReport, StepReport, StepStatus};
+
+/// The steps, in the order they run (and appear in reports). Opt-in steps run only with
+/// `--with`; `verify` is last and checks what the others did.
+pub static REGISTRY: &[&dyn Step] = &[
+    &disable_account::DisableAccount,
+    &revoke_sessions::RevokeSessions,
+    &reset_password::ResetPassword,
+    &disable_devices::DisableDevices,
+    &verify::Verify,
+];
+
+/// One lockdown step.
+pub trait Step: Sync {
+    /// Its name in reports, and for `--skip` / `--with`.
+    fn name(&self) -> &'static str;
+
+    /// Other names `--skip` / `--with` accept (e.g. `password`, `auth-methods`).
+    fn aliases(&self) -> &'static [&'static str] {
+        &[]
+    }
+
+    /// Whether it runs by default (`--skip` turns it off) or only when asked for (`--with`).
+    fn default_on(&self) -> bool {
+        true
+    }
+
+    /// Whether `--skip` may turn it off (verify cannot be skipped).
+    fn skippable(&self) -> bool {
+        true
+    }
+
+    /// What it does, for the confirmation prompt ("disable the account"); `None` to leave it
+    /// out of the prompt.
+    fn action(&self) -> Option<&'static str>;
+
+    /// Requests added to the user's first read. `who` addresses the user as given (UPN or
+    /// object id), since the user is not resolved yet: these go out with the resolving read.
+    fn reads(&self, _who: &str, _cx: &RunCx) -> Vec<Read> {
+        Vec::new()
+    }
+
+    /// Decide from what was read. `selected` is `Err(flag)` when a flag left this step out:
+    /// the step still records its `before` state and facts from the user, but plans no write.
+    fn prepare(&self, cx: &UserCx<'_>, reads: Reads, selected: Selected) -> Box<dyn Prepared>;
+
+    /// The line a person reads about this step's part of the before/after state, if any.
+    fn change_line(
+        &self,
+        _before: &Map<String, Value>,
+        _after: &Map<String, Value>,
+    ) -> Option<String> {
+        None
+    }
+}
+
+/// Whether the step was chosen for this run, or which flag left it out.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Selected {
+    Yes,
+    /// Left out by this flag, e.g. `--keep-enabled` or `--skip reset_password`.
+    No(String),
+}
+
+impl Selected {
+    pub fn is_yes(&self) -> bool {
+        matches!(self, Selected::Yes)
+    }
+
+    /// The report of a step a flag left out; it does not count against the outcome.
+    pub fn skipped_report(&self, step: &'static str) -> Option<StepReport> {
+        match self {
+            Selected::Yes => None,
+            Selected::No(flag) => Some(StepReport::new(
+                step,
+                StepStatus::Skipped,
+                format!("skipped by {flag}"),
+            )),
+        }
+    }
+}
+
+/// A step as prepared for one user: its decision, then its results.
+pub trait Prepared: Send {
+    /// State read before any write, merged into the report's `before` (what an undo needs).
+    fn before(&self, _state: &mut Map<String, Value>) {}
+
+    /// Facts `status` shows (JSON fields at the top level of a status line, and text lines).
+    fn facts(&self, _json: &mut Map<String, Value>, _text: &mut Vec<String>) {}
+
+    /// The requests to send, in order, after every step was prepared. Writes for most steps;
+    /// `verify` sends its re-reads here, so that they ride at the end of the same chain.
+    fn requests(&self, _earlier: &[Earlier<'_>]) -> Vec<Request> {
+        Vec::new()
+    }
+
+    /// The report for `--dry-run`, from the very requests a real run would send.
+    fn planned(&self, earlier: &[Earlier<'_>]) -> StepReport;
+
+    /// Take the answers to the requests this step sent in the last round (routed by tag), and
+    /// either report or ask for more requests (a retry that must come after the others, or a
+    /// re-read).
+    fn finish(&mut self, answers: Answers, earlier: &[Earlier<'_>]) -> Progress;
+
+    /// The report once finished (also what an interrupted user shows so far).
+    fn report(&self) -> Option<StepReport>;
+
+    /// The state read back after the writes, for the report's `after` (verify's).
+    fn after(&self) -> Option<crate::report::Snapshot> {
+        None
+    }
+
+    /// What `verify` re-reads for this step besides the user (requests tagged by the step).
+    fn verify_reads(&self) -> Vec<Read> {
+        Vec::new()
+    }
+
+    /// Check the re-read state (the user, and this step's own re-reads by tag): what held and
+    /// what did not go into `verdict`, this step's part of the `after` state into `after`.
+    fn verify(
+        &self,
+        _user: &User,
+        _reads: &mut Answers,
+        _after: &mut Map<String, Value>,
+        _verdict: &mut Verdict,
+    ) {
+    }
+}
+
+/// A step before the one being prepared or finished, with whether it still waits for answers.
+pub struct Earlier<'a> {
+    pub name: &'static str,
+    pub prepared: &'a dyn Prepared,
+    /// It asked for more requests in the current round.
+    pub pending: bool,
+}
+
+/// What a step's `finish` leads to.
+pub enum Progress {
+    Done,
+    /// Send these (after waiting this long, in Graph seconds), then call `finish` again.
+    More {
+        requests: Vec<Request>,
+        after: Duration,
+    },
+}
+
+/// A read: a GET whose collection, when `paged`, is followed through every `@odata.nextLink`.
+#[derive(Debug, Clone)]
+pub struct Read {
+    pub tag: String,
+    pub req: GraphRequest,
+    pub paged: bool,
+}
+
+impl Read {
+    pub fn one(tag: impl Into<String>, req: GraphRequest) -> Read {
+        Read {
+            tag: tag.into(),
+            req,
+            paged: false,
+        }
+    }
+
+    pub fn paged(tag: impl Into<String>, req: GraphRequest) -> Read {
+        Read {
+            tag: tag.into(),
+            req,
+            paged: true,
+        }
+    }
+}
+
+/// A request a step sends, tagged so that its answer comes back to it, with the redacted
+/// preview of its body that `--dry-run` prints.
+#[derive(Debug, Clone)]
+pub struct Request {
+    pub tag: String,
+    pub req: GraphRequest,
+    /// The body as `--dry-run` shows it (a password as `<random, never shown>`), or
+    /// `(no body)`.
+    pub preview: String,
+    /// Follow `@odata.nextLink` (re-reads of collections).
+    pub paged: bool,
+    /// For logs and retry warnings: "disable account".
+    pub what: &'static str,
+}
+
+impl Request {
+    pub fn write(tag: impl Into<String>, req: GraphRequest, what: &'static str) -> Request {
+        let preview = match &req.body {
+            Some(body) => body.0.to_string(),
+            None => "(no body)".to_owned(),
+        };
+        Request {
+            tag: tag.into(),
+            req,
+            preview,
+            paged: false,
+            what,
+        }
+    }
+
+    /// A write whose body must not be shown (a password): the preview is given.
+    pub fn redacted(
+        tag: impl Into<String>,
+        req: GraphRequest,
+        preview: impl Into<String>,
+        what: &'static str,
+    ) -> Request {
+        Request {
+            tag: tag.into(),
+            req,
+            preview: preview.into(),
+            paged: false,
+            what,
+        }
+    }
+
+    pub fn read(read: Read, what: &'static str) -> Request {
+        Request {
+            tag: read.tag,
+            req: read.req,
+            preview: "(no body)".to_owned(),
+            paged: read.paged,
+            what,
+        }
+    }
+
+    /// `PATCH /v1.0/users/{id} {"accountEnabled":false}`.
+    pub fn describe(&self) -> String {
+        format!("{} {}", self.req.describe(), self.preview)
+    }
+}
+
+/// Answers to one step's requests, by tag.
+#[derive(Debug, Default)]
+pub struct Answers(HashMap<String, Result<GraphResponse, GraphError>>);
+
+impl Answers {
+    pub fn new() -> Answers {
+        Answers::default()
+    }
+
+    pub fn insert(&mut self, tag: String, answer: Result<GraphResponse, GraphError>) {
+        self.0.insert(tag, answer);
+    }
+
+    /// The answer to the request tagged `tag`. A request the engine never got to (the run was
+    /// stopped) reads as a refusal, so no step can take silence for success.
+    pub fn take(&mut self, tag: &str) -> Result<GraphResponse, GraphError> {
+        self.0.remove(tag).unwrap_or_else(|| {
+            Err(GraphError::Refused {
+                message: "the request was not sent".into(),
+            })
+        })
+    }
+
+    /// The answers whose tags start with `prefix/`, with the prefix taken off.
+    pub fn split(&mut self, prefix: &str) -> Answers {
+        let lead = format!("{prefix}/");
+        let keys: Vec<String> = self
+            .0
+            .keys()
+            .filter(|k| k.starts_with(&lead))
+            .cloned()
+            .collect();
+        let mut out = Answers::new();
+        for k in keys {
+            let v = self.0.remove(&k).expect("key listed");
+            out.insert(k[lead.len()..].to_owned(), v);
+        }
+        out
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+/// What one step read in the first round, by tag.
+pub type Reads = Answers;
+
+/// What every user of a run shares.
+#[derive(Debug, Clone)]
+pub struct RunCx {
+    pub token_kind: TokenKind,
+}
+
+/// One user, resolved, as steps see it.
+pub struct UserCx<'a> {
+    pub run: &'a RunCx,
+    pub user: &'a User,
+    /// The user as given, for labels.
+    pub raw: &'a str,
+}
+
+impl UserCx<'_> {
+    /// The error as reports show it, with this step's hint (or a common one).
+    pub fn error(&self, err: &GraphError, hint: Option<Hint>) -> ErrorReport {
+        let hint = hint.or_else(|| crate::hints::common(err));
+        ErrorReport::from_graph(err, hint)
+    }
+}
+
+/// What verify found.
+#[derive(Debug, Default)]
+pub struct Verdict {
+    /// What held, for the detail ("accountEnabled is false").
+    pub held: Vec<String>,
+    /// What did not.
+    pub problems: Vec<String>,
+    /// A problem contradicts a write Graph accepted: Graph may be catching up, so read again.
+    pub contradicts_write: bool,
+}
+
+/// A step's result for an item it acts on (a device, a method, a rule).
+pub fn item(
+    fields: Map<String, Value>,
+    label: String,
+    status: StepStatus,
+    error: Option<ErrorReport>,
+) -> ItemReport {
+    ItemReport {
+        fields,
+        label,
+        status,
+        error,
+    }
+}
+
+/// How a run chose its steps.
+#[derive(Debug, Clone, Default)]
+pub struct Selection {
+    /// Step names left out, with the flag that did it.
+    skipped: HashMap<&'static str, String>,
+    /// Opt-in steps asked for.
+    with: Vec<&'static str>,
+}
+
+impl Selection {
+    /// Resolve `--skip` and `--with` names (report names, their kebab-case forms, or a step's
+    /// aliases). `flag_skips` are skips given by the hidden per-step flags, with the flag.
+    pub fn new(
+        skip: &[String],
+        with: &[String],
+        flag_skips: &[(&str, &str)],
+    ) -> Result<Selection, String> {
+        let mut sel = Selection::default();
+        for name in skip.iter().flat_map(|s| s.split(',')) {
+            let step = find(name.trim())?;
+            if !step.skippable() {
+                return Err(format!("`{}` cannot be skipped", step.name()));
+            }
+            sel.skipped
+                .insert(step.name(), format!("--skip {}", step.name()));
+        }
+        for (name, flag) in flag_skips {
+            let step = find(name)?;
+            sel.skipped.insert(step.name(), (*flag).to_owned());
+        }
+        for name in with.iter().flat_map(|s| s.split(',')) {
+            let step = find(name.trim())?;
+            if step.default_on() {
+                return Err(format!(
+                    "`{}` runs by default; --with is for opt-in steps ({})",
+                    step.name(),
+                    opt_in_names().join(", ")
+                ));
+            }
+            if !sel.with.contains(&step.name()) {
+                sel.with.push(step.name());
+            }
+        }
+        Ok(sel)
+    }
+
+    /// Whether `step` runs, and if not, which flag left it out. An opt-in step not asked for
+    /// is `None`: it has no line in the report at all.
+    pub fn of(&self, step: &dyn Step) -> Option<Selected> {
+        if let Some(flag) = self.skipped.get(step.name()) {
+            if step.default_on() || self.with.contains(&step.name()) {
+                return Some(Selected::No(flag.clone()));
+            }
+            return None;
+        }
+        if step.default_on() || self.with.contains(&step.name()) {
+            Some(Selected::Yes)
+        } else {
+            None
+        }
+    }
+
+    /// The steps that run, in order, for the confirmation prompt.
+    pub fn actions(&self) -> Vec<&'static str> {
+        REGISTRY
+            .iter()
+            .filter(|s| self.of(**s) == Some(Selected::Yes))
+            .filter_map(|s| s.action())
+            .collect()
+    }
+}
+
+/// The step named `name` (report name, kebab-case form or alias).
+pub fn find(name: &str) -> Result<&'static dyn Step, String> {
+    let wanted = name.trim().to_ascii_lowercase().replace('-', "_");
+    REGISTRY
+        .iter()
+        .copied()
+        .find(|s| s.name() == wanted || s.aliases().iter().any(|a| a.replace('-', "_") == wanted))
+        .ok_or_else(|| {
+            let names: Vec<&str> = REGISTRY
+                .iter()
+                .filter(|s| s.skippable())
+                .map(|s| s.name())
+                .collect();
+            format!("unknown step `{name}`; steps are {}", names.join(", "))
+        })
+}
+
+/// Which flag a list of step names is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Choice {
+    Skip,
+    With,
+}
+
+/// The step names `--skip` or `--with` accept, with their aliases, for clap (help text and
+/// shell completions come from the registry too).
+pub fn names(choice: Choice) -> clap::builder::PossibleValuesParser {
+    let values: Vec<clap::builder::PossibleValue> = REGISTRY
+        .iter()
+        .filter(|s| match choice {
+            Choice::Skip => s.skippable() && s.default_on(),
+            Choice::With => !s.default_on(),
+        })
+        .map(|s| {
+            let mut aliases: Vec<&'static str> = s.aliases().to_vec();
+            aliases.push(s.name().replace('_', "-").leak());
+            clap::builder::PossibleValue::new(s.name()).aliases(aliases)
+        })
+        .collect();
+    clap::builder::PossibleValuesParser::new(values)
+}
+
+fn opt_in_names() -> Vec<&'static str> {
+    REGISTRY
+        .iter()
+        .filter(|s| !s.default_on())
+        .map(|s| s.name())
+        .collect()
+}
+
+/// `2026-11-29T13:45:12Z`, to the second, as Graph writes times.
+pub fn timestamp(t: Option<time::OffsetDateTime>) -> Option<String> {
+    t.and_then(|t| {
+        t.replace_nanosecond(0)
+            .ok()?
+            .format(&time::format_description::well_known::Rfc3339)
+            .ok()
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn registry_names_are_unique_and_verify_is_last() {
+        let names: Vec<&str> = REGISTRY.iter().map(|s| s.name()).collect();
+        let mut sorted = names.clone();
+        sorted.sort();
+        sorted.dedup();
+        assert_eq!(sorted.len(), names.len());
+        assert_eq!(names.last(), Some(&"verify"));
+    }
+
+    #[test]
+    fn skip_accepts_names_kebab_forms_and_aliases() {
+        for name in [
+            "reset_password",
+            "reset-password",
+            "password",
+            "RESET-PASSWORD",
+        ] {
+            let sel = Selection::new(&[name.to_owned()], &[], &[]).unwrap();
+            let step = find("reset_password").unwrap();
+            assert_eq!(
+                sel.of(step),
+                Some(Selected::No("--skip reset_password".into())),
+                "{name}"
+            );
+        }
+        assert!(Selection::new(&["nonsense".into()], &[], &[]).is_err());
+        assert!(Selection::new(&["verify".into()], &[], &[]).is_err());
+        assert!(Selection::new(&[], &["disable_account".into()], &[]).is_err());
+    }
+
+    #[test]
+    fn flag_skips_name_their_flag() {
+        let sel = Selection::new(&[], &[], &[("disable_account", "--keep-enabled")]).unwrap();
+        assert_eq!(
+            sel.of(find("disable_account").unwrap()),
+            Some(Selected::No("--keep-enabled".into()))
+        );
+        assert_eq!(
+            sel.actions(),
+            vec![
+                "revoke sign-in sessions",
+                "reset the password",
+                "disable registered devices"
+            ]
+        );
+    }
+}

@@ -1,0 +1,129 @@
+//! `reset_password`: `PATCH /users/{id}` with a random password nobody is shown and
+//! `forceChangePasswordNextSignIn` (learn: graph/api/user-update, resources/passwordprofile).
+//! A guest's password lives in its home tenant, so guests are skipped. Not undoable: the way
+//! back in is a Temporary Access Pass.
+
+use super::{Answers, Earlier, Prepared, Progress, Reads, Request, Selected, Step, UserCx};
+use crate::auth::TokenKind;
+use crate::graph::users;
+use crate::graph::GraphError;
+use crate::hints::{self, Hint};
+use crate::report::{ErrorReport, StepReport, StepStatus};
+
+pub struct ResetPassword;
+
+const NAME: &str = "reset_password";
+
+impl Step for ResetPassword {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn aliases(&self) -> &'static [&'static str] {
+        &["password"]
+    }
+
+    fn action(&self) -> Option<&'static str> {
+        Some("reset the password")
+    }
+
+    fn prepare(&self, cx: &UserCx<'_>, _reads: Reads, selected: Selected) -> Box<dyn Prepared> {
+        let report = selected.skipped_report(NAME).or_else(|| {
+            cx.user.is_guest().then(|| {
+                StepReport::new(
+                    NAME,
+                    StepStatus::Skipped,
+                    "guest account: its password lives in its home tenant".to_owned(),
+                )
+            })
+        });
+        let request = report.is_none().then(|| {
+            let password = crate::password::generate();
+            Request::redacted(
+                NAME,
+                users::reset_password(&cx.user.id, &password),
+                r#"{"passwordProfile":{"password":<random, never shown>,"forceChangePasswordNextSignIn":true}}"#,
+                "reset password",
+            )
+        });
+        Box::new(State {
+            synced: cx.user.is_synced(),
+            token: cx.run.token_kind,
+            request,
+            report,
+        })
+    }
+}
+
+struct State {
+    synced: bool,
+    token: TokenKind,
+    /// Holds the new password until it is sent; its `Debug` never shows it.
+    request: Option<Request>,
+    report: Option<StepReport>,
+}
+
+fn hint(err: &GraphError, synced: bool, token: TokenKind) -> Option<Hint> {
+    if hints::is_on_premises_mastered(err) || (synced && err.status() == Some(400)) {
+        return hints::hint(
+            "this account is synced from on-premises Active Directory: reset its password there (Microsoft's guidance for a compromised hybrid account is to reset it twice) and let sync carry it to Entra",
+        );
+    }
+    match err.status()? {
+        403 => hints::hint(format!(
+            "the token needs User-PasswordProfile.ReadWrite.All (or User.ReadWrite.All){}; {}",
+            if token == TokenKind::AppOnly {
+                ", and the app itself needs an Entra role such as User Administrator"
+            } else {
+                " and the caller needs the User Administrator role or higher"
+            },
+            hints::PRIVILEGED_TARGET
+        )),
+        _ => None,
+    }
+}
+
+impl Prepared for State {
+    fn requests(&self, _earlier: &[Earlier<'_>]) -> Vec<Request> {
+        self.request.iter().cloned().collect()
+    }
+
+    fn planned(&self, _earlier: &[Earlier<'_>]) -> StepReport {
+        match (&self.report, &self.request) {
+            (Some(report), _) => report.clone(),
+            (None, Some(req)) => StepReport::new(
+                NAME,
+                StepStatus::Planned,
+                format!("would send {}", req.describe()),
+            ),
+            (None, None) => unreachable!("a step with no report has a request"),
+        }
+    }
+
+    fn finish(&mut self, mut answers: Answers, _earlier: &[Earlier<'_>]) -> Progress {
+        if self.report.is_none() {
+            self.report = Some(match answers.take(NAME) {
+                Ok(_) => StepReport::new(
+                    NAME,
+                    StepStatus::Done,
+                    "password reset to a random one nobody was shown; a change is required at next sign-in".to_owned(),
+                ),
+                Err(e) => StepReport::failed(
+                    NAME,
+                    "the password could not be reset",
+                    ErrorReport::from_graph(
+                        &e,
+                        hint(&e, self.synced, self.token).or_else(|| hints::common(&e)),
+                    ),
+                ),
+            });
+        }
+        // The password has done its job: drop it from memory.
+        self.request = None;
+        Progress::Done
+    }
+
+    fn report(&self) -> Option<StepReport> {
+        self.report.clone()
+    }
+}

@@ -1,0 +1,200 @@
+//! `revoke_sessions`: `POST /users/{id}/revokeSignInSessions`, which invalidates refresh tokens
+//! and session cookies by setting `signInSessionsValidFromDateTime` to now
+//! (learn: graph/api/user-revokesigninsessions). Nothing to undo.
+
+use serde_json::{json, Map, Value};
+use time::OffsetDateTime;
+
+use super::{
+    timestamp, Answers, Earlier, Prepared, Progress, Reads, Request, Selected, Step, UserCx,
+    Verdict,
+};
+use crate::graph::users::{self, User};
+use crate::graph::GraphError;
+use crate::hints::{self, Hint};
+use crate::report::{ErrorReport, StepReport, StepStatus};
+
+pub struct RevokeSessions;
+
+const NAME: &str = "revoke_sessions";
+
+/// Graph stores whole seconds, and its `Date` header and the stored time come from different
+/// moments of the same request, so the comparison allows one second.
+const CLOCK_SLACK: time::Duration = time::Duration::seconds(1);
+
+impl Step for RevokeSessions {
+    fn name(&self) -> &'static str {
+        NAME
+    }
+
+    fn aliases(&self) -> &'static [&'static str] {
+        &["sessions"]
+    }
+
+    fn action(&self) -> Option<&'static str> {
+        Some("revoke sign-in sessions")
+    }
+
+    fn prepare(&self, cx: &UserCx<'_>, _reads: Reads, selected: Selected) -> Box<dyn Prepared> {
+        let report = selected.skipped_report(NAME);
+        let request = report.is_none().then(|| {
+            Request::write(
+                NAME,
+                users::revoke_sign_in_sessions(&cx.user.id),
+                "revoke sessions",
+            )
+        });
+        Box::new(State {
+            selected: selected.is_yes(),
+            guest: cx.user.is_guest(),
+            valid_from: cx.user.sign_in_sessions_valid_from_date_time,
+            request,
+            report,
+            revoked_at: None,
+        })
+    }
+
+    fn change_line(
+        &self,
+        before: &Map<String, Value>,
+        after: &Map<String, Value>,
+    ) -> Option<String> {
+        let at = |m: &Map<String, Value>| {
+            m.get("signInSessionsValidFromDateTime")
+                .and_then(Value::as_str)
+                .unwrap_or("unknown")
+                .to_owned()
+        };
+        Some(format!(
+            "sessions valid from: {} -> {}",
+            at(before),
+            at(after)
+        ))
+    }
+}
+
+struct State {
+    selected: bool,
+    guest: bool,
+    valid_from: Option<OffsetDateTime>,
+    request: Option<Request>,
+    report: Option<StepReport>,
+    /// Graph's clock when it accepted the revoke.
+    revoked_at: Option<OffsetDateTime>,
+}
+
+fn hint(err: &GraphError) -> Option<Hint> {
+    match err.status()? {
+        403 => hints::hint(format!(
+            "the token needs User.RevokeSessions.All (or User.ReadWrite.All); a delegated caller needs the User Administrator role or higher; {}",
+            hints::PRIVILEGED_TARGET
+        )),
+        _ => None,
+    }
+}
+
+impl Prepared for State {
+    fn before(&self, state: &mut Map<String, Value>) {
+        state.insert(
+            "signInSessionsValidFromDateTime".into(),
+            json!(timestamp(self.valid_from)),
+        );
+    }
+
+    fn facts(&self, json: &mut Map<String, Value>, text: &mut Vec<String>) {
+        if let Some(at) = timestamp(self.valid_from) {
+            json.insert("signInSessionsValidFromDateTime".into(), json!(at));
+        }
+        text.push(format!(
+            "sessions valid from: {}",
+            timestamp(self.valid_from).as_deref().unwrap_or("unknown")
+        ));
+    }
+
+    fn requests(&self, _earlier: &[Earlier<'_>]) -> Vec<Request> {
+        self.request.iter().cloned().collect()
+    }
+
+    fn planned(&self, _earlier: &[Earlier<'_>]) -> StepReport {
+        match (&self.report, &self.request) {
+            (Some(report), _) => report.clone(),
+            (None, Some(req)) => StepReport::new(
+                NAME,
+                StepStatus::Planned,
+                format!("would send {}", req.describe()),
+            ),
+            (None, None) => unreachable!("a step with no report has a request"),
+        }
+    }
+
+    fn finish(&mut self, mut answers: Answers, _earlier: &[Earlier<'_>]) -> Progress {
+        if self.report.is_none() {
+            self.report = Some(match answers.take(NAME) {
+                Ok(resp) => {
+                    // Graph's clock, not ours: verification compares against it.
+                    let at = resp.date().unwrap_or_else(OffsetDateTime::now_utc);
+                    self.revoked_at = Some(at);
+                    let mut detail = format!(
+                        "sign-in sessions revoked at {}; access tokens already issued stay valid until they expire (up to about an hour)",
+                        timestamp(Some(at)).unwrap_or_default()
+                    );
+                    if self.guest {
+                        detail.push_str(
+                            "; this guest's sessions in its home tenant are not affected",
+                        );
+                    }
+                    StepReport::new(NAME, StepStatus::Done, detail)
+                }
+                Err(e) => StepReport::failed(
+                    NAME,
+                    "sign-in sessions could not be revoked",
+                    ErrorReport::from_graph(&e, hint(&e).or_else(|| hints::common(&e))),
+                ),
+            });
+        }
+        Progress::Done
+    }
+
+    fn report(&self) -> Option<StepReport> {
+        self.report.clone()
+    }
+
+    fn verify(
+        &self,
+        user: &User,
+        _reads: &mut Answers,
+        after: &mut Map<String, Value>,
+        verdict: &mut Verdict,
+    ) {
+        after.insert(
+            "signInSessionsValidFromDateTime".into(),
+            json!(timestamp(user.sign_in_sessions_valid_from_date_time)),
+        );
+        let Some(at) = self.revoked_at else {
+            if self.selected {
+                verdict
+                    .problems
+                    .push("sign-in sessions were not revoked".into());
+            }
+            return;
+        };
+        let floor = at.replace_nanosecond(0).unwrap_or(at);
+        match user.sign_in_sessions_valid_from_date_time {
+            Some(from) if from + CLOCK_SLACK >= floor => verdict.held.push(format!(
+                "sessions valid from {}",
+                timestamp(Some(from)).unwrap_or_default()
+            )),
+            Some(from) => {
+                verdict.problems.push(format!(
+                    "signInSessionsValidFromDateTime is {}, earlier than the revoke at {}",
+                    timestamp(Some(from)).unwrap_or_default(),
+                    timestamp(Some(floor)).unwrap_or_default()
+                ));
+                verdict.contradicts_write = true;
+            }
+            None => verdict
+                .problems
+                .push("signInSessionsValidFromDateTime was not returned".into()),
+        }
+    }
+}
