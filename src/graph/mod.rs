@@ -41,6 +41,7 @@ pub enum Method {
     Get,
     Post,
     Patch,
+    Delete,
 }
 
 impl Method {
@@ -49,6 +50,7 @@ impl Method {
             Method::Get => "GET",
             Method::Post => "POST",
             Method::Patch => "PATCH",
+            Method::Delete => "DELETE",
         }
     }
 
@@ -104,6 +106,14 @@ impl GraphRequest {
             method: Method::Patch,
             target: Target::Path(path.into()),
             body: Some(Body(body)),
+        }
+    }
+
+    pub fn delete(path: impl Into<String>) -> Self {
+        Self {
+            method: Method::Delete,
+            target: Target::Path(path.into()),
+            body: None,
         }
     }
 
@@ -242,6 +252,11 @@ impl GraphClient {
 
     pub fn stats(&self) -> &Stats {
         &self.inner.stats
+    }
+
+    /// The throttling limit holding requests back now, if one is (for the progress line).
+    pub fn pacing(&self) -> Option<pacer::Limit> {
+        self.inner.pacer.pacing()
     }
 
     pub async fn token(&self) -> Result<Secret, GraphError> {
@@ -394,6 +409,7 @@ impl Inner {
             Method::Get => reqwest::Method::GET,
             Method::Post => reqwest::Method::POST,
             Method::Patch => reqwest::Method::PATCH,
+            Method::Delete => reqwest::Method::DELETE,
         };
         let mut auth =
             HeaderValue::from_str(&format!("Bearer {}", token.expose())).map_err(|_| {
