@@ -3,9 +3,11 @@
 //! A local, stateful HTTP server that behaves like Microsoft Graph v1.0 for the endpoints
 //! lockdown uses (users, revokeSignInSessions, registeredDevices/ownedDevices, memberOf,
 //! devices and their `deviceId` alternate key, Intune's managedDevices and remoteLock,
-//! `$batch`). Every behaviour comes from Microsoft's documentation; each one carries a
-//! `// learn: ...` comment naming the page. Integration tests run the real binary against it and
-//! inspect the tenant through the synchronous accessors below; `lockdown --sandbox` embeds it.
+//! `$batch`; and for `lockdown check` and `watch`: transitiveMemberOf, service principals and
+//! their appRoleAssignments, subscribedSkus, auditLogs/signIns). Every behaviour comes from
+//! Microsoft's documentation; each one carries a `// learn: ...` comment naming the page.
+//! Integration tests run the real binary against it and inspect the tenant through the
+//! synchronous accessors below; `lockdown --sandbox` embeds it.
 //!
 //! ## The Contoso seed ([`Seed::Contoso`], 54 users: a medium tenant for throttling)
 //!
@@ -32,21 +34,29 @@
 //! [`Emulator::user`]`(..).device_ids`. Intune managed device ids are
 //! `3d000000-0000-4000-8000-{n:012x}` ([`Emulator::user`]`(..).managed_device_ids`). The tenant
 //! holds an Intune licence unless [`EmulatorConfig::intune`] is off (or
-//! [`Emulator::set_intune`]).
+//! [`Emulator::set_intune`]), and Entra ID P2 unless [`EmulatorConfig::entra_id`] says otherwise
+//! (or [`Emulator::set_entra_id`]).
+//!
+//! Its sign-in logs start with a few sign-ins from before it started (Adele 26 and 3 hours ago,
+//! a failed one for Grady 2 hours ago); tests add more with [`Emulator::add_sign_in`], also
+//! while a client polls.
 
 // A `Reply` is an HTTP answer of a test server, built once per request: its size does not
 // matter, and boxing it everywhere would only add noise.
 #![allow(clippy::result_large_err)]
 
+mod apps;
 mod auth;
 mod batch;
 mod errors;
 mod faults;
 mod intune;
+mod licences;
 mod odata;
 mod routes;
 mod seed;
 mod server;
+mod sign_ins;
 mod state;
 mod sts;
 pub mod throttle;
@@ -59,7 +69,10 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+pub use apps::GRAPH_APP_ID;
+pub use licences::EntraIdPlan;
 pub use seed::ids as contoso_ids;
+pub use sign_ins::SignInSpec;
 pub use state::ROLE_TEMPLATES;
 /// The emulated tenant and its app registration, for the token endpoint.
 pub use state::{APP_ID, TENANT_ID};
@@ -92,6 +105,9 @@ pub struct EmulatorConfig {
     /// (`/users/{id}/managedDevices`, `/deviceManagement/...`) answer 400 "Request not
     /// applicable to target tenant." as Graph does for a tenant without one.
     pub intune: bool,
+    /// The tenant's Entra ID plan (default P2). [`EntraIdPlan::Free`] makes sign-in logs
+    /// answer 403 `Authentication_RequestFromNonPremiumTenantOrB2CTenant`, as Graph does.
+    pub entra_id: EntraIdPlan,
 }
 
 impl Default for EmulatorConfig {
@@ -107,6 +123,7 @@ impl Default for EmulatorConfig {
             tls: false,
             batching: true,
             intune: true,
+            entra_id: EntraIdPlan::P2,
         }
     }
 }
@@ -310,9 +327,10 @@ impl Emulator {
 
     /// App-only token: User.Read.All, User.EnableDisableAccount.All, User.RevokeSessions.All,
     /// User-PasswordProfile.ReadWrite.All, Device.ReadWrite.All, Directory.Read.All,
-    /// RoleManagement.Read.Directory, DeviceManagementManagedDevices.Read.All,
-    /// DeviceManagementManagedDevices.PrivilegedOperations.All; the app holds the User
-    /// Administrator role.
+    /// RoleManagement.Read.Directory, Application.Read.All, Organization.Read.All,
+    /// AuditLog.Read.All, DeviceManagementManagedDevices.Read.All,
+    /// DeviceManagementManagedDevices.PrivilegedOperations.All (also the app's role
+    /// assignments); the app holds the User Administrator role.
     pub fn app_token(&self) -> String {
         self.shared.app_token.clone()
     }
@@ -353,6 +371,30 @@ impl Emulator {
     /// Give the tenant an Intune licence, or take it away.
     pub fn set_intune(&self, licensed: bool) {
         lock(&self.shared.tenant).intune = licensed;
+    }
+
+    /// Change the tenant's Entra ID plan (`GET /subscribedSkus` and sign-in logs follow).
+    pub fn set_entra_id(&self, plan: EntraIdPlan) {
+        lock(&self.shared.tenant).entra_id = plan;
+    }
+
+    /// Add a sign-in to the tenant's sign-in logs (at any time, also while a client polls
+    /// them); returns its id. Panics if the user does not exist.
+    pub fn add_sign_in(&self, spec: SignInSpec) -> String {
+        sign_ins::add(&mut lock(&self.shared.tenant), spec)
+    }
+
+    /// The Microsoft Graph application permissions granted to lockdown's app (its app role
+    /// assignments, as `GET /servicePrincipals/{id}/appRoleAssignments` lists them).
+    pub fn app_permissions(&self) -> Vec<String> {
+        lock(&self.shared.tenant).app_role_assignments.clone()
+    }
+
+    /// Grant or revoke application permissions after tokens were issued: tokens already issued
+    /// keep their `roles` claim (and what it grants), as a real token does until it expires.
+    pub fn set_app_permissions(&self, permissions: &[&str]) {
+        lock(&self.shared.tenant).app_role_assignments =
+            permissions.iter().map(|p| p.to_string()).collect();
     }
 
     pub fn users(&self) -> Vec<UserState> {

@@ -53,7 +53,24 @@ pub(crate) fn execute(shared: &Shared, req: &Request) -> Reply {
     };
 
     let mut extra_headers = Vec::new();
-    if shared.throttling && !super::intune::is_intune_path(rest) {
+    // Sign-in logs are metered by the identity and access reports service, not by the
+    // identity and access buckets (learn: graph/throttling-limits).
+    let reports = super::throttle::is_reports_path(rest);
+    if shared.throttling && reports {
+        let now = shared.emulated_secs();
+        if let Verdict::Throttled {
+            retry_after,
+            scope,
+            info,
+        } = lock(&shared.throttle).check_reports(now)
+        {
+            return Reply::error(429, "TooManyRequests", "Please retry again later.")
+                .header("Retry-After", retry_after.to_string())
+                .header("x-ms-throttle-scope", scope)
+                .header("x-ms-throttle-information", info);
+        }
+    }
+    if shared.throttling && !reports && !super::intune::is_intune_path(rest) {
         let (ru, writes) = request_cost(
             &req.method,
             rest,
@@ -121,6 +138,13 @@ fn route(shared: &Shared, req: &Request, rest: &str, query: &Query, id: &Identit
             ("GET", ["memberof"]) | ("GET", ["memberof", "microsoft.graph.directoryrole"]) => {
                 member_of(shared, &tenant, target, query, id)
             }
+            // learn: graph/api/user-list-transitivememberof — direct and transitive memberships;
+            // the emulated tenant has no groups, so a user's roles are both. `/me` needs only
+            // User.Read (member_of's own-account rule).
+            ("GET", ["transitivememberof"])
+            | ("GET", ["transitivememberof", "microsoft.graph.directoryrole"]) => {
+                member_of(shared, &tenant, target, query, id)
+            }
             ("GET", ["manageddevices"]) => {
                 super::intune::list_managed_devices(shared, &tenant, target, query, id)
             }
@@ -129,7 +153,8 @@ fn route(shared: &Shared, req: &Request, rest: &str, query: &Query, id: &Identit
             | (_, ["registereddevices"])
             | (_, ["owneddevices"])
             | (_, ["manageddevices"])
-            | (_, ["memberof", ..]) => method_not_allowed(),
+            | (_, ["memberof", ..])
+            | (_, ["transitivememberof", ..]) => method_not_allowed(),
             (_, [other, ..]) => unknown_segment(other),
         };
     }
@@ -140,8 +165,26 @@ fn route(shared: &Shared, req: &Request, rest: &str, query: &Query, id: &Identit
             Err(r) => r,
         };
     }
+    {
+        let tenant = lock(&shared.tenant);
+        if let Some(reply) = super::apps::route(shared, &tenant, &method, rest, query, id) {
+            return reply;
+        }
+    }
     let segs: Vec<&str> = rest.split('/').filter(|s| !s.is_empty()).collect();
     match segs.as_slice() {
+        // learn: graph/api/subscribedsku-list
+        [s] if s.eq_ignore_ascii_case("subscribedSkus") => match method.as_str() {
+            "GET" => super::licences::list(shared, &lock(&shared.tenant), query, id),
+            _ => method_not_allowed(),
+        },
+        // learn: graph/api/signin-list
+        [a, s] if a.eq_ignore_ascii_case("auditLogs") && s.eq_ignore_ascii_case("signIns") => {
+            match method.as_str() {
+                "GET" => super::sign_ins::list(shared, &lock(&shared.tenant), &req.query, id),
+                _ => method_not_allowed(),
+            }
+        }
         [d, dev] if d.eq_ignore_ascii_case("devices") => device(
             shared,
             req,

@@ -194,6 +194,13 @@ pub(crate) struct Tenant {
     /// the log was cleared meanwhile).
     pub request_seqs: Vec<u64>,
     pub next_seq: u64,
+    /// The tenant's Entra ID plan (`GET /subscribedSkus`; sign-in logs need P1 or P2).
+    pub entra_id: super::licences::EntraIdPlan,
+    /// Sign-in log records, in the order they were added.
+    pub sign_ins: Vec<super::sign_ins::SignIn>,
+    /// The Microsoft Graph application permissions granted to lockdown's app (its app role
+    /// assignments); an app-only token's `roles` are taken from them when it is issued.
+    pub app_role_assignments: Vec<String>,
 }
 
 impl Tenant {

@@ -1072,3 +1072,5 @@ fn accessors_work_from_a_plain_thread() {
     );
     emu.shutdown();
 }
+
+mod check;
