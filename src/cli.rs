@@ -81,6 +81,9 @@ pub enum Command {
     Block(BlockArgs),
     /// Show users' lockdown-relevant state and their registered devices (read-only).
     Status(StatusArgs),
+    /// Undo a lockdown from its report: re-enable what lockdown disabled, and optionally hand
+    /// the user a Temporary Access Pass.
+    Unblock(UnblockArgs),
     /// Serve the emulated Contoso tenant on a local port for manual runs and scripts.
     Sandbox(SandboxArgs),
 }
@@ -152,6 +155,50 @@ pub struct BlockArgs {
 
     /// Users worked on at once. Graph's throttling limits, not this number, set the pace of
     /// a large run: requests are held to them.
+    #[arg(long, default_value_t = 32, value_name = "N",
+          value_parser = clap::value_parser!(u32).range(1..=256))]
+    pub concurrency: u32,
+}
+
+#[derive(Debug, Args)]
+pub struct UnblockArgs {
+    /// Users to re-enable without a report (only the account can be re-enabled: nothing else
+    /// lockdown changed is known).
+    #[arg(value_name = "USER", conflicts_with = "from_report")]
+    pub users: Vec<String>,
+
+    /// The `block` report to undo: its `--report` file or its `-o json` output; `-` reads stdin.
+    #[arg(long, value_name = "FILE")]
+    pub from_report: Option<PathBuf>,
+
+    /// Only these users of the report (repeatable): object id, userPrincipalName or the target
+    /// as given to `block`.
+    #[arg(long = "user", value_name = "UPN_OR_ID", requires = "from_report")]
+    pub only: Vec<String>,
+
+    /// Issue a Temporary Access Pass, usable once, valid for MINUTES (10 to 43200; default 60),
+    /// shown once on stdout.
+    #[arg(long, value_name = "MINUTES", num_args = 0..=1, default_missing_value = "60",
+          value_parser = clap::value_parser!(u32).range(10..=43_200))]
+    pub tap: Option<u32>,
+
+    /// Do not ask for confirmation.
+    #[arg(short, long)]
+    pub yes: bool,
+
+    /// Read only, and show exactly which writes would be sent.
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Also write each user's JSON line to FILE (created or truncated); never the pass itself.
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
+
+    /// Restore items that changed since the lockdown too (never another user's device or rule).
+    #[arg(long)]
+    pub force: bool,
+
+    /// Users worked on at once.
     #[arg(long, default_value_t = 32, value_name = "N",
           value_parser = clap::value_parser!(u32).range(1..=256))]
     pub concurrency: u32,

@@ -25,6 +25,7 @@ fn main() -> ExitCode {
         match &cli.command {
             Command::Block(args) => commands::block::run(&cli.global, args, cancel).await,
             Command::Status(args) => commands::status::run(&cli.global, args, cancel).await,
+            Command::Unblock(args) => commands::unblock::run(&cli.global, args, cancel).await,
             Command::Sandbox(args) => commands::sandbox::run(args, cancel).await,
         }
     });

@@ -45,9 +45,8 @@ impl Printer {
     /// (then, and after, it is not written to again).
     pub fn emit(&mut self, user: &UserReport) -> Result<(), String> {
         let mut out = std::io::stdout().lock();
-        let line = user.to_json_line();
         let written = match self.format {
-            OutputFormat::Json => writeln!(out, "{line}"),
+            OutputFormat::Json => writeln!(out, "{}", user.to_json_line()),
             OutputFormat::Text => write!(out, "{}", user.to_text()),
         };
         // A closed pipe (`| head`) is not worth a panic; the report file still gets the line.
@@ -56,6 +55,8 @@ impl Printer {
             return Ok(());
         }
         if let Some((path, file)) = &mut self.report {
+            // What is shown once (a Temporary Access Pass) never reaches the file.
+            let line = user.to_record_line();
             if let Err(e) = writeln!(file, "{line}").and_then(|_| file.flush()) {
                 let message = format!("cannot write the report `{}`: {e}", path.display());
                 self.report_error = Some(message.clone());

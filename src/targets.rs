@@ -4,12 +4,15 @@
 use crate::address::UserRef;
 use crate::error::{ExitStatus, Fatal};
 use crate::input::{Item, TargetReader};
+use crate::steps::Record;
 
 /// A user to work on, as given.
 #[derive(Debug, Clone)]
 pub struct Job {
     pub raw: String,
     pub user: UserRef,
+    /// `unblock --from-report`: the user's line of the `block` report.
+    pub record: Option<Box<Record>>,
 }
 
 /// An entry that is not a user reference, reported with where it came from.
@@ -58,6 +61,7 @@ impl Targets {
                 Ok(user) => Next::Job(Job {
                     raw: trimmed.to_owned(),
                     user,
+                    record: None,
                 }),
                 Err(e) => Next::Rejected(Rejected {
                     raw: raw.clone(),
@@ -128,6 +132,22 @@ impl Targets {
         Ok(targets)
     }
 
+    /// Users from the lines of a `block` report, already parsed: each a job carrying its line.
+    pub fn from_entries(entries: Vec<Next>) -> Targets {
+        let mut targets = Targets {
+            buffered: Default::default(),
+            rx: None,
+            seen: crate::input::Dedup::new(),
+            source: String::new(),
+        };
+        for next in entries {
+            if let Some(next) = targets.dedup(next) {
+                targets.buffered.push_back(next);
+            }
+        }
+        targets
+    }
+
     /// The first `n` users, read ahead (for the confirmation prompt); more may follow.
     pub async fn peek_jobs(&mut self, n: usize) -> Result<(Vec<String>, bool), Fatal> {
         while self
@@ -191,6 +211,7 @@ impl Targets {
                 Item::Entry(entry) => Next::Job(Job {
                     raw: entry.raw,
                     user: entry.user,
+                    record: None,
                 }),
                 Item::Bad(bad) => Next::Rejected(Rejected {
                     raw: bad.raw,

@@ -3,10 +3,9 @@
 //! verify). The steps live in `crate::steps`, the loop in `crate::engine`; this module turns
 //! flags into a selection, asks for confirmation, and connects.
 
-use std::io::Write;
 use std::sync::Arc;
 
-use super::{connect, stdin_is_terminal, Access, ExitStatus, Fatal, Targets};
+use super::{connect, Access, ExitStatus, Fatal, Targets};
 use crate::cli::{BlockArgs, GlobalArgs};
 use crate::engine::{Engine, Mode, Setup};
 use crate::output::Printer;
@@ -36,18 +35,12 @@ pub async fn run(
 ) -> Result<ExitStatus, Fatal> {
     let selection = selection(args)?;
     let mut targets = Targets::open(&args.users, args.from.as_deref()).await?;
-    if !args.dry_run && !args.yes {
-        if targets.reads_stdin() || !stdin_is_terminal() {
-            return Err(Fatal::usage(
-                "refusing to change accounts without confirmation: there is no terminal to ask on",
-            )
-            .with_hint("pass --yes to confirm, or --dry-run to see what would be sent"));
-        }
-        let (first, more) = targets.peek_jobs(10).await?;
-        if !confirm(&first, more, &selection.actions())? {
-            eprintln!("aborted; nothing was changed");
-            return Ok(ExitStatus::Failure);
-        }
+    let intro = format!(
+        "About to lock down these accounts: {}.",
+        selection.actions().join(", ")
+    );
+    if !super::confirmed(args.yes || args.dry_run, &mut targets, &intro).await? {
+        return Ok(ExitStatus::Failure);
     }
     let mut printer = Printer::new(global.output, args.report.as_deref())?;
     let (mode, access) = if args.dry_run {
@@ -60,9 +53,7 @@ pub async fn run(
         client: session.client.clone(),
         mode,
         selection,
-        run: RunCx {
-            token_kind: session.token_kind,
-        },
+        run: RunCx::new(session.token_kind),
         protect: args.protect.clone(),
         force: args.force,
         cancel,
@@ -70,29 +61,4 @@ pub async fn run(
     engine
         .run(&mut targets, &mut printer, args.concurrency as usize)
         .await
-}
-
-fn confirm(first: &[String], more: bool, actions: &[&str]) -> Result<bool, Fatal> {
-    let mut err = std::io::stderr().lock();
-    let _ = writeln!(
-        err,
-        "About to lock down these accounts: {}.",
-        actions.join(", ")
-    );
-    for raw in first {
-        let _ = writeln!(err, "  {raw}");
-    }
-    if more {
-        let _ = writeln!(err, "  ... and more");
-    }
-    let _ = write!(err, "Continue? [y/N] ");
-    let _ = err.flush();
-    let mut answer = String::new();
-    std::io::stdin()
-        .read_line(&mut answer)
-        .map_err(|e| Fatal::caused(ExitStatus::Usage, "could not read the answer", e))?;
-    Ok(matches!(
-        answer.trim().to_ascii_lowercase().as_str(),
-        "y" | "yes"
-    ))
 }

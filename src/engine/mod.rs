@@ -8,6 +8,7 @@
 //! with the reason.
 
 mod me;
+mod undo;
 mod user;
 
 use std::collections::HashSet;
@@ -39,6 +40,8 @@ pub enum Mode {
     DryRun,
     /// Read, and show the facts each step reads and what it would do.
     Status,
+    /// Undo a lockdown from its report: each step's undo, then verify.
+    Unblock { dry_run: bool },
 }
 
 /// Why a user was cut short.
@@ -276,6 +279,7 @@ struct Tally {
     refused: usize,
     interrupted: usize,
     found: usize,
+    restored: usize,
 }
 
 impl Tally {
@@ -289,6 +293,7 @@ impl Tally {
             Outcome::Refused => self.refused += 1,
             Outcome::Interrupted => self.interrupted += 1,
             Outcome::Found => self.found += 1,
+            Outcome::Restored => self.restored += 1,
         }
     }
 
@@ -306,12 +311,13 @@ impl Tally {
             + self.refused
             + self.interrupted
             + self.found
+            + self.restored
     }
 
     fn counts(&self) -> Counts {
         Counts {
             done: self.total(),
-            locked: self.locked,
+            locked: self.locked + self.restored,
             partial: self.partial,
             failed: self.failed,
         }
@@ -324,6 +330,11 @@ impl Tally {
             Mode::Status => parts.push(format!("{} found", self.found)),
             Mode::Block => {
                 parts.push(format!("{} locked", self.locked));
+                parts.push(format!("{} partial", self.partial));
+            }
+            Mode::Unblock { dry_run: true } => parts.push(format!("{} planned", self.planned)),
+            Mode::Unblock { dry_run: false } => {
+                parts.push(format!("{} restored", self.restored));
                 parts.push(format!("{} partial", self.partial));
             }
         }

@@ -27,21 +27,24 @@ const ROLES: &str = "roles";
 const ME: &str = "me";
 
 /// A step chosen for this user, prepared.
-struct Slot {
-    step: &'static dyn Step,
-    prepared: Box<dyn Prepared>,
-    done: bool,
+pub(crate) struct Slot {
+    pub(crate) step: &'static dyn Step,
+    pub(crate) prepared: Box<dyn Prepared>,
+    pub(crate) done: bool,
 }
 
 /// A request of a round, and whose it is.
-struct Routed {
-    slot: Option<usize>,
-    request: Request,
+pub(crate) struct Routed {
+    pub(crate) slot: Option<usize>,
+    pub(crate) request: Request,
 }
 
 impl Engine {
     /// One entry's result; `None` when it turned out to be the same account as another entry.
     pub(crate) async fn user(&self, job: Job) -> Option<UserReport> {
+        if matches!(self.mode, Mode::Unblock { .. }) {
+            return Some(self.unblock_user(job).await);
+        }
         let mut report = UserReport::new(&job.raw);
         let who = job.user.to_string();
 
@@ -181,10 +184,23 @@ impl Engine {
                 report.outcome = Outcome::Planned;
                 return Some(report);
             }
-            Mode::Block => {}
+            Mode::Block | Mode::Unblock { .. } => {}
         }
 
         // 4. Rounds of requests until every step has reported.
+        if let Err(stop) = self.drive(&job.raw, &mut slots).await {
+            return Some(self.cut_short(report, &slots, stop));
+        }
+        report.steps = slots.iter().filter_map(|s| s.prepared.report()).collect();
+        report.after = slots.iter().find_map(|s| s.prepared.after());
+        report.changes = changes(&slots, &report);
+        report.outcome = outcome(&slots);
+        Some(report)
+    }
+
+    /// Rounds of requests until every slot has reported: each round is one ordered plan, a
+    /// stage per slot in registry order; a slot's `finish` may ask for another round.
+    pub(crate) async fn drive(&self, raw: &str, slots: &mut [Slot]) -> Result<(), super::Stop> {
         let mut round: Vec<Routed> = Vec::new();
         for n in 0..slots.len() {
             let (earlier, rest) = slots.split_at(n);
@@ -200,7 +216,7 @@ impl Engine {
         let mut first_round = true;
         loop {
             if let Some(stop) = self.stopped() {
-                return Some(self.cut_short(report, &slots, stop));
+                return Err(stop);
             }
             if !wait.is_zero() {
                 self.client.retry_policy().sleep(wait).await;
@@ -210,7 +226,7 @@ impl Engine {
                 s.dedup();
                 s
             };
-            let mut answers = self.round(&job.raw, std::mem::take(&mut round)).await;
+            let mut answers = self.round(raw, std::mem::take(&mut round)).await;
             let mut pending: Vec<bool> = vec![false; slots.len()];
             wait = Duration::ZERO;
             for n in 0..slots.len() {
@@ -237,20 +253,19 @@ impl Engine {
             }
             first_round = false;
             if round.is_empty() {
-                break;
+                return Ok(());
             }
         }
-        report.steps = slots.iter().filter_map(|s| s.prepared.report()).collect();
-        report.after = slots.iter().find_map(|s| s.prepared.after());
-        report.changes = changes(&slots, &report);
-        report.outcome = outcome(&slots);
-        Some(report)
     }
 
     /// Send one round: the requests of each slot as one stage, in registry order, the
     /// engine's own first. Answers come back routed to their slot and tag; collections are
     /// followed to their last page.
-    async fn round(&self, raw: &str, requests: Vec<Routed>) -> HashMap<Option<usize>, Answers> {
+    pub(crate) async fn round(
+        &self,
+        raw: &str,
+        requests: Vec<Routed>,
+    ) -> HashMap<Option<usize>, Answers> {
         let mut stages: Vec<Vec<Send>> = Vec::new();
         let mut routes: Vec<(Option<usize>, String, bool)> = Vec::new();
         let mut last: Option<Option<usize>> = None;
@@ -353,7 +368,12 @@ impl Engine {
 
     /// The report of a user whose run was stopped before it finished: the steps it finished
     /// stand, and the outcome says why it stopped.
-    fn cut_short(&self, mut report: UserReport, slots: &[Slot], stop: super::Stop) -> UserReport {
+    pub(crate) fn cut_short(
+        &self,
+        mut report: UserReport,
+        slots: &[Slot],
+        stop: super::Stop,
+    ) -> UserReport {
         report.steps = slots.iter().filter_map(|s| s.prepared.report()).collect();
         match stop {
             super::Stop::Interrupted(reason) => {
@@ -378,7 +398,7 @@ impl Engine {
     }
 }
 
-fn earlier_of<'a>(slots: &'a [Slot], pending: &[bool]) -> Vec<Earlier<'a>> {
+pub(crate) fn earlier_of<'a>(slots: &'a [Slot], pending: &[bool]) -> Vec<Earlier<'a>> {
     slots
         .iter()
         .enumerate()
@@ -392,7 +412,7 @@ fn earlier_of<'a>(slots: &'a [Slot], pending: &[bool]) -> Vec<Earlier<'a>> {
 
 /// Each step's plan. With `requests`, each planned step also lists the exact requests it would
 /// send, so a script can compare the plan with what a real run sends.
-fn planned(slots: &[Slot], requests: bool) -> Vec<StepReport> {
+pub(crate) fn planned(slots: &[Slot], requests: bool) -> Vec<StepReport> {
     let mut out = Vec::with_capacity(slots.len());
     for n in 0..slots.len() {
         let earlier = earlier_of(&slots[..n], &[]);
@@ -436,7 +456,7 @@ fn user_facts(user: &User) -> (Map<String, Value>, Vec<String>) {
     (json, text)
 }
 
-fn changes(slots: &[Slot], report: &UserReport) -> Vec<String> {
+pub(crate) fn changes(slots: &[Slot], report: &UserReport) -> Vec<String> {
     let (Some(before), Some(after)) = (&report.before, &report.after) else {
         return Vec::new();
     };

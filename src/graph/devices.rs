@@ -74,6 +74,11 @@ pub fn disable(id: &DeviceObjectId) -> GraphRequest {
     GraphRequest::patch(device_path(&id.0), json!({ "accountEnabled": false }))
 }
 
+/// `PATCH /devices/{id}` `{"accountEnabled": true}`: the undo of [`disable`].
+pub fn enable(id: &DeviceObjectId) -> GraphRequest {
+    GraphRequest::patch(device_path(&id.0), json!({ "accountEnabled": true }))
+}
+
 /// `/devices/{id}`. Ids come from Graph, but the path is built safely for any string: the
 /// OData key form for anything that is not a plain GUID-like token.
 fn device_path(id: &str) -> String {

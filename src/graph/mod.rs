@@ -13,6 +13,7 @@ pub mod pacer;
 pub mod paging;
 pub mod retry;
 pub mod roles;
+pub mod temporary_access_pass;
 pub mod users;
 
 use std::fmt;
@@ -98,6 +99,14 @@ impl GraphRequest {
             method: Method::Post,
             target: Target::Path(path.into()),
             body: None,
+        }
+    }
+
+    pub fn post_json(path: impl Into<String>, body: serde_json::Value) -> Self {
+        Self {
+            method: Method::Post,
+            target: Target::Path(path.into()),
+            body: Some(Body(body)),
         }
     }
 

@@ -67,6 +67,11 @@ pub fn disable(id: &UserId) -> GraphRequest {
     GraphRequest::patch(user_path(&id.0), json!({ "accountEnabled": false }))
 }
 
+/// `PATCH /users/{id}` `{"accountEnabled": true}`: the undo of [`disable`].
+pub fn enable(id: &UserId) -> GraphRequest {
+    GraphRequest::patch(user_path(&id.0), json!({ "accountEnabled": true }))
+}
+
 /// `POST /users/{id}/revokeSignInSessions`. Sets `signInSessionsValidFromDateTime` to now.
 pub fn revoke_sign_in_sessions(id: &UserId) -> GraphRequest {
     GraphRequest::post(format!("{}/revokeSignInSessions", user_path(&id.0)))

@@ -8,8 +8,8 @@ use std::collections::HashMap;
 use serde_json::{json, Map, Value};
 
 use super::{
-    item, Answers, Earlier, Prepared, Progress, Read, Reads, Request, RunCx, Selected, Step,
-    UserCx, Verdict,
+    item, Answers, Earlier, Prepared, Progress, Read, Reads, Record, Request, RunCx, Selected,
+    Step, UserCx, Verdict,
 };
 use crate::auth::TokenKind;
 use crate::graph::devices::{self, Device};
@@ -84,6 +84,19 @@ impl Step for DisableDevices {
             report,
             results: HashMap::new(),
         })
+    }
+
+    fn undo_reads(&self, id: &str, record: Option<&Record>, _cx: &RunCx) -> Vec<Read> {
+        undo_reads(id, record)
+    }
+
+    fn prepare_undo(
+        &self,
+        cx: &UserCx<'_>,
+        reads: Reads,
+        record: Option<&Record>,
+    ) -> Option<Box<dyn Prepared>> {
+        undo(cx, reads, record)
     }
 
     fn change_line(
@@ -413,6 +426,321 @@ impl Prepared for State {
                 }
             }
             None => verdict
+                .problems
+                .push("the devices could not be read back".into()),
+        }
+    }
+}
+
+/// `enable_devices`, the undo: re-enable each device lockdown disabled (the report says `done`
+/// for it, and it was enabled before), only if it still belongs to the user and is still as
+/// lockdown left it. A report line naming a device that is not the user's is refused for it.
+struct Enable {
+    owner: UserId,
+    /// The devices' state now, before the undo: (id, accountEnabled).
+    now: Vec<(String, Option<bool>)>,
+    /// Devices to re-enable, and the answers to them.
+    requests: Vec<Request>,
+    items: Vec<UndoItem>,
+    results: HashMap<String, Result<(), GraphError>>,
+    report: Option<StepReport>,
+    listed: bool,
+}
+
+const UNDO: &str = "enable_devices";
+
+/// A device of the undo: its report fields, its label, and its status and reason when already
+/// decided (`None`: to be enabled).
+type UndoItem = (
+    Map<String, Value>,
+    String,
+    Option<StepStatus>,
+    Option<String>,
+);
+
+/// The devices lockdown disabled, from the report: (id, display name, operating system).
+fn disabled_by_lockdown(record: &Record) -> Vec<(String, Value, Value)> {
+    let Some(step) = record.step(NAME) else {
+        return Vec::new();
+    };
+    let was_enabled = |id: &str| {
+        record
+            .before
+            .get("devices")
+            .and_then(Value::as_array)
+            .and_then(|ds| ds.iter().find(|d| d["id"] == json!(id)))
+            .is_some_and(|d| d["accountEnabled"] != json!(false))
+    };
+    step.get("devices")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter(|d| d["status"] == json!("done"))
+        .filter_map(|d| {
+            let id = d["id"].as_str()?.to_owned();
+            was_enabled(&id).then(|| (id, d["displayName"].clone(), d["operatingSystem"].clone()))
+        })
+        .collect()
+}
+
+/// What lockdown left the device as, by the report's `after`.
+fn left_disabled(record: &Record, id: &str) -> bool {
+    record
+        .after
+        .get("devices")
+        .and_then(Value::as_array)
+        .and_then(|ds| ds.iter().find(|d| d["id"] == json!(id)))
+        .is_some_and(|d| d["accountEnabled"] == json!(false))
+}
+
+pub(super) fn undo_reads(id: &str, record: Option<&Record>) -> Vec<Read> {
+    match record {
+        Some(r) if !disabled_by_lockdown(r).is_empty() => {
+            vec![Read::paged(LIST, devices::list_registered(id))]
+        }
+        _ => Vec::new(),
+    }
+}
+
+pub(super) fn undo(
+    cx: &UserCx<'_>,
+    mut reads: Reads,
+    record: Option<&Record>,
+) -> Option<Box<dyn Prepared>> {
+    let record = record?;
+    let wanted = disabled_by_lockdown(record);
+    if wanted.is_empty() {
+        return None;
+    }
+    let now = reads
+        .take(LIST)
+        .and_then(|r| r.json::<crate::graph::paging::Items>())
+        .and_then(|items| devices::from_directory_objects(items.value));
+    let mut requests = Vec::new();
+    let mut items = Vec::new();
+    let mut list_error = None;
+    for (id, name, os) in wanted {
+        let mut fields = Map::new();
+        fields.insert("id".into(), json!(id));
+        fields.insert("displayName".into(), name.clone());
+        fields.insert("operatingSystem".into(), os.clone());
+        let label = format!(
+            "{} ({})",
+            name.as_str().unwrap_or(&id),
+            os.as_str().unwrap_or("unknown OS")
+        );
+        let (status, why) = match &now {
+            Err(e) => {
+                list_error.get_or_insert_with(|| e.clone());
+                (
+                    Some(StepStatus::Skipped),
+                    Some("left alone: the user's devices could not be listed, so it could not be confirmed that this device is theirs".to_owned()),
+                )
+            }
+            Ok(list) => match list.iter().find(|d| d.id.0.eq_ignore_ascii_case(&id)) {
+                None => (
+                    Some(StepStatus::Skipped),
+                    Some("refused: not a registered device of this user now (a stale or altered report?)".to_owned()),
+                ),
+                Some(d) if d.account_enabled != Some(false) => {
+                    (Some(StepStatus::Already), Some("already enabled".to_owned()))
+                }
+                Some(d) if left_disabled(record, &id) || cx.run.force => {
+                    requests.push(Request::write(
+                        id.clone(),
+                        devices::enable(&d.id),
+                        "enable devices",
+                    ));
+                    (None, None)
+                }
+                Some(_) => (
+                    Some(StepStatus::Skipped),
+                    Some("changed since the lockdown: the report does not show lockdown leaving it disabled (pass --force to enable it anyway)".to_owned()),
+                ),
+            },
+        };
+        items.push((fields, label, status, why));
+    }
+    let now_state = match &now {
+        Ok(list) => items
+            .iter()
+            .filter_map(|(fields, ..)| {
+                let id = fields["id"].as_str()?;
+                let d = list.iter().find(|d| d.id.0.eq_ignore_ascii_case(id))?;
+                Some((d.id.0.clone(), d.account_enabled))
+            })
+            .collect(),
+        Err(_) => Vec::new(),
+    };
+    Some(Box::new(Enable {
+        owner: cx.user.id.clone(),
+        now: now_state,
+        requests,
+        items,
+        results: HashMap::new(),
+        report: None,
+        listed: now.is_ok(),
+    }))
+}
+
+impl Enable {
+    fn build(&self, planned: bool) -> StepReport {
+        let mut reports = Vec::new();
+        let (mut done, mut already, mut left, mut failed, mut plan) = (0, 0, 0, 0, 0);
+        for (fields, label, status, why) in &self.items {
+            let id = fields["id"].as_str().unwrap_or_default();
+            let (status, error) = match status {
+                Some(s) => (*s, None),
+                None if planned => (StepStatus::Planned, None),
+                None => match self.results.get(id) {
+                    Some(Ok(())) => (StepStatus::Done, None),
+                    Some(Err(e)) => (
+                        StepStatus::Failed,
+                        Some(ErrorReport::from_graph(e, hints::common(e))),
+                    ),
+                    None => (StepStatus::Failed, None),
+                },
+            };
+            match status {
+                StepStatus::Done => done += 1,
+                StepStatus::Already => already += 1,
+                StepStatus::Skipped => left += 1,
+                StepStatus::Failed => failed += 1,
+                StepStatus::Planned => plan += 1,
+            }
+            let mut fields = fields.clone();
+            if let Some(why) = why {
+                fields.insert("reason".into(), json!(why));
+            }
+            reports.push(item(fields, label.clone(), status, error));
+        }
+        let status = if failed > 0 {
+            StepStatus::Failed
+        } else if plan > 0 {
+            StepStatus::Planned
+        } else if done > 0 {
+            StepStatus::Done
+        } else if left > 0 {
+            StepStatus::Skipped
+        } else {
+            StepStatus::Already
+        };
+        let mut parts = Vec::new();
+        for (n, what) in [
+            (done, "enabled"),
+            (plan, "to enable"),
+            (already, "already enabled"),
+            (left, "left alone"),
+            (failed, "could not be enabled"),
+        ] {
+            if n > 0 {
+                parts.push(format!("{n} {what}"));
+            }
+        }
+        let detail = if planned && plan > 0 {
+            format!(
+                "would send PATCH /v1.0/devices/{{id}} {{\"accountEnabled\":true}} for {plan} of {} device(s)",
+                self.items.len()
+            )
+        } else {
+            format!("{} device(s): {}", self.items.len(), parts.join(", "))
+        };
+        StepReport::new(UNDO, status, detail).with_items("devices", reports)
+    }
+}
+
+impl Prepared for Enable {
+    fn before(&self, state: &mut Map<String, Value>) {
+        if !self.now.is_empty() {
+            state.insert(
+                "devices".into(),
+                Value::Array(
+                    self.now
+                        .iter()
+                        .map(|(id, enabled)| json!({"id": id, "accountEnabled": enabled}))
+                        .collect(),
+                ),
+            );
+        }
+    }
+
+    fn requests(&self, _earlier: &[Earlier<'_>]) -> Vec<Request> {
+        self.requests.clone()
+    }
+
+    fn planned(&self, _earlier: &[Earlier<'_>]) -> StepReport {
+        self.build(true)
+    }
+
+    fn finish(&mut self, mut answers: Answers, _earlier: &[Earlier<'_>]) -> Progress {
+        for r in &self.requests {
+            self.results
+                .insert(r.tag.clone(), answers.take(&r.tag).map(|_| ()));
+        }
+        self.report = Some(self.build(false));
+        Progress::Done
+    }
+
+    fn report(&self) -> Option<StepReport> {
+        self.report.clone()
+    }
+
+    fn verify_reads(&self) -> Vec<Read> {
+        if self.requests.is_empty() || !self.listed {
+            return Vec::new();
+        }
+        vec![Read::paged(LIST, devices::list_registered(&self.owner.0))]
+    }
+
+    fn verify(
+        &self,
+        _user: &User,
+        reads: &mut Answers,
+        after: &mut Map<String, Value>,
+        verdict: &mut Verdict,
+    ) {
+        let enabled: Vec<&String> = self
+            .results
+            .iter()
+            .filter(|(_, r)| r.is_ok())
+            .map(|(id, _)| id)
+            .collect();
+        if enabled.is_empty() {
+            return;
+        }
+        let now = reads
+            .take(LIST)
+            .and_then(|r| r.json::<crate::graph::paging::Items>())
+            .and_then(|items| devices::from_directory_objects(items.value));
+        match now {
+            Ok(now) => {
+                let concerned: Vec<Device> = now
+                    .iter()
+                    .filter(|d| self.now.iter().any(|(id, _)| *id == d.id.0))
+                    .cloned()
+                    .collect();
+                after.insert("devices".into(), snapshot(&concerned));
+                let still: Vec<&&String> = enabled
+                    .iter()
+                    .filter(|id| {
+                        now.iter()
+                            .any(|d| &&d.id.0 == *id && d.account_enabled == Some(false))
+                    })
+                    .collect();
+                if still.is_empty() {
+                    verdict
+                        .held
+                        .push(format!("{} device(s) read back enabled", enabled.len()));
+                } else {
+                    for id in still {
+                        verdict
+                            .problems
+                            .push(format!("device {id} is still disabled"));
+                    }
+                    verdict.contradicts_write = true;
+                }
+            }
+            Err(_) => verdict
                 .problems
                 .push("the devices could not be read back".into()),
         }

@@ -12,6 +12,7 @@
 
 pub mod disable_account;
 pub mod disable_devices;
+pub mod issue_tap;
 pub mod reset_password;
 pub mod revoke_sessions;
 pub mod verify;
@@ -34,6 +35,7 @@ pub static REGISTRY: &[&dyn Step] = &[
     &revoke_sessions::RevokeSessions,
     &reset_password::ResetPassword,
     &disable_devices::DisableDevices,
+    &issue_tap::IssueTap,
     &verify::Verify,
 ];
 
@@ -70,6 +72,42 @@ pub trait Step: Sync {
     /// Decide from what was read. `selected` is `Err(flag)` when a flag left this step out:
     /// the step still records its `before` state and facts from the user, but plans no write.
     fn prepare(&self, cx: &UserCx<'_>, reads: Reads, selected: Selected) -> Box<dyn Prepared>;
+
+    /// Whether `block` runs it (`--skip`/`--with` know it). A step only `unblock` runs (the
+    /// Temporary Access Pass) says no.
+    fn in_block(&self) -> bool {
+        true
+    }
+
+    /// `unblock`: why what this step did cannot be undone, when it did something (`record` is
+    /// the user's line of the `block` report). Listed in the result's `not_undone`.
+    fn not_undoable(&self, _record: &Record) -> Option<String> {
+        None
+    }
+
+    /// `unblock`: a warning to show before the confirmation prompt, when undoing what this
+    /// step did deserves one (unblocking an account confirmed compromised re-opens it).
+    fn undo_warning(&self, _record: &Record) -> Option<String> {
+        None
+    }
+
+    /// `unblock`: the reads the undo needs (the state now, who owns what), addressed by the
+    /// user's object id.
+    fn undo_reads(&self, _id: &str, _record: Option<&Record>, _cx: &RunCx) -> Vec<Read> {
+        Vec::new()
+    }
+
+    /// `unblock`: decide the undo from the report line (`None` without a report) and what was
+    /// read now; `None` when this step has nothing to undo. The undo reports under its own name
+    /// (`enable_account`) and is verified like any step.
+    fn prepare_undo(
+        &self,
+        _cx: &UserCx<'_>,
+        _reads: Reads,
+        _record: Option<&Record>,
+    ) -> Option<Box<dyn Prepared>> {
+        None
+    }
 
     /// The line a person reads about this step's part of the before/after state, if any.
     fn change_line(
@@ -312,6 +350,53 @@ pub type Reads = Answers;
 #[derive(Debug, Clone)]
 pub struct RunCx {
     pub token_kind: TokenKind,
+    /// `unblock --force`: restore items that changed since the lockdown too.
+    pub force: bool,
+    /// `unblock --tap`: the Temporary Access Pass's lifetime, in minutes.
+    pub tap_minutes: Option<u32>,
+}
+
+impl RunCx {
+    pub fn new(token_kind: TokenKind) -> RunCx {
+        RunCx {
+            token_kind,
+            force: false,
+            tap_minutes: None,
+        }
+    }
+}
+
+/// One user's line of a `block` report (its `--report` file or `-o json` output): what
+/// `unblock` works from. It is input from disk: every undo checks it against the tenant first.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Record {
+    pub target: String,
+    pub id: Option<String>,
+    pub user_principal_name: Option<String>,
+    #[serde(default)]
+    pub outcome: String,
+    #[serde(default)]
+    pub steps: Vec<Value>,
+    #[serde(default)]
+    pub before: Map<String, Value>,
+    #[serde(default)]
+    pub after: Map<String, Value>,
+}
+
+impl Record {
+    /// The report's entry for step `name`.
+    pub fn step(&self, name: &str) -> Option<&Map<String, Value>> {
+        self.steps
+            .iter()
+            .filter_map(Value::as_object)
+            .find(|s| s.get("step").and_then(Value::as_str) == Some(name))
+    }
+
+    /// The status the report gives step `name` (`done`, `already`, ...).
+    pub fn status(&self, name: &str) -> Option<&str> {
+        self.step(name)?.get("status")?.as_str()
+    }
 }
 
 /// One user, resolved, as steps see it.
@@ -405,6 +490,9 @@ impl Selection {
     /// Whether `step` runs, and if not, which flag left it out. An opt-in step not asked for
     /// is `None`: it has no line in the report at all.
     pub fn of(&self, step: &dyn Step) -> Option<Selected> {
+        if !step.in_block() {
+            return None;
+        }
         if let Some(flag) = self.skipped.get(step.name()) {
             if step.default_on() || self.with.contains(&step.name()) {
                 return Some(Selected::No(flag.clone()));
@@ -457,6 +545,7 @@ pub enum Choice {
 pub fn names(choice: Choice) -> clap::builder::PossibleValuesParser {
     let values: Vec<clap::builder::PossibleValue> = REGISTRY
         .iter()
+        .filter(|s| s.in_block())
         .filter(|s| match choice {
             Choice::Skip => s.skippable() && s.default_on(),
             Choice::With => !s.default_on(),
@@ -473,7 +562,7 @@ pub fn names(choice: Choice) -> clap::builder::PossibleValuesParser {
 fn opt_in_names() -> Vec<&'static str> {
     REGISTRY
         .iter()
-        .filter(|s| !s.default_on())
+        .filter(|s| s.in_block() && !s.default_on())
         .map(|s| s.name())
         .collect()
 }

@@ -3,7 +3,7 @@
 //! A guest's password lives in its home tenant, so guests are skipped. Not undoable: the way
 //! back in is a Temporary Access Pass.
 
-use super::{Answers, Earlier, Prepared, Progress, Reads, Request, Selected, Step, UserCx};
+use super::{Answers, Earlier, Prepared, Progress, Reads, Record, Request, Selected, Step, UserCx};
 use crate::auth::TokenKind;
 use crate::graph::users;
 use crate::graph::GraphError;
@@ -25,6 +25,12 @@ impl Step for ResetPassword {
 
     fn action(&self) -> Option<&'static str> {
         Some("reset the password")
+    }
+
+    fn not_undoable(&self, record: &Record) -> Option<String> {
+        (record.status(NAME) == Some("done")).then(|| {
+            "the password stays unknown to everyone: the user signs in with a Temporary Access Pass (--tap) and sets a new one through self-service, or an admin resets it".to_owned()
+        })
     }
 
     fn prepare(&self, cx: &UserCx<'_>, _reads: Reads, selected: Selected) -> Box<dyn Prepared> {

@@ -6,8 +6,8 @@ use serde_json::{json, Map, Value};
 use time::OffsetDateTime;
 
 use super::{
-    timestamp, Answers, Earlier, Prepared, Progress, Reads, Request, Selected, Step, UserCx,
-    Verdict,
+    timestamp, Answers, Earlier, Prepared, Progress, Reads, Record, Request, Selected, Step,
+    UserCx, Verdict,
 };
 use crate::graph::users::{self, User};
 use crate::graph::GraphError;
@@ -51,6 +51,12 @@ impl Step for RevokeSessions {
             request,
             report,
             revoked_at: None,
+        })
+    }
+
+    fn not_undoable(&self, record: &Record) -> Option<String> {
+        (record.status(NAME) == Some("done")).then(|| {
+            "revoked sessions cannot be restored (there is nothing to restore): the user signs in again".to_owned()
         })
     }
 

@@ -8,7 +8,8 @@ use std::time::Duration;
 use serde_json::Map;
 
 use super::{
-    Answers, Earlier, Prepared, Progress, Read, Reads, Request, Selected, Step, UserCx, Verdict,
+    Answers, Earlier, Prepared, Progress, Read, Reads, Record, Request, Selected, Step, UserCx,
+    Verdict,
 };
 use crate::graph::users::{self, UserId};
 use crate::report::{ErrorReport, Snapshot, StepReport, StepStatus};
@@ -31,6 +32,16 @@ impl Step for Verify {
 
     fn action(&self) -> Option<&'static str> {
         None
+    }
+
+    fn prepare_undo(
+        &self,
+        cx: &UserCx<'_>,
+        reads: Reads,
+        _record: Option<&Record>,
+    ) -> Option<Box<dyn Prepared>> {
+        // The same re-read and checks: each undo says what it expects to read back.
+        Some(self.prepare(cx, reads, Selected::Yes))
     }
 
     fn prepare(&self, cx: &UserCx<'_>, _reads: Reads, _selected: Selected) -> Box<dyn Prepared> {

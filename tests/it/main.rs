@@ -14,3 +14,4 @@ mod reliability;
 mod secrets;
 mod snapshots;
 mod status;
+mod unblock;

@@ -275,6 +275,7 @@ pub(crate) fn admin_spec() -> TokenSpec {
             "Directory.ReadWrite.All",
             "Directory.AccessAsUser.All",
             "RoleManagement.Read.Directory",
+            "UserAuthenticationMethod.ReadWrite.All",
             "AuditLog.Read.All",
             "DeviceManagementManagedDevices.Read.All",
             "DeviceManagementManagedDevices.PrivilegedOperations.All",
@@ -297,6 +298,7 @@ pub(crate) fn app_spec() -> TokenSpec {
             "Device.ReadWrite.All",
             "Directory.Read.All",
             "RoleManagement.Read.Directory",
+            "UserAuthenticationMethod.ReadWrite.All",
             // What `lockdown check` and `watch` read: the app's own permissions, the
             // tenant's licences, sign-in logs.
             "Application.Read.All",

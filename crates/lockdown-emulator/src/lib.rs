@@ -59,6 +59,7 @@ mod server;
 mod sign_ins;
 mod state;
 mod sts;
+mod tap;
 pub mod throttle;
 mod tls;
 
@@ -77,6 +78,7 @@ pub use state::ROLE_TEMPLATES;
 /// The emulated tenant and its app registration, for the token endpoint.
 pub use state::{APP_ID, TENANT_ID};
 pub use sts::APP_CLIENT_SECRET;
+pub use tap::Tap;
 
 /// How the emulator is started.
 #[derive(Debug, Clone)]
@@ -411,6 +413,20 @@ impl Emulator {
 
     pub fn clear_requests(&self) {
         lock(&self.shared.tenant).clear_requests();
+    }
+
+    /// The Temporary Access Pass issued to a user (case-insensitive UPN or id), if any: for tests
+    /// proving the pass reached stdout and nowhere else.
+    pub fn temporary_access_pass(&self, id_or_upn: &str) -> Option<Tap> {
+        let tenant = lock(&self.shared.tenant);
+        let idx = tenant.find_user(id_or_upn)?;
+        tenant.taps.get(&idx).cloned()
+    }
+
+    /// Allow or refuse Temporary Access Pass, as the tenant's authentication methods policy
+    /// does (allowed at start).
+    pub fn set_temporary_access_pass_policy(&self, allowed: bool) {
+        lock(&self.shared.tenant).tap_disabled = !allowed;
     }
 
     pub fn set_faults(&self, faults: Vec<FaultRule>) {

@@ -129,6 +129,9 @@ fn route(shared: &Shared, req: &Request, rest: &str, query: &Query, id: &Identit
             ("GET", []) => get_user(shared, &tenant, target, query, id),
             ("PATCH", []) => patch_user(&mut tenant, target, req.body.as_deref(), id),
             ("POST", ["revokesigninsessions"]) => revoke(shared, &mut tenant, target, id),
+            ("POST", ["authentication", "temporaryaccesspassmethods"]) => {
+                super::tap::create(shared, &mut tenant, target, req.body.as_deref(), id)
+            }
             ("GET", ["registereddevices"]) => {
                 list_devices(shared, &tenant, target, "registeredDevices", query, id)
             }

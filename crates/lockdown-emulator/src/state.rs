@@ -194,6 +194,10 @@ pub(crate) struct Tenant {
     /// the log was cleared meanwhile).
     pub request_seqs: Vec<u64>,
     pub next_seq: u64,
+    /// Temporary Access Passes issued, by user index (one usable pass per user).
+    pub taps: HashMap<usize, super::tap::Tap>,
+    /// The authentication methods policy does not allow Temporary Access Pass.
+    pub tap_disabled: bool,
     /// The tenant's Entra ID plan (`GET /subscribedSkus`; sign-in logs need P1 or P2).
     pub entra_id: super::licences::EntraIdPlan,
     /// Sign-in log records, in the order they were added.
