@@ -11,6 +11,7 @@ mod guards;
 mod input;
 mod records;
 mod reliability;
+mod schema;
 mod secrets;
 mod snapshots;
 mod status;
