@@ -9,6 +9,7 @@
 pub mod batch;
 pub mod devices;
 pub mod error;
+pub mod managed_devices;
 pub mod pacer;
 pub mod paging;
 pub mod retry;
