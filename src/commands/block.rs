@@ -60,9 +60,7 @@ pub async fn run(
         client: session.client.clone(),
         mode,
         selection,
-        run: RunCx {
-            token_kind: session.token_kind,
-        },
+        run: RunCx::new(session.token_kind),
         protect: args.protect.clone(),
         force: args.force,
         cancel,

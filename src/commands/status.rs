@@ -25,9 +25,7 @@ pub async fn run(
         client: session.client.clone(),
         mode: Mode::Status,
         selection: Selection::default(),
-        run: RunCx {
-            token_kind: session.token_kind,
-        },
+        run: RunCx::new(session.token_kind),
         protect: Vec::new(),
         force: false,
         cancel,

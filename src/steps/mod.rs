@@ -12,6 +12,7 @@
 
 pub mod disable_account;
 pub mod disable_devices;
+pub mod lock_devices;
 pub mod reset_password;
 pub mod revoke_sessions;
 pub mod verify;
@@ -34,6 +35,7 @@ pub static REGISTRY: &[&dyn Step] = &[
     &revoke_sessions::RevokeSessions,
     &reset_password::ResetPassword,
     &disable_devices::DisableDevices,
+    &lock_devices::LockDevices,
     &verify::Verify,
 ];
 
@@ -312,6 +314,28 @@ pub type Reads = Answers;
 #[derive(Debug, Clone)]
 pub struct RunCx {
     pub token_kind: TokenKind,
+    /// What a step says once per run rather than once per user (a tenant without Intune).
+    pub notices: Notices,
+}
+
+impl RunCx {
+    pub fn new(token_kind: TokenKind) -> RunCx {
+        RunCx {
+            token_kind,
+            notices: Notices::default(),
+        }
+    }
+}
+
+/// Notices already given in this run, by a key the step chooses; shared by every user.
+#[derive(Debug, Clone, Default)]
+pub struct Notices(std::sync::Arc<std::sync::Mutex<std::collections::HashSet<&'static str>>>);
+
+impl Notices {
+    /// True the first time `key` is given in this run, false after that.
+    pub fn first(&self, key: &'static str) -> bool {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).insert(key)
+    }
 }
 
 /// One user, resolved, as steps see it.
@@ -535,7 +559,7 @@ mod tests {
             vec![
                 "revoke sign-in sessions",
                 "reset the password",
-                "disable registered devices"
+                "disable the user's devices"
             ]
         );
     }

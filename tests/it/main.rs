@@ -7,6 +7,7 @@ mod auth;
 mod block;
 mod bulk;
 mod cli;
+mod devices;
 mod guards;
 mod input;
 mod records;
