@@ -152,18 +152,20 @@ impl Step for DisableDevices {
             before.get("devices")?.as_array()?,
             after.get("devices")?.as_array()?,
         );
-        let enabled = |d: &Vec<Value>| {
-            d.iter()
-                .filter(|x| x["accountEnabled"] != json!(false))
-                .count()
+        // A device found through Intune only was not read before the run: say so rather than
+        // count it either way.
+        let count = |d: &Vec<Value>| {
+            let enabled = d
+                .iter()
+                .filter(|x| x["accountEnabled"] == json!(true))
+                .count();
+            let unread = d.iter().filter(|x| x["accountEnabled"].is_null()).count();
+            match unread {
+                0 => format!("{enabled} of {}", d.len()),
+                n => format!("{enabled} of {} ({n} not read)", d.len()),
+            }
         };
-        Some(format!(
-            "devices enabled: {} of {} -> {} of {}",
-            enabled(b),
-            b.len(),
-            enabled(a),
-            a.len()
-        ))
+        Some(format!("devices enabled: {} -> {}", count(b), count(a)))
     }
 }
 
@@ -995,6 +997,21 @@ mod tests {
         assert!(entries[2].in_entra() && !entries[3].in_entra());
         assert_eq!(entries[0].label(), "PC-1 (Windows, Intune-managed)");
         assert_eq!(entries[1].label(), "PC-2 (Windows)");
+    }
+
+    #[test]
+    fn the_change_line_counts_unread_devices_apart() {
+        let snapshot = |devices: Value| {
+            let mut m = Map::new();
+            m.insert("devices".into(), devices);
+            m
+        };
+        let before = snapshot(json!([{"accountEnabled": true}, {"accountEnabled": null}]));
+        let after = snapshot(json!([{"accountEnabled": false}, {"accountEnabled": false}]));
+        assert_eq!(
+            DisableDevices.change_line(&before, &after).unwrap(),
+            "devices enabled: 1 of 2 (1 not read) -> 0 of 2"
+        );
     }
 
     fn api(status: u16, code: &str, message: &str) -> GraphError {
