@@ -470,6 +470,69 @@ fn intune_pages_are_followed_to_the_end() {
         .any(|r| r.path.ends_with("/managedDevices") && r.query.contains("skiptoken")));
 }
 
+/// The dry run plans the very writes a real run sends, devices found through Intune only
+/// (disabled by `deviceId`) and remote locks included.
+#[test]
+fn the_dry_run_plans_the_intune_writes_a_real_run_sends() {
+    let users = [
+        "adele@contoso.com",
+        "lynne@contoso.com",
+        "patti.o'fernandez@contoso.com",
+        "--with",
+        "lock-devices",
+    ];
+    let planned_tenant = Tenant::start();
+    let plan = planned_tenant
+        .lockdown()
+        .env("LOCKDOWN_ACCESS_TOKEN", &planned_tenant.emu.app_token())
+        .args(["block", "--dry-run", "-o", "json"])
+        .args(users)
+        .run();
+    let mut planned: Vec<String> = Vec::new();
+    for u in plan.lines() {
+        assert_eq!(u["outcome"], "planned", "{u:#}");
+        for s in u["steps"].as_array().unwrap() {
+            for r in s["requests"].as_array().into_iter().flatten() {
+                let mut parts = r.as_str().unwrap().splitn(3, ' ');
+                planned.push(format!(
+                    "{} {}",
+                    parts.next().unwrap(),
+                    parts.next().unwrap()
+                ));
+            }
+        }
+    }
+    assert!(
+        planned_tenant.writes().is_empty(),
+        "a dry run writes nothing"
+    );
+
+    let real_tenant = Tenant::start();
+    block_as(&real_tenant, &real_tenant.emu.app_token(), &users);
+    let mut sent: Vec<String> = real_tenant
+        .writes()
+        .iter()
+        // A request whose dependency failed did not run (424) and was sent again.
+        .filter(|w| w.status != 424)
+        .map(|w| format!("{} {}", w.method, w.raw_path))
+        .collect();
+    planned.sort();
+    sent.sort();
+    assert!(
+        planned.iter().any(|p| p.contains("/devices(deviceId=")),
+        "{planned:#?}"
+    );
+    assert_eq!(
+        planned
+            .iter()
+            .filter(|p| p.ends_with("/remoteLock"))
+            .count(),
+        4,
+        "{planned:#?}"
+    );
+    assert_eq!(planned, sent);
+}
+
 fn step_names(u: &Value) -> Vec<String> {
     u["steps"]
         .as_array()
