@@ -119,6 +119,15 @@ pub struct BlockArgs {
           value_parser = crate::steps::names(crate::steps::Choice::With))]
     pub with: Vec<String>,
 
+    /// Add every opt-in step an incident response calls for (the incident steps of --with).
+    #[arg(long)]
+    pub incident: bool,
+
+    /// Which enabled inbox rules the inbox-rules step disables: those that forward, redirect or
+    /// delete mail (suspicious, the default), or every one (all).
+    #[arg(long, value_enum, value_name = "WHICH")]
+    pub inbox_rules: Option<crate::steps::disable_inbox_rules::Which>,
+
     /// Same as `--skip reset_password` (kept for existing scripts).
     #[arg(long, hide = true)]
     pub skip_password: bool,
@@ -170,6 +179,20 @@ pub struct StatusArgs {
     /// Also write each user's JSON line to FILE (created or truncated).
     #[arg(long, value_name = "FILE")]
     pub report: Option<PathBuf>,
+
+    /// Also show what an opt-in step would change, as `block --with` would run it (repeatable,
+    /// or comma-separated).
+    #[arg(long, value_name = "STEP", value_delimiter = ',',
+          value_parser = crate::steps::names(crate::steps::Choice::With))]
+    pub with: Vec<String>,
+
+    /// Also show what every incident step would change, as `block --incident` runs them.
+    #[arg(long)]
+    pub incident: bool,
+
+    /// Which inbox rules to count as ones `block` would disable, as for `block --inbox-rules`.
+    #[arg(long, value_enum, value_name = "WHICH")]
+    pub inbox_rules: Option<crate::steps::disable_inbox_rules::Which>,
 }
 
 #[derive(Debug, Args)]

@@ -154,6 +154,20 @@ impl Targets {
         Ok((jobs.into_iter().take(n).collect(), more))
     }
 
+    /// Users not started yet, as far as the input has been read, and whether that is all of
+    /// them (the input is read to its end), for the progress line's estimate of the time left.
+    pub fn waiting(&self) -> (usize, bool) {
+        let buffered = self
+            .buffered
+            .iter()
+            .filter(|n| matches!(n, Next::Job(_)))
+            .count();
+        match &self.rx {
+            None => (buffered, true),
+            Some(rx) => (buffered + rx.len(), rx.is_closed()),
+        }
+    }
+
     /// Whether the input is stdin (which then cannot answer a prompt).
     pub fn reads_stdin(&self) -> bool {
         self.source == "-"

@@ -26,7 +26,17 @@ pub fn selection(args: &BlockArgs) -> Result<Selection, Fatal> {
             flag_skips.push((step, flag));
         }
     }
-    Selection::new(&args.skip, &args.with, &flag_skips).map_err(Fatal::usage)
+    let mut selection =
+        Selection::new(&args.skip, &args.with, &flag_skips).map_err(Fatal::usage)?;
+    if args.incident {
+        selection = selection.incident();
+    }
+    if args.inbox_rules.is_some() && !selection.runs("disable_inbox_rules") {
+        return Err(Fatal::usage(
+            "--inbox-rules chooses the rules the inbox-rules step disables: add --with inbox-rules or --incident",
+        ));
+    }
+    Ok(selection)
 }
 
 pub async fn run(
@@ -60,7 +70,15 @@ pub async fn run(
         client: session.client.clone(),
         mode,
         selection,
-        run: RunCx::new(session.token_kind),
+        run: {
+            let run =
+                RunCx::new(session.token_kind).inbox_rules(args.inbox_rules.unwrap_or_default());
+            if mode == Mode::Block {
+                run.sending(session.client.clone())
+            } else {
+                run
+            }
+        },
         protect: args.protect.clone(),
         force: args.force,
         cancel,

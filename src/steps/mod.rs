@@ -10,15 +10,22 @@
 //! and the `--skip`/`--with` flags; it never names a step. Adding a step is a new module, a line
 //! in [`REGISTRY`], and the emulator's endpoints for it.
 
+pub mod confirm_compromised;
 pub mod disable_account;
 pub mod disable_devices;
+pub mod disable_inbox_rules;
 pub mod lock_devices;
+pub mod remove_auth_methods;
 pub mod reset_password;
+pub mod revoke_app_consents;
 pub mod revoke_sessions;
 pub mod verify;
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
+
+use futures::future::BoxFuture;
 
 use serde_json::{Map, Value};
 
@@ -34,8 +41,12 @@ pub static REGISTRY: &[&dyn Step] = &[
     &disable_account::DisableAccount,
     &revoke_sessions::RevokeSessions,
     &reset_password::ResetPassword,
+    &remove_auth_methods::RemoveAuthMethods,
+    &revoke_app_consents::RevokeAppConsents,
+    &disable_inbox_rules::DisableInboxRules,
     &disable_devices::DisableDevices,
     &lock_devices::LockDevices,
+    &confirm_compromised::ConfirmCompromised,
     &verify::Verify,
 ];
 
@@ -52,6 +63,11 @@ pub trait Step: Sync {
     /// Whether it runs by default (`--skip` turns it off) or only when asked for (`--with`).
     fn default_on(&self) -> bool {
         true
+    }
+
+    /// Whether `--incident` adds it (opt-in steps that belong in an incident response).
+    fn incident(&self) -> bool {
+        false
     }
 
     /// Whether `--skip` may turn it off (verify cannot be skipped).
@@ -180,6 +196,8 @@ pub struct Read {
     pub tag: String,
     pub req: GraphRequest,
     pub paged: bool,
+    /// Goes at the end of its round (see [`Request::last`]).
+    pub last: bool,
 }
 
 impl Read {
@@ -188,6 +206,7 @@ impl Read {
             tag: tag.into(),
             req,
             paged: false,
+            last: false,
         }
     }
 
@@ -196,8 +215,26 @@ impl Read {
             tag: tag.into(),
             req,
             paged: true,
+            last: false,
         }
     }
+
+    /// At the end of its round, with the requests it reads back after (see [`Request::last`]).
+    pub fn at_end(mut self) -> Read {
+        self.last = true;
+        self
+    }
+}
+
+/// Sends a request on behalf of several users at once: an action that takes many ids, with
+/// a limit that makes one request for all of them better than one each. The engine hands
+/// such a request to its route instead of the user's batch, and gets its answer back.
+pub trait Route: Send + Sync + std::fmt::Debug {
+    fn send(
+        self: Arc<Self>,
+        req: GraphRequest,
+        label: String,
+    ) -> BoxFuture<'static, Result<GraphResponse, GraphError>>;
 }
 
 /// A request a step sends, tagged so that its answer comes back to it, with the redacted
@@ -213,6 +250,15 @@ pub struct Request {
     pub paged: bool,
     /// For logs and retry warnings: "disable account".
     pub what: &'static str,
+    /// Sent after every other request of its round, and not sent again by the batch when an
+    /// earlier request of the chain failed: its step gets that 424 and decides. For requests
+    /// Graph refuses in the normal course of things (deleting the default authentication
+    /// method while others remain), so that a refusal holds back nothing else, and for the
+    /// re-reads that check them.
+    pub last: bool,
+    /// Sent through this route, together with other users' (see [`Route`]), instead of in the
+    /// user's own batch.
+    pub via: Option<Arc<dyn Route>>,
 }
 
 impl Request {
@@ -227,7 +273,15 @@ impl Request {
             preview,
             paged: false,
             what,
+            last: false,
+            via: None,
         }
+    }
+
+    /// At the end of its round (see [`Request::last`]).
+    pub fn at_end(mut self) -> Request {
+        self.last = true;
+        self
     }
 
     /// A write whose body must not be shown (a password): the preview is given.
@@ -243,6 +297,8 @@ impl Request {
             preview: preview.into(),
             paged: false,
             what,
+            last: false,
+            via: None,
         }
     }
 
@@ -253,6 +309,8 @@ impl Request {
             preview: "(no body)".to_owned(),
             paged: read.paged,
             what,
+            last: read.last,
+            via: None,
         }
     }
 
@@ -316,6 +374,13 @@ pub struct RunCx {
     pub token_kind: TokenKind,
     /// What a step says once per run rather than once per user (a tenant without Intune).
     pub notices: Notices,
+    /// `--inbox-rules`: which enabled inbox rules `disable_inbox_rules` turns off.
+    pub inbox_rules: disable_inbox_rules::Which,
+    /// The run is `status`: steps may read facts they do without when writing.
+    pub status: bool,
+    /// Gathers the users who reach `confirm_compromised` together into one request; `None`
+    /// when the run sends nothing (see [`RunCx::sending`]).
+    pub risky_users: Option<Arc<confirm_compromised::Coalescer>>,
 }
 
 impl RunCx {
@@ -323,7 +388,28 @@ impl RunCx {
         RunCx {
             token_kind,
             notices: Notices::default(),
+            inbox_rules: disable_inbox_rules::Which::default(),
+            status: false,
+            risky_users: None,
         }
+    }
+
+    /// A run that writes through `client`: what steps share across users is set up.
+    pub fn sending(mut self, client: Arc<crate::graph::GraphClient>) -> RunCx {
+        self.risky_users = Some(confirm_compromised::Coalescer::new(client));
+        self
+    }
+
+    /// `--inbox-rules`.
+    pub fn inbox_rules(mut self, which: disable_inbox_rules::Which) -> RunCx {
+        self.inbox_rules = which;
+        self
+    }
+
+    /// A `status` run.
+    pub fn for_status(mut self) -> RunCx {
+        self.status = true;
+        self
     }
 }
 
@@ -442,6 +528,21 @@ impl Selection {
         }
     }
 
+    /// Add every opt-in step that belongs in an incident response (`--incident`).
+    pub fn incident(mut self) -> Selection {
+        for step in REGISTRY.iter().filter(|s| !s.default_on() && s.incident()) {
+            if !self.with.contains(&step.name()) {
+                self.with.push(step.name());
+            }
+        }
+        self
+    }
+
+    /// Whether the step named `name` runs (for options that only mean something with it).
+    pub fn runs(&self, name: &str) -> bool {
+        find(name).is_ok_and(|s| self.of(s) == Some(Selected::Yes))
+    }
+
     /// The steps that run, in order, for the confirmation prompt.
     pub fn actions(&self) -> Vec<&'static str> {
         REGISTRY
@@ -545,6 +646,48 @@ mod tests {
         assert!(Selection::new(&["nonsense".into()], &[], &[]).is_err());
         assert!(Selection::new(&["verify".into()], &[], &[]).is_err());
         assert!(Selection::new(&[], &["disable_account".into()], &[]).is_err());
+    }
+
+    #[test]
+    fn incident_steps_run_in_the_registry_order_and_incident_adds_them() {
+        let order = [
+            "disable_account",
+            "revoke_sessions",
+            "reset_password",
+            "remove_auth_methods",
+            "revoke_app_consents",
+            "disable_inbox_rules",
+            "disable_devices",
+            "confirm_compromised",
+            "verify",
+        ];
+        let names: Vec<&str> = REGISTRY
+            .iter()
+            .map(|s| s.name())
+            .filter(|n| order.contains(n))
+            .collect();
+        assert_eq!(names, order);
+        let incident = Selection::new(&[], &[], &[]).unwrap().incident();
+        let plain = Selection::new(&[], &[], &[]).unwrap();
+        for (alias, name) in [
+            ("auth-methods", "remove_auth_methods"),
+            ("app-consents", "revoke_app_consents"),
+            ("inbox-rules", "disable_inbox_rules"),
+            ("confirm-compromised", "confirm_compromised"),
+        ] {
+            let step = find(alias).unwrap();
+            assert_eq!(step.name(), name);
+            assert!(!step.default_on() && step.incident(), "{name}");
+            assert_eq!(incident.of(step), Some(Selected::Yes), "{name}");
+            assert_eq!(plain.of(step), None, "{name}");
+            let with = Selection::new(&[], &[alias.to_owned()], &[]).unwrap();
+            assert!(with.runs(name));
+        }
+        // `--skip` of a step `--incident` adds leaves it out, saying so.
+        let skipped = Selection::new(&["inbox-rules".into()], &[], &[])
+            .unwrap()
+            .incident();
+        assert!(!skipped.runs("disable_inbox_rules"));
     }
 
     #[test]
