@@ -334,7 +334,7 @@ impl Prepared for State {
                     .filter(|m| m.kind.collection().is_some())
                     .count();
                 text.push(format!(
-                    "authentication methods: {} ({deletable} would be deleted)",
+                    "auth methods:        {} ({deletable} would be deleted)",
                     list.len()
                 ));
                 for m in list {
@@ -351,7 +351,7 @@ impl Prepared for State {
             Some(Err(e)) => {
                 let err = ErrorReport::from_graph(e, list_hint(e).or_else(|| hints::common(e)));
                 text.push(format!(
-                    "authentication methods: could not be listed ({} {})",
+                    "auth methods:        could not be listed ({} {})",
                     err.status.map(|s| s.to_string()).unwrap_or_default(),
                     err.code
                 ));

@@ -9,6 +9,7 @@ mod bulk;
 mod cli;
 mod devices;
 mod guards;
+mod incident;
 mod input;
 mod records;
 mod reliability;
