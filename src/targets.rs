@@ -128,6 +128,16 @@ impl Targets {
         Ok(targets)
     }
 
+    /// Entries already read and checked (by `block --preflight`), to be run in the same order.
+    pub fn replay(entries: Vec<Next>) -> Targets {
+        Targets {
+            buffered: entries.into(),
+            rx: None,
+            seen: crate::input::Dedup::new(),
+            source: String::new(),
+        }
+    }
+
     /// The first `n` users, read ahead (for the confirmation prompt); more may follow.
     pub async fn peek_jobs(&mut self, n: usize) -> Result<(Vec<String>, bool), Fatal> {
         while self

@@ -2,8 +2,10 @@
 //! builds its own authenticated client.
 
 pub mod block;
+pub mod check;
 pub mod sandbox;
 pub mod status;
+pub mod watch;
 
 pub use crate::targets::{Job, Next, Rejected, Targets};
 

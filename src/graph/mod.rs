@@ -18,6 +18,9 @@ pub mod paging;
 pub mod retry;
 pub mod risky_users;
 pub mod roles;
+pub mod service_principals;
+pub mod sign_ins;
+pub mod subscribed_skus;
 pub mod users;
 
 use std::fmt;

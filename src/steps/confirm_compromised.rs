@@ -22,6 +22,8 @@ use super::{
     Answers, Earlier, Prepared, Progress, Read, Reads, Request, Route, RunCx, Selected, Step,
     UserCx,
 };
+use crate::auth::TokenKind;
+use crate::check::{Licence, Requirement};
 use crate::graph::risky_users::{self, RiskyUser};
 use crate::graph::{GraphClient, GraphError, GraphRequest, GraphResponse};
 use crate::hints::{self, Hint};
@@ -47,6 +49,22 @@ impl Step for ConfirmCompromised {
 
     fn incident(&self) -> bool {
         true
+    }
+
+    // learn: graph/api/riskyuser-confirmcompromised: IdentityRiskyUser.ReadWrite.All, Microsoft
+    // Entra ID P2; a delegated caller needs Security Administrator.
+    fn requires(&self, cx: &RunCx) -> Vec<Requirement> {
+        const WRITE: &[&[&str]] = &[&["IdentityRiskyUser.ReadWrite.All"]];
+        const ROLES: &[&str] = &["Security Administrator", "Global Administrator"];
+        let req = Requirement::new(
+            "POST /identityProtection/riskyUsers/confirmCompromised",
+            WRITE,
+        )
+        .with_licence(Licence::EntraIdP2);
+        vec![match cx.token_kind {
+            TokenKind::AppOnly => req,
+            _ => req.with_roles(ROLES),
+        }]
     }
 
     fn action(&self) -> Option<&'static str> {

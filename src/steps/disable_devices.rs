@@ -31,6 +31,7 @@ use super::{
     UserCx, Verdict,
 };
 use crate::auth::TokenKind;
+use crate::check::{Finding, Licence, Requirement, Target};
 use crate::graph::devices::{self, Device, DeviceObjectId};
 use crate::graph::managed_devices::{self, ManagedDevice, ManagedDeviceId};
 use crate::graph::paging::Items;
@@ -166,6 +167,146 @@ impl Step for DisableDevices {
             }
         };
         Some(format!("devices enabled: {} -> {}", count(b), count(a)))
+    }
+
+    // learn: graph/api/user-list-registereddevices (delegated only), graph/api/
+    // intune-devices-manageddevice-list (DeviceManagementManagedDevices.Read.All, an Intune
+    // licence), graph/api/device-update (Device.ReadWrite.All; delegated: Directory.AccessAsUser.All
+    // and Cloud Device Administrator or Intune Administrator).
+    fn requires(&self, cx: &RunCx) -> Vec<Requirement> {
+        const INTUNE_LIST: &[&[&str]] = &[
+            &["DeviceManagementManagedDevices.Read.All"],
+            &["DeviceManagementManagedDevices.ReadWrite.All"],
+        ];
+        const LIST: &[&[&str]] = &[
+            &["Directory.Read.All"],
+            &["User.Read.All"],
+            &["User.ReadBasic.All"],
+            &["User.ReadWrite.All"],
+            &["Directory.ReadWrite.All"],
+            &["Directory.AccessAsUser.All"],
+        ];
+        const APP_WRITE: &[&[&str]] = &[&["Device.ReadWrite.All"], &["Directory.ReadWrite.All"]];
+        const DELEGATED_WRITE: &[&[&str]] = &[
+            &["Directory.AccessAsUser.All"],
+            &["Device.ReadWrite.All"],
+            &["Directory.ReadWrite.All"],
+        ];
+        const ROLES: &[&str] = &[
+            "Cloud Device Administrator",
+            "Intune Administrator",
+            "Global Administrator",
+        ];
+        const WRITE: &str = "PATCH /devices/{id} accountEnabled";
+        match cx.token_kind {
+            // An application cannot list registered devices: it finds them through Intune.
+            TokenKind::AppOnly => vec![
+                Requirement::new(
+                    "GET /users/{id}/managedDevices (an application cannot list registered devices)",
+                    INTUNE_LIST,
+                )
+                .with_licence(Licence::Intune),
+                Requirement::new(WRITE, APP_WRITE),
+            ],
+            _ => vec![
+                Requirement::new("GET /users/{id}/registeredDevices", LIST),
+                Requirement::new(WRITE, DELEGATED_WRITE).with_roles(ROLES),
+            ],
+        }
+    }
+
+    /// From the same two listings a run reads: how many devices this token sees, and the ones
+    /// Graph will not let it disable (hybrid joined; other than Windows for an application).
+    fn expect(
+        &self,
+        target: &Target<'_>,
+        mut reads: Reads,
+        facts: &mut Map<String, Value>,
+    ) -> Vec<Finding> {
+        let token = target.run.token_kind;
+        let (entra, registered) = answer(
+            items(reads.take(LIST)).and_then(devices::from_directory_objects),
+            |e| e.status() == Some(403),
+        );
+        let (intune, managed) = answer(
+            items(reads.take(MANAGED)).and_then(managed_devices::from_items),
+            managed_devices::is_unavailable,
+        );
+        facts.insert(
+            "registeredDevices".into(),
+            if entra.is_listed() {
+                json!(registered.len())
+            } else {
+                Value::Null
+            },
+        );
+        if intune.is_listed() {
+            facts.insert("managedDevices".into(), json!(managed.len()));
+        }
+        let found = Found {
+            entries: merge(registered, managed),
+            entra,
+            intune,
+        };
+        let mut out = Vec::new();
+        if !found.listed() {
+            let failed = [&found.entra, &found.intune]
+                .into_iter()
+                .find_map(|s| match s {
+                    Source::Failed(e) => Some(e),
+                    _ => None,
+                });
+            out.push(match failed {
+                Some(e) => Finding::unknown(format!(
+                    "the user's devices could not be listed ({}), so lockdown cannot tell",
+                    crate::graph::short_reason(e)
+                )),
+                None => Finding::missing(match found.entra.error() {
+                    Some(e) => list_hint(e, token).map(|h| h.0).unwrap_or_else(|| {
+                        "the user's devices cannot be listed with this token".into()
+                    }),
+                    None => "the user's devices cannot be listed with this token".into(),
+                }),
+            });
+            return out;
+        }
+        if let Some(e) = found.failure(token) {
+            out.push(Finding::unknown(format!(
+                "one of the device listings failed ({} {}): devices may be missed",
+                e.status.map(|s| s.to_string()).unwrap_or_default(),
+                e.code
+            )));
+        }
+        let enabled: Vec<&Entry> = found
+            .entries
+            .iter()
+            .filter(|e| e.in_entra() && e.account_enabled != Some(false))
+            .collect();
+        let hybrid = enabled
+            .iter()
+            .filter(|e| e.on_premises_sync_enabled == Some(true))
+            .count();
+        if hybrid > 0 {
+            out.push(Finding::missing(format!(
+                "{hybrid} hybrid-joined device(s) synced from on-premises Active Directory: Graph cannot disable them (400); disable their computer objects there"
+            )));
+        }
+        if token == TokenKind::AppOnly {
+            let other = enabled
+                .iter()
+                .filter(|e| {
+                    !e.operating_system
+                        .as_deref()
+                        .is_some_and(|os| os.to_ascii_lowercase().starts_with("windows"))
+                })
+                .count();
+            if other > 0 {
+                out.push(Finding::missing(format!(
+                    "{other} device(s) other than Windows: application tokens can disable only Windows devices (use a delegated sign-in, or Intune)"
+                )));
+            }
+        }
+        out
     }
 }
 

@@ -19,6 +19,7 @@ use super::{
     item, Answers, Earlier, Prepared, Progress, Read, Reads, Request, RunCx, Selected, Step,
     UserCx, Verdict,
 };
+use crate::check::{Finding, Requirement, Target};
 use crate::graph::mail_rules::{self, MessageRule};
 use crate::graph::users::{User, UserId};
 use crate::graph::GraphError;
@@ -55,6 +56,54 @@ impl Step for DisableInboxRules {
 
     fn incident(&self) -> bool {
         true
+    }
+
+    // learn: graph/api/mailfolder-list-messagerules, graph/api/messagerule-update:
+    // MailboxSettings.ReadWrite.
+    fn requires(&self, _cx: &RunCx) -> Vec<Requirement> {
+        vec![Requirement::new(
+            "PATCH /users/{id}/mailFolders/inbox/messageRules/{id}",
+            &[&["MailboxSettings.ReadWrite"]],
+        )]
+    }
+
+    /// From the same listing a run reads: whether the user has a mailbox, and its rules.
+    fn expect(
+        &self,
+        _target: &Target<'_>,
+        mut reads: Reads,
+        facts: &mut Map<String, Value>,
+    ) -> Vec<Finding> {
+        let listed = reads
+            .take(LIST)
+            .and_then(|r| r.json::<crate::graph::paging::Items>())
+            .and_then(|items| mail_rules::from_items(items.value));
+        match listed {
+            Ok(rules) => {
+                facts.insert("mailbox".into(), json!(true));
+                facts.insert("inboxRules".into(), json!(rules.len()));
+                Vec::new()
+            }
+            Err(e) if mail_rules::is_mailbox_missing(&e) => {
+                facts.insert("mailbox".into(), json!(false));
+                vec![Finding::nothing_to_send(
+                    "no Exchange Online mailbox: no inbox rules to check",
+                )]
+            }
+            Err(e) if e.status() == Some(403) => {
+                facts.insert("mailbox".into(), Value::Null);
+                vec![Finding::missing(
+                    "the user's inbox rules cannot be read (403): the token needs MailboxSettings.ReadWrite",
+                )]
+            }
+            Err(e) => {
+                facts.insert("mailbox".into(), Value::Null);
+                vec![Finding::unknown(format!(
+                    "the user's inbox rules could not be read ({})",
+                    crate::graph::short_reason(&e)
+                ))]
+            }
+        }
     }
 
     fn action(&self) -> Option<&'static str> {

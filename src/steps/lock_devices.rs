@@ -14,6 +14,8 @@ use serde_json::{json, Map, Value};
 use super::{
     item, Answers, Earlier, Prepared, Progress, Read, Reads, Request, RunCx, Selected, Step, UserCx,
 };
+use crate::auth::TokenKind;
+use crate::check::{Finding, Licence, Requirement, Target};
 use crate::graph::managed_devices::{self, ManagedDevice};
 use crate::graph::paging::Items;
 use crate::graph::GraphError;
@@ -94,6 +96,61 @@ impl Step for LockDevices {
             requests,
             report,
         })
+    }
+
+    // learn: graph/api/intune-devices-manageddevice-list, graph/api/
+    // intune-devices-manageddevice-remotelock: both need an Intune licence; a delegated caller
+    // also needs an Intune role that allows the action.
+    fn requires(&self, cx: &RunCx) -> Vec<Requirement> {
+        const LIST: &[&[&str]] = &[
+            &["DeviceManagementManagedDevices.Read.All"],
+            &["DeviceManagementManagedDevices.ReadWrite.All"],
+        ];
+        const LOCK: &[&[&str]] = &[&["DeviceManagementManagedDevices.PrivilegedOperations.All"]];
+        const ROLES: &[&str] = &["Intune Administrator", "Global Administrator"];
+        let lock = Requirement::new(
+            "POST /deviceManagement/managedDevices/{id}/remoteLock",
+            LOCK,
+        )
+        .with_licence(Licence::Intune);
+        vec![
+            Requirement::new("GET /users/{id}/managedDevices", LIST).with_licence(Licence::Intune),
+            match cx.token_kind {
+                TokenKind::AppOnly => lock,
+                _ => lock.with_roles(ROLES),
+            },
+        ]
+    }
+
+    fn expect(
+        &self,
+        _target: &Target<'_>,
+        mut reads: Reads,
+        facts: &mut Map<String, Value>,
+    ) -> Vec<Finding> {
+        let listed = reads
+            .take(MANAGED)
+            .and_then(|r| r.json::<Items>())
+            .and_then(|items| managed_devices::from_items(items.value));
+        match listed {
+            Ok(devices) => {
+                facts.insert("managedDevices".into(), json!(devices.len()));
+                if devices.is_empty() {
+                    vec![Finding::nothing_to_send("no Intune-managed devices")]
+                } else {
+                    Vec::new()
+                }
+            }
+            Err(e) if managed_devices::is_unavailable(&e) => {
+                vec![Finding::missing(list_hint(&e).map(|h| h.0).unwrap_or_else(
+                    || "the user's Intune devices cannot be listed".into(),
+                ))]
+            }
+            Err(e) => vec![Finding::unknown(format!(
+                "the user's Intune devices could not be listed ({})",
+                crate::graph::short_reason(&e)
+            ))],
+        }
     }
 }
 

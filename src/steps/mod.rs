@@ -30,6 +30,7 @@ use futures::future::BoxFuture;
 use serde_json::{Map, Value};
 
 use crate::auth::TokenKind;
+use crate::check::{Finding, Requirement, Target};
 use crate::graph::users::User;
 use crate::graph::{GraphError, GraphRequest, GraphResponse};
 use crate::hints::Hint;
@@ -96,6 +97,26 @@ pub trait Step: Sync {
         _after: &Map<String, Value>,
     ) -> Option<String> {
         None
+    }
+
+    /// What each call this step makes needs from a caller with this kind of token
+    /// (permissions, the caller's directory role, a licence), for `lockdown check` and
+    /// `block --preflight`. Empty: it needs nothing beyond reading the user.
+    fn requires(&self, _cx: &RunCx) -> Vec<Requirement> {
+        Vec::new()
+    }
+
+    /// Whether this step is expected to work on this target, judged before any write from the
+    /// user and this step's own first `reads` (answered as a real run would answer them); what
+    /// it learned about the target goes into `facts` (e.g. `registeredDevices`). Nothing
+    /// returned: the target changes nothing for this step.
+    fn expect(
+        &self,
+        _target: &Target<'_>,
+        _reads: Reads,
+        _facts: &mut Map<String, Value>,
+    ) -> Vec<Finding> {
+        Vec::new()
     }
 }
 

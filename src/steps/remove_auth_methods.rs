@@ -22,6 +22,8 @@ use super::{
     item, Answers, Earlier, Prepared, Progress, Read, Reads, Request, RunCx, Selected, Step,
     UserCx, Verdict,
 };
+use crate::auth::TokenKind;
+use crate::check::{Finding, Requirement, Target};
 use crate::graph::auth_methods::{self, Kind, Method};
 use crate::graph::users::{User, UserId};
 use crate::graph::GraphError;
@@ -54,6 +56,56 @@ impl Step for RemoveAuthMethods {
 
     fn incident(&self) -> bool {
         true
+    }
+
+    // learn: graph/api/authentication-list-methods, each `*authenticationmethod-delete`:
+    // UserAuthenticationMethod.ReadWrite.All; a delegated caller needs Authentication
+    // Administrator (Privileged Authentication Administrator for an admin target).
+    fn requires(&self, cx: &RunCx) -> Vec<Requirement> {
+        const WRITE: &[&[&str]] = &[&["UserAuthenticationMethod.ReadWrite.All"]];
+        const ROLES: &[&str] = &[
+            "Authentication Administrator",
+            "Privileged Authentication Administrator",
+            "Global Administrator",
+        ];
+        let req = Requirement::new(
+            "DELETE /users/{id}/authentication/{kind}Methods/{id}",
+            WRITE,
+        );
+        vec![match cx.token_kind {
+            TokenKind::AppOnly => req,
+            _ => req.with_roles(ROLES),
+        }]
+    }
+
+    /// From the same listing a run reads: the methods there are to remove.
+    fn expect(
+        &self,
+        target: &Target<'_>,
+        mut reads: Reads,
+        facts: &mut Map<String, Value>,
+    ) -> Vec<Finding> {
+        let listed = reads
+            .take(LIST)
+            .and_then(|r| r.json::<crate::graph::paging::Items>())
+            .and_then(|items| auth_methods::from_items(items.value));
+        match listed {
+            Ok(methods) => {
+                let removable = methods.iter().filter(|m| m.kind != Kind::Password).count();
+                facts.insert("authenticationMethods".into(), json!(removable));
+                if removable == 0 {
+                    return vec![Finding::nothing_to_send("no method but the password")];
+                }
+                target.privileged().into_iter().collect()
+            }
+            Err(e) if e.status() == Some(403) => vec![Finding::missing(
+                "the user's authentication methods cannot be listed (403): the token needs UserAuthenticationMethod.ReadWrite.All, and a delegated caller Authentication Administrator",
+            )],
+            Err(e) => vec![Finding::unknown(format!(
+                "the user's authentication methods could not be listed ({})",
+                crate::graph::short_reason(&e)
+            ))],
+        }
     }
 
     fn action(&self) -> Option<&'static str> {

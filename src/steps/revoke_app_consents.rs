@@ -18,6 +18,8 @@ use super::{
     item, Answers, Earlier, Prepared, Progress, Read, Reads, Request, RunCx, Selected, Step,
     UserCx, Verdict,
 };
+use crate::auth::TokenKind;
+use crate::check::{Finding, Requirement, Target};
 use crate::graph::grants::{self, Grant, ServicePrincipal};
 use crate::graph::users::{User, UserId};
 use crate::graph::GraphError;
@@ -51,6 +53,65 @@ impl Step for RevokeAppConsents {
 
     fn incident(&self) -> bool {
         true
+    }
+
+    // learn: graph/api/user-list-oauth2permissiongrants, graph/api/oauth2permissiongrant-delete:
+    // DelegatedPermissionGrant.ReadWrite.All; a delegated caller needs a role that may manage
+    // consents (Cloud Application Administrator, Application Administrator, ...).
+    fn requires(&self, cx: &RunCx) -> Vec<Requirement> {
+        const DELETE: &[&[&str]] = &[
+            &["DelegatedPermissionGrant.ReadWrite.All"],
+            &["Directory.ReadWrite.All"],
+        ];
+        const ROLES: &[&str] = &[
+            "Cloud Application Administrator",
+            "Application Administrator",
+            "Privileged Role Administrator",
+            "User Administrator",
+            "Global Administrator",
+        ];
+        let req = Requirement::new("DELETE /oauth2PermissionGrants/{id}", DELETE);
+        vec![match cx.token_kind {
+            TokenKind::AppOnly => req,
+            _ => req.with_roles(ROLES),
+        }]
+    }
+
+    /// From the same listing a run reads: the user's own consents.
+    fn expect(
+        &self,
+        _target: &Target<'_>,
+        mut reads: Reads,
+        facts: &mut Map<String, Value>,
+    ) -> Vec<Finding> {
+        let listed = reads
+            .take(LIST)
+            .and_then(|r| r.json::<crate::graph::paging::Items>())
+            .map(|items| {
+                items
+                    .value
+                    .into_iter()
+                    .filter_map(|v| serde_json::from_value::<Grant>(v).ok())
+                    .filter(Grant::is_principal)
+                    .count()
+            });
+        match listed {
+            Ok(0) => {
+                facts.insert("appConsents".into(), json!(0));
+                vec![Finding::nothing_to_send("no app consents of the user's own")]
+            }
+            Ok(n) => {
+                facts.insert("appConsents".into(), json!(n));
+                Vec::new()
+            }
+            Err(e) if e.status() == Some(403) => vec![Finding::missing(
+                "the user's app consents cannot be listed (403): the token needs DelegatedPermissionGrant.ReadWrite.All",
+            )],
+            Err(e) => vec![Finding::unknown(format!(
+                "the user's app consents could not be listed ({})",
+                crate::graph::short_reason(&e)
+            ))],
+        }
     }
 
     fn action(&self) -> Option<&'static str> {
