@@ -15,7 +15,12 @@ pub struct Printer {
     report: Option<(PathBuf, BufWriter<File>)>,
     /// Set once the report file could not be written; stdout still gets every line.
     report_error: Option<String>,
+    /// Also handed each user as it is printed (`block --watch` collects the users it locked).
+    tee: Option<Tee>,
 }
+
+/// Something else that takes each user's report as it is printed.
+pub type Tee = Box<dyn FnMut(&UserReport) + Send>;
 
 impl Printer {
     /// Open the report file, if any: one that cannot be created is a usage error before
@@ -38,12 +43,21 @@ impl Printer {
             format,
             report,
             report_error: None,
+            tee: None,
         })
+    }
+
+    /// Hand every user printed from now on to `tee` too.
+    pub fn tee(&mut self, tee: Tee) {
+        self.tee = Some(tee);
     }
 
     /// Print one user. Stdout always gets it; an error says the report file could not take it
     /// (then, and after, it is not written to again).
     pub fn emit(&mut self, user: &UserReport) -> Result<(), String> {
+        if let Some(tee) = &mut self.tee {
+            tee(user);
+        }
         let mut out = std::io::stdout().lock();
         let written = match self.format {
             OutputFormat::Json => writeln!(out, "{}", user.to_json_line()),

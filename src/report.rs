@@ -311,9 +311,17 @@ impl UserReport {
         for w in &self.warnings {
             out.push_str(&format!("  warning: {w}\n"));
         }
+        // Step names line up; the longer names of opt-in steps widen the column.
+        let width = self
+            .steps
+            .iter()
+            .map(|s| s.step.len())
+            .max()
+            .unwrap_or(0)
+            .max(16);
         for step in &self.steps {
             out.push_str(&format!(
-                "  {:<16} {:<8} {}\n",
+                "  {:<width$} {:<8} {}\n",
                 step.step,
                 step.status.as_str(),
                 step.detail.as_deref().unwrap_or("")

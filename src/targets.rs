@@ -132,8 +132,9 @@ impl Targets {
         Ok(targets)
     }
 
-    /// Users from the lines of a `block` report, already parsed: each a job carrying its line.
-    pub fn from_entries(entries: Vec<Next>) -> Targets {
+    /// Entries already read and checked (by `block --preflight`, or parsed from a `block`
+    /// report by `unblock`), to be run in the same order; a user given twice runs once.
+    pub fn replay(entries: Vec<Next>) -> Targets {
         let mut targets = Targets {
             buffered: Default::default(),
             rx: None,
@@ -172,6 +173,20 @@ impl Targets {
             .collect();
         let more = jobs.len() > n;
         Ok((jobs.into_iter().take(n).collect(), more))
+    }
+
+    /// Users not started yet, as far as the input has been read, and whether that is all of
+    /// them (the input is read to its end), for the progress line's estimate of the time left.
+    pub fn waiting(&self) -> (usize, bool) {
+        let buffered = self
+            .buffered
+            .iter()
+            .filter(|n| matches!(n, Next::Job(_)))
+            .count();
+        match &self.rx {
+            None => (buffered, true),
+            Some(rx) => (buffered + rx.len(), rx.is_closed()),
+        }
     }
 
     /// Whether the input is stdin (which then cannot answer a prompt).

@@ -2,9 +2,11 @@
 //! builds its own authenticated client.
 
 pub mod block;
+pub mod check;
 pub mod sandbox;
 pub mod status;
 pub mod unblock;
+pub mod watch;
 
 pub use crate::targets::{Job, Next, Rejected, Targets};
 

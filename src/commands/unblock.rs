@@ -148,5 +148,5 @@ fn from_report(path: &std::path::Path, only: &[String]) -> Result<Targets, Fatal
         }
         return Err(Fatal::usage(message));
     }
-    Ok(Targets::from_entries(entries))
+    Ok(Targets::replay(entries))
 }

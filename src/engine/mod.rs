@@ -160,7 +160,13 @@ impl Engine {
                         tally.add(report.outcome);
                         progress.suspend(|| self.emit(printer, &report));
                     }
-                    progress.update(&tally.counts(), self.client.stats());
+                    let (waiting, all) = targets.waiting();
+                    progress.update(
+                        &tally.counts(),
+                        self.client.stats(),
+                        self.client.pacing(),
+                        (waiting + in_flight.len(), all || input_done),
+                    );
                 }
                 _ = cancel.cancelled(), if !stopping => {
                     stopping = true;

@@ -266,6 +266,13 @@ impl Engine {
         raw: &str,
         requests: Vec<Routed>,
     ) -> HashMap<Option<usize>, Answers> {
+        // What a step asked to send last follows everything else, in step order.
+        let (mut requests, at_end): (Vec<Routed>, Vec<Routed>) =
+            requests.into_iter().partition(|r| !r.request.last);
+        requests.extend(at_end);
+        // What goes together with other users' is handed to its route.
+        let (requests, routed): (Vec<Routed>, Vec<Routed>) =
+            requests.into_iter().partition(|r| r.request.via.is_none());
         let mut stages: Vec<Vec<Send>> = Vec::new();
         let mut routes: Vec<(Option<usize>, String, bool)> = Vec::new();
         let mut last: Option<Option<usize>> = None;
@@ -280,9 +287,20 @@ impl Engine {
             stages.last_mut().expect("a stage").push(Send {
                 label: format!("{raw}: {}", r.request.what),
                 req: r.request.req,
+                resend_unrun: !r.request.last,
             });
         }
-        let outcomes = self.client.execute(stages).await;
+        let mut shared = Vec::with_capacity(routed.len());
+        for r in routed {
+            let via = r.request.via.expect("routed requests have a route");
+            routes.push((r.slot, r.request.tag, r.request.paged));
+            shared.push(via.send(r.request.req, format!("{raw}: {}", r.request.what)));
+        }
+        let (mut outcomes, shared) = futures::join!(
+            self.client.execute(stages),
+            futures::future::join_all(shared)
+        );
+        outcomes.extend(shared);
         let mut out: HashMap<Option<usize>, Answers> = HashMap::new();
         for ((slot, tag, paged), outcome) in routes.into_iter().zip(outcomes) {
             let outcome = match outcome {

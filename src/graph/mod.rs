@@ -6,13 +6,21 @@
 //! [`GraphError`] through [`ApiError::from_parts`]. Because requests are plain values, a
 //! `$batch` transport can carry the very same requests.
 
+pub mod auth_methods;
 pub mod batch;
 pub mod devices;
 pub mod error;
+pub mod grants;
+pub mod mail_rules;
+pub mod managed_devices;
 pub mod pacer;
 pub mod paging;
 pub mod retry;
+pub mod risky_users;
 pub mod roles;
+pub mod service_principals;
+pub mod sign_ins;
+pub mod subscribed_skus;
 pub mod temporary_access_pass;
 pub mod users;
 
@@ -279,6 +287,7 @@ impl GraphClient {
                 let step = batch::Step {
                     req: req.clone(),
                     label: label.to_owned(),
+                    resend_unrun: true,
                 };
                 b.execute(vec![vec![step]])
                     .await

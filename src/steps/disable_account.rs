@@ -4,9 +4,11 @@
 use serde_json::{json, Map, Value};
 
 use super::{
-    Answers, Earlier, Prepared, Progress, Reads, Record, Request, Selected, Step, UserCx, Verdict,
+    Answers, Earlier, Prepared, Progress, Reads, Record, Request, RunCx, Selected, Step, UserCx,
+    Verdict,
 };
 use crate::auth::TokenKind;
+use crate::check::{Finding, Requirement, Target, USER_ADMINISTRATOR_OR_HIGHER};
 use crate::graph::users::{self, User};
 use crate::graph::GraphError;
 use crate::hints::{self, Hint};
@@ -74,6 +76,46 @@ impl Step for DisableAccount {
             yes_no(flag(before)),
             yes_no(flag(after))
         ))
+    }
+
+    // learn: graph/api/user-update — accountEnabled: User.EnableDisableAccount.All with
+    // User.Read.All least privileged; delegated callers need User Administrator or higher.
+    fn requires(&self, cx: &RunCx) -> Vec<Requirement> {
+        const APP: &[&[&str]] = &[
+            &["User.EnableDisableAccount.All", "User.Read.All"],
+            &["User.ReadWrite.All"],
+            &["Directory.ReadWrite.All"],
+        ];
+        const DELEGATED: &[&[&str]] = &[
+            &["User.EnableDisableAccount.All", "User.Read.All"],
+            &["User.ReadWrite.All"],
+            &["Directory.ReadWrite.All"],
+            &["Directory.AccessAsUser.All"],
+        ];
+        const CALL: &str = "PATCH /users/{id} accountEnabled";
+        vec![match cx.token_kind {
+            TokenKind::AppOnly => Requirement::new(CALL, APP),
+            _ => Requirement::new(CALL, DELEGATED).with_roles(USER_ADMINISTRATOR_OR_HIGHER),
+        }]
+    }
+
+    fn expect(
+        &self,
+        target: &Target<'_>,
+        _reads: Reads,
+        _facts: &mut Map<String, Value>,
+    ) -> Vec<Finding> {
+        if target.user.account_enabled == Some(false) {
+            return vec![Finding::nothing_to_send(
+                "already disabled: nothing to send",
+            )];
+        }
+        if target.synced() {
+            return vec![Finding::missing(
+                "synced from on-premises Active Directory: Graph cannot disable it (400); disable it on-premises and let sync carry it",
+            )];
+        }
+        target.privileged().into_iter().collect()
     }
 }
 

@@ -8,9 +8,10 @@ use std::time::Duration;
 use serde_json::Map;
 
 use super::{
-    Answers, Earlier, Prepared, Progress, Read, Reads, Record, Request, Selected, Step, UserCx,
-    Verdict,
+    Answers, Earlier, Prepared, Progress, Read, Reads, Record, Request, RunCx, Selected, Step,
+    UserCx, Verdict,
 };
+use crate::check::Requirement;
 use crate::graph::users::{self, UserId};
 use crate::report::{ErrorReport, Snapshot, StepReport, StepStatus};
 
@@ -51,6 +52,22 @@ impl Step for Verify {
             report: None,
             after: None,
         })
+    }
+
+    // Reading the user (to resolve it, and to read it back) needs the properties lockdown
+    // selects (learn: graph/api/user-get; accountEnabled and the rest are not in
+    // User.ReadBasic.All).
+    fn requires(&self, _cx: &RunCx) -> Vec<Requirement> {
+        vec![Requirement::new(
+            "GET /users/{id}",
+            &[
+                &["User.Read.All"],
+                &["User.ReadWrite.All"],
+                &["Directory.Read.All"],
+                &["Directory.ReadWrite.All"],
+                &["Directory.AccessAsUser.All"],
+            ],
+        )]
     }
 }
 

@@ -279,6 +279,11 @@ pub(crate) fn admin_spec() -> TokenSpec {
             "AuditLog.Read.All",
             "DeviceManagementManagedDevices.Read.All",
             "DeviceManagementManagedDevices.PrivilegedOperations.All",
+            // The opt-in incident steps.
+            "UserAuthenticationMethod.ReadWrite.All",
+            "DelegatedPermissionGrant.ReadWrite.All",
+            "MailboxSettings.ReadWrite",
+            "IdentityRiskyUser.ReadWrite.All",
         ]
         .iter()
         .map(|s| s.to_string())
@@ -308,6 +313,11 @@ pub(crate) fn app_spec() -> TokenSpec {
             // graph/api/intune-devices-manageddevice-list), where Entra does not.
             "DeviceManagementManagedDevices.Read.All",
             "DeviceManagementManagedDevices.PrivilegedOperations.All",
+            // The opt-in incident steps.
+            "UserAuthenticationMethod.ReadWrite.All",
+            "DelegatedPermissionGrant.ReadWrite.All",
+            "MailboxSettings.ReadWrite",
+            "IdentityRiskyUser.ReadWrite.All",
         ]
         .iter()
         .map(|s| s.to_string())

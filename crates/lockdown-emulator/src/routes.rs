@@ -70,7 +70,16 @@ pub(crate) fn execute(shared: &Shared, req: &Request) -> Reply {
                 .header("x-ms-throttle-information", info);
         }
     }
-    if shared.throttling && !reports && !super::intune::is_intune_path(rest) {
+    let identity_protection = super::throttle::is_identity_protection_path(rest);
+    if shared.throttling
+        && identity_protection
+        && !lock(&shared.throttle).check_identity_protection(shared.emulated_secs())
+    {
+        // learn: graph/throttling-limits — identity protection's 429 has no Retry-After.
+        return Reply::error(429, "TooManyRequests", "Please retry again later.");
+    }
+    if shared.throttling && !reports && !identity_protection && !super::intune::is_intune_path(rest)
+    {
         let (ru, writes) = request_cost(
             &req.method,
             rest,
@@ -123,15 +132,39 @@ fn route(shared: &Shared, req: &Request, rest: &str, query: &Query, id: &Identit
             Ok(t) => t,
             Err(r) => return r,
         };
+        // Keys in the path (method and rule ids) keep their case.
+        let keys = nav.clone();
         let nav: Vec<String> = nav.iter().map(|s| s.to_ascii_lowercase()).collect();
         let nav: Vec<&str> = nav.iter().map(String::as_str).collect();
         return match (method.as_str(), nav.as_slice()) {
-            ("GET", []) => get_user(shared, &tenant, target, query, id),
-            ("PATCH", []) => patch_user(&mut tenant, target, req.body.as_deref(), id),
-            ("POST", ["revokesigninsessions"]) => revoke(shared, &mut tenant, target, id),
+            ("GET", ["authentication", "methods"]) => {
+                super::auth_methods::list(shared, &tenant, target, id)
+            }
+            ("DELETE", ["authentication", collection, _]) => {
+                super::auth_methods::delete(&mut tenant, target, collection, &keys[2], id)
+            }
             ("POST", ["authentication", "temporaryaccesspassmethods"]) => {
                 super::tap::create(shared, &mut tenant, target, req.body.as_deref(), id)
             }
+            (_, ["authentication", ..]) => method_not_allowed(),
+            ("GET", ["oauth2permissiongrants"]) => {
+                super::consents::list_for_user(shared, &tenant, target, id)
+            }
+            ("GET", ["mailfolders", "inbox", "messagerules"]) => {
+                super::mail::list(shared, &tenant, target, id)
+            }
+            ("PATCH", ["mailfolders", "inbox", "messagerules", _]) => super::mail::update(
+                shared,
+                &mut tenant,
+                target,
+                &keys[3],
+                req.body.as_deref(),
+                id,
+            ),
+            (_, ["oauth2permissiongrants"]) | (_, ["mailfolders", ..]) => method_not_allowed(),
+            ("GET", []) => get_user(shared, &tenant, target, query, id),
+            ("PATCH", []) => patch_user(&mut tenant, target, req.body.as_deref(), id),
+            ("POST", ["revokesigninsessions"]) => revoke(shared, &mut tenant, target, id),
             ("GET", ["registereddevices"]) => {
                 list_devices(shared, &tenant, target, "registeredDevices", query, id)
             }
@@ -168,13 +201,32 @@ fn route(shared: &Shared, req: &Request, rest: &str, query: &Query, id: &Identit
             Err(r) => r,
         };
     }
+    let segs: Vec<&str> = rest.split('/').filter(|s| !s.is_empty()).collect();
     {
-        let tenant = lock(&shared.tenant);
+        let mut tenant = lock(&shared.tenant);
+        if let Some(reply) = super::consents::route(shared, &mut tenant, &method, &segs, query, id)
+        {
+            return reply;
+        }
         if let Some(reply) = super::apps::route(shared, &tenant, &method, rest, query, id) {
             return reply;
         }
     }
-    let segs: Vec<&str> = rest.split('/').filter(|s| !s.is_empty()).collect();
+    if segs
+        .first()
+        .is_some_and(|s| s.eq_ignore_ascii_case("identityProtection"))
+    {
+        let mut tenant = lock(&shared.tenant);
+        return super::risk::route(
+            shared,
+            &mut tenant,
+            &method,
+            &segs,
+            &req.query,
+            req.body.as_deref(),
+            id,
+        );
+    }
     match segs.as_slice() {
         // learn: graph/api/subscribedsku-list
         [s] if s.eq_ignore_ascii_case("subscribedSkus") => match method.as_str() {

@@ -36,7 +36,25 @@ pub const REPORTS_WINDOW_SECS: f64 = 10.0;
 /// (`auditLogs/...`, `reports/...`), which has its own limit instead of the identity buckets.
 pub fn is_reports_path(path: &str) -> bool {
     let lower = path.trim_start_matches('/').to_ascii_lowercase();
-    lower.starts_with("auditlogs/") || lower == "auditlogs" || lower.starts_with("reports/")
+    lower.starts_with("auditlogs/")
+        || lower == "auditlogs"
+        || lower.starts_with("reports/")
+        // learn: graph/throttling-limits — authenticationMethod is among the resources of the
+        // identity and access reports limits (a user's `authentication/...`).
+        || ((lower.starts_with("users") || lower.starts_with("me/"))
+            && lower.contains("/authentication/"))
+}
+
+/// Requests per tenant (all apps) per second to identity protection and conditional access.
+/// learn: graph/throttling-limits, "Identity protection and conditional access service
+/// limits": 1 request per second per tenant; its 429 carries no `Retry-After`.
+pub const IDENTITY_PROTECTION_PER_SEC: f64 = 1.0;
+
+/// Whether `path` (decoded, after `/v1.0/`) belongs to identity protection (risky users).
+pub fn is_identity_protection_path(path: &str) -> bool {
+    path.trim_start_matches('/')
+        .to_ascii_lowercase()
+        .starts_with("identityprotection")
 }
 
 /// The resource-unit bucket size for a tenant of `users` users.
@@ -150,6 +168,7 @@ pub(crate) struct Throttle {
     tenant_writes: Bucket,
     device_writes: Bucket,
     reports: Bucket,
+    identity_protection: Bucket,
 }
 
 pub(crate) enum Verdict {
@@ -197,7 +216,24 @@ impl Throttle {
                 "Tenant_Application/ReadWrite",
                 "RequestLimitExceeded",
             ),
+            identity_protection: Bucket::new(
+                IDENTITY_PROTECTION_PER_SEC,
+                1.0,
+                "Tenant/ReadWrite",
+                "RequestLimitExceeded",
+            ),
         }
+    }
+
+    /// One request to identity protection at emulated time `now`: `true` if it fits.
+    pub fn check_identity_protection(&mut self, now: f64) -> bool {
+        let b = &mut self.identity_protection;
+        b.refill(now);
+        if b.wait_for(1.0) > 0.0 {
+            return false;
+        }
+        b.tokens -= 1.0;
+        true
     }
 
     /// One request to the identity and access reports service at emulated time `now`.
