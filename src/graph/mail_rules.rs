@@ -123,6 +123,19 @@ pub fn disable(user: &UserId, rule_id: &str) -> GraphRequest {
     )
 }
 
+/// `PATCH /users/{id}/mailFolders/inbox/messageRules/{id}` `{"isEnabled": true}`: the undo of
+/// [`disable`].
+pub fn enable(user: &UserId, rule_id: &str) -> GraphRequest {
+    GraphRequest::patch(
+        format!(
+            "{}/mailFolders/inbox/messageRules/{}",
+            user_path(&user.0),
+            utf8_percent_encode(rule_id, ID)
+        ),
+        json!({ "isEnabled": true }),
+    )
+}
+
 /// The rules of a list answer.
 pub fn from_items(items: Vec<Value>) -> Result<Vec<MessageRule>, GraphError> {
     items

@@ -45,6 +45,24 @@ pub fn confirm_compromised(user_ids: &[String]) -> GraphRequest {
     }
 }
 
+/// Path of the undo.
+pub const DISMISS: &str = "/identityProtection/riskyUsers/dismiss";
+
+/// `POST /identityProtection/riskyUsers/dismiss` `{"userIds": [...]}` (learn:
+/// graph/api/riskyuser-dismiss: the risk level becomes none).
+pub fn dismiss(user_ids: &[String]) -> GraphRequest {
+    GraphRequest {
+        body: Some(super::Body(json!({ "userIds": user_ids }))),
+        ..GraphRequest::post(DISMISS)
+    }
+}
+
+/// The user's record in a `riskyUsers` list answer, if it has one.
+pub fn first(resp: &super::GraphResponse) -> Result<Option<RiskyUser>, GraphError> {
+    let page: super::paging::Page<RiskyUser> = resp.json()?;
+    Ok(page.value.into_iter().next())
+}
+
 /// The user ids of a `confirmCompromised` request.
 pub fn user_ids(req: &GraphRequest) -> Vec<String> {
     req.body

@@ -19,8 +19,8 @@ use serde_json::{json, Map, Value};
 use tokio::sync::oneshot;
 
 use super::{
-    Answers, Earlier, Prepared, Progress, Read, Reads, Request, Route, RunCx, Selected, Step,
-    UserCx,
+    Answers, Earlier, Prepared, Progress, Read, Reads, Record, Request, Route, RunCx, Selected,
+    Step, UserCx,
 };
 use crate::auth::TokenKind;
 use crate::check::{Licence, Requirement};
@@ -79,6 +79,77 @@ impl Step for ConfirmCompromised {
         }
     }
 
+    fn undo_warning(&self, record: &Record) -> Option<String> {
+        (record.status(NAME) == Some("done")).then(|| {
+            "this account was confirmed compromised during the lockdown: unblocking re-opens it, and dismissing its risk lets risk-based Conditional Access allow its sign-ins again; be sure the investigation cleared it".to_owned()
+        })
+    }
+
+    fn undo_reads(&self, id: &str, record: Option<&Record>, _cx: &RunCx) -> Vec<Read> {
+        match record {
+            Some(r) if r.status(NAME) == Some("done") => {
+                vec![Read::one(RISK, risky_users::find(id))]
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    fn prepare_undo(
+        &self,
+        cx: &UserCx<'_>,
+        mut reads: Reads,
+        record: Option<&Record>,
+    ) -> Option<Box<dyn Prepared>> {
+        if record?.status(NAME) != Some("done") {
+            return None;
+        }
+        let now = reads.take(RISK).and_then(|r| risky_users::first(&r));
+        let dismiss = || {
+            Request::write(
+                UNDO,
+                risky_users::dismiss(std::slice::from_ref(&cx.user.id.0)),
+                "dismiss risk",
+            )
+        };
+        // Still as lockdown left it: confirmed compromised. Dismissed or remediated since is
+        // already done; anything else (new detections since) is left alone unless --force.
+        let (request, report) = match now {
+            Err(e) => (
+                None,
+                Some(StepReport::failed(
+                    UNDO,
+                    "the user's risk could not be read, so it was left alone",
+                    ErrorReport::from_graph(&e, hint(&e).or_else(|| hints::common(&e))),
+                )),
+            ),
+            Ok(r) => match r.as_ref().and_then(|r| r.risk_state.as_deref()) {
+                Some("confirmedCompromised") => (Some(dismiss()), None),
+                None | Some("dismissed") | Some("remediated") | Some("none") => (
+                    None,
+                    Some(StepReport::new(
+                        UNDO,
+                        StepStatus::Already,
+                        "the user is no longer rated at risk".to_owned(),
+                    )),
+                ),
+                Some(_) if cx.run.force => (Some(dismiss()), None),
+                Some(state) => (
+                    None,
+                    Some(StepReport::new(
+                        UNDO,
+                        StepStatus::Skipped,
+                        format!("changed since the lockdown: the user's risk state is now {state}, not confirmedCompromised (pass --force to dismiss it anyway)"),
+                    )),
+                ),
+            },
+        };
+        Some(Box::new(Dismiss {
+            request,
+            report,
+            id: cx.user.id.0.clone(),
+        }))
+    }
+
     fn prepare(&self, cx: &UserCx<'_>, mut reads: Reads, selected: Selected) -> Box<dyn Prepared> {
         let risk = cx.run.status.then(|| {
             reads
@@ -132,6 +203,97 @@ struct State {
     /// Counts this user among those on their way to the step, until it has its answer.
     registration: Option<Registration>,
     report: Option<StepReport>,
+}
+
+/// `dismiss_risk`, the undo: `POST /identityProtection/riskyUsers/dismiss` for a user lockdown
+/// confirmed compromised and whose risk is still as lockdown left it.
+const UNDO: &str = "dismiss_risk";
+
+struct Dismiss {
+    request: Option<Request>,
+    report: Option<StepReport>,
+    id: String,
+}
+
+impl Prepared for Dismiss {
+    fn requests(&self, _earlier: &[Earlier<'_>]) -> Vec<Request> {
+        self.request.iter().cloned().collect()
+    }
+
+    fn planned(&self, _earlier: &[Earlier<'_>]) -> StepReport {
+        match (&self.report, &self.request) {
+            (Some(r), _) => r.clone(),
+            (None, Some(req)) => StepReport::new(
+                UNDO,
+                StepStatus::Planned,
+                format!("would send {}", req.describe()),
+            ),
+            (None, None) => unreachable!("a dismissal with no report has a request"),
+        }
+    }
+
+    fn finish(&mut self, mut answers: Answers, _earlier: &[Earlier<'_>]) -> Progress {
+        if self.report.is_none() {
+            self.report = Some(match answers.take(UNDO) {
+                Ok(_) => StepReport::new(
+                    UNDO,
+                    StepStatus::Done,
+                    "risk dismissed: Identity Protection no longer rates the user at risk"
+                        .to_owned(),
+                ),
+                Err(e) => StepReport::failed(
+                    UNDO,
+                    "the user's risk could not be dismissed",
+                    ErrorReport::from_graph(&e, hint(&e).or_else(|| hints::common(&e))),
+                ),
+            });
+        }
+        Progress::Done
+    }
+
+    fn report(&self) -> Option<StepReport> {
+        self.report.clone()
+    }
+
+    fn verify_reads(&self) -> Vec<Read> {
+        if self.request.is_some() {
+            vec![Read::one(RISK, risky_users::find(&self.id))]
+        } else {
+            Vec::new()
+        }
+    }
+
+    fn verify(
+        &self,
+        _user: &crate::graph::users::User,
+        reads: &mut Answers,
+        _after: &mut Map<String, Value>,
+        verdict: &mut super::Verdict,
+    ) {
+        if self
+            .report
+            .as_ref()
+            .is_none_or(|r| r.status != StepStatus::Done)
+        {
+            return;
+        }
+        match reads.take(RISK).and_then(|r| risky_users::first(&r)) {
+            Ok(r) => match r.as_ref().and_then(|r| r.risk_state.as_deref()) {
+                Some("confirmedCompromised") => {
+                    verdict
+                        .problems
+                        .push("the user is still confirmed compromised".into());
+                    verdict.contradicts_write = true;
+                }
+                state => verdict
+                    .held
+                    .push(format!("risk state {}", state.unwrap_or("none"))),
+            },
+            Err(_) => verdict
+                .problems
+                .push("the user's risk could not be read back".into()),
+        }
+    }
 }
 
 fn hint(err: &GraphError) -> Option<Hint> {

@@ -1093,52 +1093,54 @@ impl Prepared for State {
 }
 
 /// `enable_devices`, the undo: re-enable each device lockdown disabled (the report says `done`
-/// for it, and it was enabled before), only if it still belongs to the user and is still as
-/// lockdown left it. A report line naming a device that is not the user's is refused for it.
-struct Enable {
-    owner: UserId,
-    /// The devices' state now, before the undo: (id, accountEnabled).
-    now: Vec<(String, Option<bool>)>,
-    /// Devices to re-enable, and the answers to them.
-    requests: Vec<Request>,
-    items: Vec<UndoItem>,
-    results: HashMap<String, Result<(), GraphError>>,
-    report: Option<StepReport>,
-    listed: bool,
+/// for it, and it was enabled before), only if it still belongs to the user (a registered
+/// device, or an Intune device of the user) and is still as lockdown left it. A report line
+/// naming a device that is not the user's is refused for it.
+const UNDO: super::restore::Spec = super::restore::Spec {
+    name: "enable_devices",
+    items: "devices",
+    noun: "device",
+    flag: "accountEnabled",
+    what: "enable devices",
+};
+const BY_DEVICE_ID: &str = "deviceId:";
+
+/// A device lockdown disabled, as the report tells it.
+struct Disabled {
+    object_id: Option<String>,
+    device_id: Option<String>,
+    fields: Map<String, Value>,
+    left_off: bool,
 }
 
-const UNDO: &str = "enable_devices";
-
-/// A device of the undo: its report fields, its label, and its status and reason when already
-/// decided (`None`: to be enabled).
-type UndoItem = (
-    Map<String, Value>,
-    String,
-    Option<StepStatus>,
-    Option<String>,
-);
-
-/// The devices' `{id, accountEnabled}`, as an undo's before and after show them.
-fn undo_states(list: &[Device]) -> Value {
-    Value::Array(
-        list.iter()
-            .map(|d| json!({"id": d.id.0, "accountEnabled": d.account_enabled}))
-            .collect(),
-    )
+impl Disabled {
+    /// The tag: the object id, or the `deviceId` for a device only Intune found.
+    fn key(&self) -> Option<String> {
+        self.object_id.clone().or_else(|| {
+            self.device_id
+                .as_ref()
+                .map(|d| format!("{BY_DEVICE_ID}{d}"))
+        })
+    }
 }
 
-/// The devices lockdown disabled, from the report: (id, display name, operating system).
-fn disabled_by_lockdown(record: &Record) -> Vec<(String, Value, Value)> {
+fn disabled_by_lockdown(record: &Record) -> Vec<Disabled> {
     let Some(step) = record.step(NAME) else {
         return Vec::new();
     };
-    let was_enabled = |id: &str| {
-        record
-            .before
+    let entry = |state: &Map<String, Value>,
+                 object_id: &Option<String>,
+                 device_id: &Option<String>| {
+        state
             .get("devices")
             .and_then(Value::as_array)
-            .and_then(|ds| ds.iter().find(|d| d["id"] == json!(id)))
-            .is_some_and(|d| d["accountEnabled"] != json!(false))
+            .and_then(|ds| {
+                ds.iter().find(|d| {
+                    (object_id.is_some() && d["id"].as_str() == object_id.as_deref())
+                        || (device_id.is_some() && d["deviceId"].as_str() == device_id.as_deref())
+                })
+            })
+            .cloned()
     };
     step.get("devices")
         .and_then(Value::as_array)
@@ -1146,29 +1148,92 @@ fn disabled_by_lockdown(record: &Record) -> Vec<(String, Value, Value)> {
         .flatten()
         .filter(|d| d["status"] == json!("done"))
         .filter_map(|d| {
-            let id = d["id"].as_str()?.to_owned();
-            was_enabled(&id).then(|| (id, d["displayName"].clone(), d["operatingSystem"].clone()))
+            let object_id = d["id"].as_str().map(str::to_owned);
+            let device_id = d["deviceId"].as_str().map(str::to_owned);
+            object_id.as_ref().or(device_id.as_ref())?;
+            // Only what was enabled before (not read counts as enabled: lockdown disabled it).
+            let before = entry(&record.before, &object_id, &device_id);
+            if before.is_some_and(|b| b["accountEnabled"] == json!(false)) {
+                return None;
+            }
+            let left_off = entry(&record.after, &object_id, &device_id)
+                .is_some_and(|a| a["accountEnabled"] == json!(false));
+            let mut fields = Map::new();
+            for key in [
+                "id",
+                "displayName",
+                "operatingSystem",
+                "source",
+                "deviceId",
+                "managedDeviceId",
+            ] {
+                if let Some(v) = d.get(key) {
+                    fields.insert(key.into(), v.clone());
+                }
+            }
+            Some(Disabled {
+                object_id,
+                device_id,
+                fields,
+                left_off,
+            })
         })
         .collect()
 }
 
-/// What lockdown left the device as, by the report's `after`.
-fn left_disabled(record: &Record, id: &str) -> bool {
-    record
-        .after
-        .get("devices")
-        .and_then(Value::as_array)
-        .and_then(|ds| ds.iter().find(|d| d["id"] == json!(id)))
-        .is_some_and(|d| d["accountEnabled"] == json!(false))
+/// The reads that say whose each device is and whether it is on: the user's registered devices
+/// and Intune devices, and each device only Intune knows, by its `deviceId`.
+fn undo_state_reads(id: &str, wanted: &[Disabled]) -> Vec<Read> {
+    let mut reads = vec![
+        Read::paged(LIST, devices::list_registered(id)),
+        Read::paged(MANAGED, managed_devices::list_for_user(id)),
+    ];
+    for d in wanted {
+        if let Some(device_id) = &d.device_id {
+            reads.push(Read::one(
+                format!("{BY_DEVICE_ID}{device_id}"),
+                devices::get_by_device_id(device_id),
+            ));
+        }
+    }
+    reads
 }
 
 pub(super) fn undo_reads(id: &str, record: Option<&Record>) -> Vec<Read> {
     match record {
-        Some(r) if !disabled_by_lockdown(r).is_empty() => {
-            vec![Read::paged(LIST, devices::list_registered(id))]
+        Some(r) => {
+            let wanted = disabled_by_lockdown(r);
+            if wanted.is_empty() {
+                Vec::new()
+            } else {
+                undo_state_reads(id, &wanted)
+            }
         }
-        _ => Vec::new(),
+        None => Vec::new(),
     }
+}
+
+/// Each device's on/off now, by key (object id, and `deviceId:` for those read by deviceId).
+fn read_states(reads: &mut Answers) -> Result<HashMap<String, bool>, GraphError> {
+    let mut states = HashMap::new();
+    let registered = reads
+        .take(LIST)
+        .and_then(|r| r.json::<crate::graph::paging::Items>())
+        .and_then(|items| devices::from_directory_objects(items.value));
+    for (tag, answer) in reads.drain_prefix(BY_DEVICE_ID) {
+        if let Ok(d) = answer.and_then(|r| devices::decode(&r)) {
+            if let Some(on) = d.account_enabled {
+                states.insert(tag, on);
+                states.insert(d.id.0.clone(), on);
+            }
+        }
+    }
+    for d in registered? {
+        if let Some(on) = d.account_enabled {
+            states.insert(d.id.0.clone(), on);
+        }
+    }
+    Ok(states)
 }
 
 pub(super) fn undo(
@@ -1176,244 +1241,111 @@ pub(super) fn undo(
     mut reads: Reads,
     record: Option<&Record>,
 ) -> Option<Box<dyn Prepared>> {
-    let record = record?;
-    let wanted = disabled_by_lockdown(record);
+    use super::restore::{self, Candidate, Now, ReadBack};
+    let wanted = disabled_by_lockdown(record?);
     if wanted.is_empty() {
         return None;
     }
-    let now = reads
+    let registered = reads
         .take(LIST)
         .and_then(|r| r.json::<crate::graph::paging::Items>())
         .and_then(|items| devices::from_directory_objects(items.value));
-    let mut requests = Vec::new();
-    let mut items = Vec::new();
-    let mut list_error = None;
-    for (id, name, os) in wanted {
-        let mut fields = Map::new();
-        fields.insert("id".into(), json!(id));
-        fields.insert("displayName".into(), name.clone());
-        fields.insert("operatingSystem".into(), os.clone());
-        let label = format!(
-            "{} ({})",
-            name.as_str().unwrap_or(&id),
-            os.as_str().unwrap_or("unknown OS")
-        );
-        let (status, why) = match &now {
-            Err(e) => {
-                list_error.get_or_insert_with(|| e.clone());
-                (
-                    Some(StepStatus::Skipped),
-                    Some("left alone: the user's devices could not be listed, so it could not be confirmed that this device is theirs".to_owned()),
-                )
-            }
-            Ok(list) => match list.iter().find(|d| d.id.0.eq_ignore_ascii_case(&id)) {
-                None => (
-                    Some(StepStatus::Skipped),
-                    Some("refused: not a registered device of this user now (a stale or altered report?)".to_owned()),
-                ),
-                Some(d) if d.account_enabled != Some(false) => {
-                    (Some(StepStatus::Already), Some("already enabled".to_owned()))
-                }
-                Some(d) if left_disabled(record, &id) || cx.run.force => {
-                    requests.push(Request::write(
-                        id.clone(),
-                        devices::enable(&d.id),
-                        "enable devices",
-                    ));
-                    (None, None)
-                }
-                Some(_) => (
-                    Some(StepStatus::Skipped),
-                    Some("changed since the lockdown: the report does not show lockdown leaving it disabled (pass --force to enable it anyway)".to_owned()),
-                ),
-            },
-        };
-        items.push((fields, label, status, why));
-    }
-    let now_state = match &now {
-        Ok(list) => items
-            .iter()
-            .filter_map(|(fields, ..)| {
-                let id = fields["id"].as_str()?;
-                let d = list.iter().find(|d| d.id.0.eq_ignore_ascii_case(id))?;
-                Some((d.id.0.clone(), d.account_enabled))
+    // Intune may be absent from the tenant: then only registered devices count as the user's.
+    let managed: Vec<ManagedDevice> = reads
+        .take(MANAGED)
+        .and_then(|r| r.json::<crate::graph::paging::Items>())
+        .and_then(|items| managed_devices::from_items(items.value))
+        .unwrap_or_default();
+    let mut candidates = Vec::with_capacity(wanted.len());
+    for d in wanted {
+        let key = d.key().expect("an id or a deviceId");
+        let by_device_id = d.device_id.as_ref().map(|id| {
+            reads
+                .take(&format!("{BY_DEVICE_ID}{id}"))
+                .and_then(|r| devices::decode(&r))
+        });
+        let in_registered = registered.as_ref().ok().and_then(|list| {
+            list.iter().find(|r| {
+                d.object_id
+                    .as_deref()
+                    .is_some_and(|id| r.id.0.eq_ignore_ascii_case(id))
+                    || d.device_id.is_some() && r.device_id == d.device_id
             })
-            .collect(),
-        Err(_) => Vec::new(),
-    };
-    Some(Box::new(Enable {
-        owner: cx.user.id.clone(),
-        now: now_state,
-        requests,
-        items,
-        results: HashMap::new(),
-        report: None,
-        listed: now.is_ok(),
-    }))
-}
-
-impl Enable {
-    fn build(&self, planned: bool) -> StepReport {
-        let mut reports = Vec::new();
-        let (mut done, mut already, mut left, mut failed, mut plan) = (0, 0, 0, 0, 0);
-        for (fields, label, status, why) in &self.items {
-            let id = fields["id"].as_str().unwrap_or_default();
-            let (status, error) = match status {
-                Some(s) => (*s, None),
-                None if planned => (StepStatus::Planned, None),
-                None => match self.results.get(id) {
-                    Some(Ok(())) => (StepStatus::Done, None),
-                    Some(Err(e)) => (
-                        StepStatus::Failed,
-                        Some(ErrorReport::from_graph(e, hints::common(e))),
-                    ),
-                    None => (StepStatus::Failed, None),
-                },
-            };
-            match status {
-                StepStatus::Done => done += 1,
-                StepStatus::Already => already += 1,
-                StepStatus::Skipped => left += 1,
-                StepStatus::Failed => failed += 1,
-                StepStatus::Planned => plan += 1,
+        });
+        let in_intune = d.device_id.as_deref().is_some_and(|id| {
+            managed.iter().any(|m| {
+                m.entra_device_id()
+                    .is_some_and(|e| e.eq_ignore_ascii_case(id))
+            })
+        });
+        let state = |on: Option<bool>, id: &DeviceObjectId| {
+            if on == Some(false) {
+                Now::Off(devices::enable(id))
+            } else {
+                Now::On
             }
-            let mut fields = fields.clone();
-            if let Some(why) = why {
-                fields.insert("reason".into(), json!(why));
-            }
-            reports.push(item(fields, label.clone(), status, error));
-        }
-        let status = if failed > 0 {
-            StepStatus::Failed
-        } else if plan > 0 {
-            StepStatus::Planned
-        } else if done > 0 {
-            StepStatus::Done
-        } else if left > 0 {
-            StepStatus::Skipped
-        } else {
-            StepStatus::Already
         };
-        let mut parts = Vec::new();
-        for (n, what) in [
-            (done, "enabled"),
-            (plan, "to enable"),
-            (already, "already enabled"),
-            (left, "left alone"),
-            (failed, "could not be enabled"),
-        ] {
-            if n > 0 {
-                parts.push(format!("{n} {what}"));
+        let now = match (in_registered, in_intune, by_device_id) {
+            (Some(r), _, _) => Ok(state(r.account_enabled, &r.id)),
+            (None, true, Some(Ok(e))) => Ok(state(e.account_enabled, &e.id)),
+            (None, true, Some(Err(e))) => Err(e),
+            // Neither list could be read: whose it is cannot be told.
+            (None, _, _) if registered.is_err() && managed.is_empty() => {
+                Err(registered.as_ref().err().cloned().expect("an error"))
             }
-        }
-        let detail = if planned && plan > 0 {
-            format!(
-                "would send PATCH /v1.0/devices/{{id}} {{\"accountEnabled\":true}} for {plan} of {} device(s)",
-                self.items.len()
-            )
-        } else {
-            format!("{} device(s): {}", self.items.len(), parts.join(", "))
+            (None, _, _) => Ok(Now::NotTheirs),
         };
-        StepReport::new(UNDO, status, detail).with_items("devices", reports)
+        let name = d
+            .fields
+            .get("displayName")
+            .and_then(Value::as_str)
+            .unwrap_or(&key)
+            .to_owned();
+        let os = d
+            .fields
+            .get("operatingSystem")
+            .and_then(Value::as_str)
+            .unwrap_or("unknown OS")
+            .to_owned();
+        candidates.push((
+            Candidate {
+                key,
+                fields: d.fields,
+                label: format!("{name} ({os})"),
+                left_off: d.left_off,
+            },
+            now,
+        ));
     }
-}
-
-impl Prepared for Enable {
-    fn before(&self, state: &mut Map<String, Value>) {
-        if !self.now.is_empty() {
-            state.insert(
-                "devices".into(),
-                Value::Array(
-                    self.now
-                        .iter()
-                        .map(|(id, enabled)| json!({"id": id, "accountEnabled": enabled}))
-                        .collect(),
-                ),
-            );
-        }
-    }
-
-    fn requests(&self, _earlier: &[Earlier<'_>]) -> Vec<Request> {
-        self.requests.clone()
-    }
-
-    fn planned(&self, _earlier: &[Earlier<'_>]) -> StepReport {
-        self.build(true)
-    }
-
-    fn finish(&mut self, mut answers: Answers, _earlier: &[Earlier<'_>]) -> Progress {
-        for r in &self.requests {
-            self.results
-                .insert(r.tag.clone(), answers.take(&r.tag).map(|_| ()));
-        }
-        self.report = Some(self.build(false));
-        Progress::Done
-    }
-
-    fn report(&self) -> Option<StepReport> {
-        self.report.clone()
-    }
-
-    fn verify_reads(&self) -> Vec<Read> {
-        if self.requests.is_empty() || !self.listed {
-            return Vec::new();
-        }
-        vec![Read::paged(LIST, devices::list_registered(&self.owner.0))]
-    }
-
-    fn verify(
-        &self,
-        _user: &User,
-        reads: &mut Answers,
-        after: &mut Map<String, Value>,
-        verdict: &mut Verdict,
-    ) {
-        let enabled: Vec<&String> = self
-            .results
-            .iter()
-            .filter(|(_, r)| r.is_ok())
-            .map(|(id, _)| id)
-            .collect();
-        if enabled.is_empty() {
-            return;
-        }
-        let now = reads
-            .take(LIST)
-            .and_then(|r| r.json::<crate::graph::paging::Items>())
-            .and_then(|items| devices::from_directory_objects(items.value));
-        match now {
-            Ok(now) => {
-                let concerned: Vec<Device> = now
-                    .iter()
-                    .filter(|d| self.now.iter().any(|(id, _)| *id == d.id.0))
-                    .cloned()
-                    .collect();
-                after.insert("devices".into(), undo_states(&concerned));
-                let still: Vec<&&String> = enabled
-                    .iter()
-                    .filter(|id| {
-                        now.iter()
-                            .any(|d| &&d.id.0 == *id && d.account_enabled == Some(false))
-                    })
-                    .collect();
-                if still.is_empty() {
-                    verdict
-                        .held
-                        .push(format!("{} device(s) read back enabled", enabled.len()));
-                } else {
-                    for id in still {
-                        verdict
-                            .problems
-                            .push(format!("device {id} is still disabled"));
-                    }
-                    verdict.contradicts_write = true;
-                }
-            }
-            Err(_) => verdict
-                .problems
-                .push("the devices could not be read back".into()),
-        }
-    }
+    let again: Vec<Disabled> = candidates
+        .iter()
+        .map(|(c, _)| Disabled {
+            object_id: c
+                .fields
+                .get("id")
+                .and_then(Value::as_str)
+                .map(str::to_owned),
+            device_id: c
+                .fields
+                .get("deviceId")
+                .and_then(Value::as_str)
+                .map(str::to_owned),
+            fields: Map::new(),
+            left_off: false,
+        })
+        .collect();
+    restore::prepare(
+        UNDO,
+        candidates,
+        cx.run.force,
+        ReadBack {
+            reads: undo_state_reads(&cx.user.id.0, &again)
+                .into_iter()
+                .filter(|r| r.tag != MANAGED)
+                .collect(),
+            parse: read_states,
+        },
+    )
 }
 
 #[cfg(test)]

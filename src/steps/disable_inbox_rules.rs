@@ -16,8 +16,8 @@ use std::collections::HashMap;
 use serde_json::{json, Map, Value};
 
 use super::{
-    item, Answers, Earlier, Prepared, Progress, Read, Reads, Request, RunCx, Selected, Step,
-    UserCx, Verdict,
+    item, Answers, Earlier, Prepared, Progress, Read, Reads, Record, Request, RunCx, Selected,
+    Step, UserCx, Verdict,
 };
 use crate::check::{Finding, Requirement, Target};
 use crate::graph::mail_rules::{self, MessageRule};
@@ -175,6 +175,61 @@ impl Step for DisableInboxRules {
         Box::new(state)
     }
 
+    fn undo_reads(&self, id: &str, record: Option<&Record>, _cx: &RunCx) -> Vec<Read> {
+        match record {
+            Some(r) if !disabled_by_lockdown(r).is_empty() => {
+                vec![Read::one(LIST, mail_rules::list_inbox(id))]
+            }
+            _ => Vec::new(),
+        }
+    }
+
+    fn prepare_undo(
+        &self,
+        cx: &UserCx<'_>,
+        mut reads: Reads,
+        record: Option<&Record>,
+    ) -> Option<Box<dyn Prepared>> {
+        use super::restore::{self, Now, ReadBack};
+        let wanted = disabled_by_lockdown(record?);
+        if wanted.is_empty() {
+            return None;
+        }
+        // The rule must be in this user's mailbox now: a rule id of anyone else's is refused.
+        let now = read_rules(&mut reads);
+        let candidates = wanted
+            .into_iter()
+            .map(|(candidate, id)| {
+                let state = match &now {
+                    Err(e) => Err(e.clone()),
+                    Ok(rules) => Ok(match rules.iter().find(|r| r.id == id) {
+                        None => Now::NotTheirs,
+                        Some(r) if r.enabled() => Now::On,
+                        Some(_) => Now::Off(mail_rules::enable(&cx.user.id, &id)),
+                    }),
+                };
+                (candidate, state)
+            })
+            .collect();
+        restore::prepare(
+            UNDO,
+            candidates,
+            cx.run.force,
+            ReadBack {
+                reads: vec![Read::one(LIST, mail_rules::list_inbox(&cx.user.id.0))],
+                parse: |reads| {
+                    Ok(read_rules(reads)?
+                        .into_iter()
+                        .map(|r| {
+                            let on = r.enabled();
+                            (r.id, on)
+                        })
+                        .collect())
+                },
+            },
+        )
+    }
+
     fn change_line(
         &self,
         before: &Map<String, Value>,
@@ -281,6 +336,63 @@ fn fields(rule: &MessageRule, reason: &str) -> Map<String, Value> {
     f.insert("displayName".into(), json!(rule.display_name));
     f.insert("reason".into(), json!(reason));
     f
+}
+
+/// `enable_inbox_rules`, the undo: turn back on each rule lockdown disabled (the report says
+/// `done` for it and it was enabled before), only if it is in the user's mailbox now and still
+/// as lockdown left it.
+const UNDO: super::restore::Spec = super::restore::Spec {
+    name: "enable_inbox_rules",
+    items: "rules",
+    noun: "rule",
+    flag: "isEnabled",
+    what: "enable inbox rules",
+};
+
+/// The rules lockdown disabled, from the report, with their ids.
+fn disabled_by_lockdown(record: &Record) -> Vec<(super::restore::Candidate, String)> {
+    let Some(step) = record.step(NAME) else {
+        return Vec::new();
+    };
+    let state = |m: &Map<String, Value>, id: &str| {
+        m.get("rules")
+            .and_then(Value::as_array)
+            .and_then(|rs| rs.iter().find(|r| r["id"] == json!(id)))
+            .map(|r| r["isEnabled"].clone())
+    };
+    step.get("rules")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter(|r| r["status"] == json!("done"))
+        .filter_map(|r| {
+            let id = r["id"].as_str()?.to_owned();
+            if state(&record.before, &id) == Some(json!(false)) {
+                return None;
+            }
+            let mut fields = Map::new();
+            fields.insert("id".into(), json!(id));
+            fields.insert("displayName".into(), r["displayName"].clone());
+            let label = r["displayName"].as_str().unwrap_or(&id).to_owned();
+            Some((
+                super::restore::Candidate {
+                    key: id.clone(),
+                    fields,
+                    label,
+                    left_off: state(&record.after, &id) == Some(json!(false)),
+                },
+                id,
+            ))
+        })
+        .collect()
+}
+
+/// The user's inbox rules, from the list read.
+fn read_rules(reads: &mut Answers) -> Result<Vec<MessageRule>, GraphError> {
+    reads
+        .take(LIST)
+        .and_then(|r| r.json::<crate::graph::paging::Items>())
+        .and_then(|items| mail_rules::from_items(items.value))
 }
 
 fn label(rule: &MessageRule, reason: &str) -> String {

@@ -18,6 +18,7 @@ pub mod issue_tap;
 pub mod lock_devices;
 pub mod remove_auth_methods;
 pub mod reset_password;
+pub mod restore;
 pub mod revoke_app_consents;
 pub mod revoke_sessions;
 pub mod verify;
@@ -422,6 +423,25 @@ impl Answers {
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
+
+    /// Take every answer whose tag starts with `prefix`, with its whole tag.
+    pub fn drain_prefix(
+        &mut self,
+        prefix: &str,
+    ) -> Vec<(String, Result<GraphResponse, GraphError>)> {
+        let keys: Vec<String> = self
+            .0
+            .keys()
+            .filter(|k| k.starts_with(prefix))
+            .cloned()
+            .collect();
+        keys.into_iter()
+            .map(|k| {
+                let v = self.0.remove(&k).expect("key listed");
+                (k, v)
+            })
+            .collect()
+    }
 }
 
 /// What one step read in the first round, by tag.
@@ -519,6 +539,20 @@ impl Record {
     /// The status the report gives step `name` (`done`, `already`, ...).
     pub fn status(&self, name: &str) -> Option<&str> {
         self.step(name)?.get("status")?.as_str()
+    }
+
+    /// Whether step `name` changed anything: it is `done`, or one of its items is (a step that
+    /// failed for one item may have done the others).
+    pub fn changed(&self, name: &str) -> bool {
+        let Some(step) = self.step(name) else {
+            return false;
+        };
+        step.get("status").and_then(Value::as_str) == Some("done")
+            || step
+                .values()
+                .filter_map(Value::as_array)
+                .flatten()
+                .any(|item| item.get("status").and_then(Value::as_str) == Some("done"))
     }
 }
 

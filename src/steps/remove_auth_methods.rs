@@ -19,8 +19,8 @@ use std::collections::HashMap;
 use serde_json::{json, Map, Value};
 
 use super::{
-    item, Answers, Earlier, Prepared, Progress, Read, Reads, Request, RunCx, Selected, Step,
-    UserCx, Verdict,
+    item, Answers, Earlier, Prepared, Progress, Read, Reads, Record, Request, RunCx, Selected,
+    Step, UserCx, Verdict,
 };
 use crate::auth::TokenKind;
 use crate::check::{Finding, Requirement, Target};
@@ -114,6 +114,10 @@ impl Step for RemoveAuthMethods {
 
     fn reads(&self, who: &str, _cx: &RunCx) -> Vec<Read> {
         vec![Read::paged(LIST, auth_methods::list(who))]
+    }
+
+    fn not_undoable(&self, record: &Record) -> Option<String> {
+        record.changed(NAME).then(|| "removed authentication methods cannot be put back: the user registers methods again at next sign-in (with --tap, after signing in with the pass)".to_owned())
     }
 
     fn prepare(&self, cx: &UserCx<'_>, mut reads: Reads, selected: Selected) -> Box<dyn Prepared> {

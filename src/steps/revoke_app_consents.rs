@@ -15,8 +15,8 @@ use std::collections::{BTreeSet, HashMap};
 use serde_json::{json, Map, Value};
 
 use super::{
-    item, Answers, Earlier, Prepared, Progress, Read, Reads, Request, RunCx, Selected, Step,
-    UserCx, Verdict,
+    item, Answers, Earlier, Prepared, Progress, Read, Reads, Record, Request, RunCx, Selected,
+    Step, UserCx, Verdict,
 };
 use crate::auth::TokenKind;
 use crate::check::{Finding, Requirement, Target};
@@ -120,6 +120,10 @@ impl Step for RevokeAppConsents {
 
     fn reads(&self, who: &str, _cx: &RunCx) -> Vec<Read> {
         vec![Read::paged(LIST, grants::list_for_user(who))]
+    }
+
+    fn not_undoable(&self, record: &Record) -> Option<String> {
+        record.changed(NAME).then(|| "revoked app consents are not granted again: lockdown never re-grants an app it removed during an incident; the user consents again if the app is wanted".to_owned())
     }
 
     fn prepare(&self, cx: &UserCx<'_>, mut reads: Reads, selected: Selected) -> Box<dyn Prepared> {

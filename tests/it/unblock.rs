@@ -252,7 +252,7 @@ fn a_report_naming_another_users_device_changes_nothing_for_it() {
     assert!(item["reason"]
         .as_str()
         .unwrap()
-        .contains("not a registered device of this user"));
+        .contains("not a device of this user"));
     assert!(
         !t.emu.device(&alex_device).unwrap().account_enabled,
         "alex's device untouched"
@@ -326,4 +326,104 @@ fn a_report_line_that_is_not_a_report_is_named_and_the_rest_runs() {
     assert!(lines.iter().any(|l| l["outcome"] == "restored"));
     // A --user that is not in the report leaves nothing to do: exit 2.
     unblock(&t, &report, &["--user", "nobody@contoso.com"]).assert_code(2);
+}
+
+/// A device only Intune knows (no registered owner in Entra) is found through Intune on the way
+/// back too: its ownership by the user's Intune devices, its state by its `deviceId`.
+#[test]
+fn devices_found_through_intune_only_are_restored_too() {
+    let t = Tenant::start();
+    let report = block_with_report(&t, &["lynne@contoso.com"]);
+    let line: Value = serde_json::from_str(report.trim()).unwrap();
+    let disabled: Vec<String> = step(&line, "disable_devices")["devices"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|d| d["status"] == "done")
+        .map(|d| {
+            d["id"]
+                .as_str()
+                .expect("the object id, looked up")
+                .to_owned()
+        })
+        .collect();
+    assert!(!disabled.is_empty(), "{line:#}");
+    for id in &disabled {
+        assert!(!t.emu.device(id).unwrap().account_enabled);
+    }
+    let run = unblock(&t, &report, &[]);
+    run.assert_code(0);
+    let u = run.one();
+    assert_eq!(u["outcome"], "restored", "{u:#}");
+    assert_eq!(status_of(&u, "enable_devices"), "done");
+    assert_eq!(status_of(&u, "verify"), "done", "{u:#}");
+    for id in &disabled {
+        assert!(t.emu.device(id).unwrap().account_enabled, "{id} restored");
+    }
+}
+
+/// After an `--incident` block: the rules lockdown disabled are turned back on and the risk it
+/// confirmed is dismissed, with a warning before anything is written; removed methods and
+/// revoked consents are listed as not undone.
+#[test]
+fn an_incident_is_undone_where_it_can_be_and_warned_about() {
+    let t = Tenant::start();
+    let rules_before = t.emu.inbox_rules("adele@contoso.com").unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("block.jsonl");
+    t.lockdown()
+        .args(["block", "--yes", "-o", "json", "--incident", "--report"])
+        .arg_path(&path)
+        .args(["adele@contoso.com"])
+        .run();
+    let report = std::fs::read_to_string(&path).unwrap();
+    let line: Value = serde_json::from_str(report.trim()).unwrap();
+    assert_eq!(status_of(&line, "confirm_compromised"), "done", "{line:#}");
+    assert_eq!(status_of(&line, "disable_inbox_rules"), "done", "{line:#}");
+    assert_eq!(
+        t.emu.risky_user("adele@contoso.com").unwrap().risk_state,
+        "confirmedCompromised"
+    );
+
+    let run = unblock(&t, &report, &[]);
+    run.assert_code(0);
+    assert!(
+        run.stderr
+            .contains("confirmed compromised during the lockdown"),
+        "{}",
+        run.stderr
+    );
+    let u = run.one();
+    assert_eq!(u["outcome"], "restored", "{u:#}");
+    assert_eq!(status_of(&u, "enable_inbox_rules"), "done");
+    assert_eq!(status_of(&u, "dismiss_risk"), "done");
+    assert_ne!(
+        t.emu.risky_user("adele@contoso.com").unwrap().risk_state,
+        "confirmedCompromised"
+    );
+    let rules_after = t.emu.inbox_rules("adele@contoso.com").unwrap();
+    for (b, a) in rules_before.iter().zip(&rules_after) {
+        assert_eq!(
+            b.is_enabled, a.is_enabled,
+            "rule {} as before the block",
+            b.display_name
+        );
+    }
+    let not_undone: Vec<&str> = u["not_undone"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["step"].as_str().unwrap())
+        .collect();
+    for step in [
+        "revoke_sessions",
+        "reset_password",
+        "remove_auth_methods",
+        "revoke_app_consents",
+    ] {
+        assert!(
+            not_undone.contains(&step),
+            "{step} missing from {not_undone:?}"
+        );
+    }
 }

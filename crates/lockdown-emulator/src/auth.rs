@@ -275,11 +275,10 @@ pub(crate) fn admin_spec() -> TokenSpec {
             "Directory.ReadWrite.All",
             "Directory.AccessAsUser.All",
             "RoleManagement.Read.Directory",
-            "UserAuthenticationMethod.ReadWrite.All",
             "AuditLog.Read.All",
             "DeviceManagementManagedDevices.Read.All",
             "DeviceManagementManagedDevices.PrivilegedOperations.All",
-            // The opt-in incident steps.
+            // The opt-in incident steps, and unblock's Temporary Access Pass.
             "UserAuthenticationMethod.ReadWrite.All",
             "DelegatedPermissionGrant.ReadWrite.All",
             "MailboxSettings.ReadWrite",
@@ -303,7 +302,6 @@ pub(crate) fn app_spec() -> TokenSpec {
             "Device.ReadWrite.All",
             "Directory.Read.All",
             "RoleManagement.Read.Directory",
-            "UserAuthenticationMethod.ReadWrite.All",
             // What `lockdown check` and `watch` read: the app's own permissions, the
             // tenant's licences, sign-in logs.
             "Application.Read.All",
@@ -313,7 +311,7 @@ pub(crate) fn app_spec() -> TokenSpec {
             // graph/api/intune-devices-manageddevice-list), where Entra does not.
             "DeviceManagementManagedDevices.Read.All",
             "DeviceManagementManagedDevices.PrivilegedOperations.All",
-            // The opt-in incident steps.
+            // The opt-in incident steps, and unblock's Temporary Access Pass.
             "UserAuthenticationMethod.ReadWrite.All",
             "DelegatedPermissionGrant.ReadWrite.All",
             "MailboxSettings.ReadWrite",

@@ -8,7 +8,10 @@
 //! this feature." (GRAPH-NOTES, error answers seen).
 //! learn: graph/api/riskyuser-list — `GET /identityProtection/riskyUsers` with OData options
 //! (`$filter` on `id` and `userPrincipalName` here); IdentityRiskyUser.Read.All; the response
-//! example gives the shape. learn: graph/api/resources/riskyuser — `riskLevel`, `riskState`
+//! example gives the shape. learn: graph/api/riskyuser-dismiss — `POST
+//! /identityProtection/riskyUsers/dismiss` `{"userIds": [...]}`, 204, "sets the targeted user's
+//! risk level to none" (riskState `dismissed`, riskDetail `adminDismissedAllRiskForUser`), with
+//! the same permission, roles and licence. learn: graph/api/resources/riskyuser — `riskLevel`, `riskState`
 //! (`confirmedCompromised` after this action), `riskDetail` (`adminConfirmedUserCompromised`).
 
 use serde_json::{json, Value};
@@ -66,9 +69,28 @@ pub(crate) fn route(
     let lower: Vec<String> = segs.iter().map(|s| s.to_ascii_lowercase()).collect();
     let lower: Vec<&str> = lower.iter().map(String::as_str).collect();
     match (method, lower.as_slice()) {
-        ("POST", ["identityprotection", "riskyusers", "confirmcompromised"]) => {
-            confirm(tenant, body, id)
-        }
+        ("POST", ["identityprotection", "riskyusers", "confirmcompromised"]) => act(
+            tenant,
+            body,
+            id,
+            Risk {
+                level: "high",
+                state: "confirmedCompromised",
+                detail: "adminConfirmedUserCompromised",
+                updated: now_whole_seconds(),
+            },
+        ),
+        ("POST", ["identityprotection", "riskyusers", "dismiss"]) => act(
+            tenant,
+            body,
+            id,
+            Risk {
+                level: "none",
+                state: "dismissed",
+                detail: "adminDismissedAllRiskForUser",
+                updated: now_whole_seconds(),
+            },
+        ),
         ("GET", ["identityprotection", "riskyusers"]) => list(shared, tenant, raw_query, id),
         (_, ["identityprotection", "riskyusers", ..]) => Reply::error(
             405,
@@ -86,7 +108,8 @@ fn licensed(tenant: &Tenant) -> bool {
     tenant.entra_id == super::licences::EntraIdPlan::P2
 }
 
-fn confirm(tenant: &mut Tenant, body: Option<&[u8]>, id: &Identity) -> Reply {
+/// confirmCompromised and dismiss: set each listed user's risk to `risk`.
+fn act(tenant: &mut Tenant, body: Option<&[u8]>, id: &Identity, risk: Risk) -> Reply {
     if !id.has_any(WRITE) {
         return errors::denied();
     }
@@ -110,15 +133,9 @@ fn confirm(tenant: &mut Tenant, body: Option<&[u8]>, id: &Identity) -> Reply {
         },
         Err(_) => return errors::odata_bad_request("The request body must be a JSON object."),
     };
-    let now = now_whole_seconds();
     for user_id in ids {
         if let Some(u) = tenant.by_id.get(&user_id.to_lowercase()).copied() {
-            tenant.users[u].risk = Some(Risk {
-                level: "high",
-                state: "confirmedCompromised",
-                detail: "adminConfirmedUserCompromised",
-                updated: now,
-            });
+            tenant.users[u].risk = Some(risk.clone());
         }
     }
     Reply::no_content()
