@@ -12,8 +12,8 @@
 
 use serde_json::Value;
 
+use super::address::user_path;
 use super::{GraphError, GraphRequest};
-use crate::address::user_path;
 use crate::graph::users::UserId;
 
 /// The password method's id, the same for every user (learn: passwordauthenticationmethod).

@@ -9,8 +9,8 @@
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
+use super::address::user_path;
 use super::{GraphError, GraphRequest, GraphResponse};
-use crate::address::user_path;
 
 /// A device's object id (not its `deviceId`).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]

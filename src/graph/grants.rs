@@ -12,8 +12,8 @@
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use serde::Deserialize;
 
+use super::address::user_path;
 use super::GraphRequest;
-use crate::address::user_path;
 
 /// Grant ids are base64url (`E3NHhUPqfUy4pFT-...`): sent as they are; anything else is
 /// percent-encoded so that an id stays one path segment.

@@ -12,8 +12,8 @@ use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
+use super::address::user_path;
 use super::{GraphError, GraphRequest};
-use crate::address::user_path;
 use crate::graph::users::UserId;
 
 /// Rule ids are base64 (`AQAAAJ5dZqA=`): `=` and `+` are fine in a path, `/` is not.

@@ -10,8 +10,8 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::address::user_path;
 use super::{GraphError, GraphRequest};
-use crate::address::user_path;
 
 /// A managed device's Intune id (not the Entra device's object id or `deviceId`).
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]

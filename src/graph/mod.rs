@@ -6,6 +6,7 @@
 //! [`GraphError`] through [`ApiError::from_parts`]. Because requests are plain values, a
 //! `$batch` transport can carry the very same requests.
 
+pub mod address;
 pub mod auth_methods;
 pub mod batch;
 pub mod devices;

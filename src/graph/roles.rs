@@ -6,8 +6,8 @@
 
 use serde::Deserialize;
 
+use super::address::user_path;
 use super::GraphRequest;
-use crate::address::user_path;
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]

@@ -5,9 +5,9 @@
 
 use serde_json::json;
 
+use super::address::user_path;
 use super::users::UserId;
 use super::GraphRequest;
-use crate::address::user_path;
 
 /// Graph's bounds for `lifetimeInMinutes`.
 pub const MIN_LIFETIME: u32 = 10;

@@ -6,8 +6,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use time::OffsetDateTime;
 
+use super::address::user_path;
 use super::{GraphError, GraphRequest, GraphResponse};
-use crate::address::user_path;
 use crate::secret::Secret;
 
 /// A user's object id.
