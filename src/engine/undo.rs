@@ -6,11 +6,10 @@
 
 use serde_json::Map;
 
-use super::user::{changes, planned, Routed, Slot};
+use super::user::{changes, planned, resolved, Routed, Slot};
 use super::{Engine, Mode};
 use crate::graph::users;
-use crate::hints;
-use crate::report::{ErrorReport, NotUndone, Outcome, StepStatus, UserReport};
+use crate::report::{NotUndone, Outcome, StepStatus, UserReport};
 use crate::steps::{Read, Request, UserCx, REGISTRY};
 use crate::targets::Job;
 
@@ -38,26 +37,9 @@ impl Engine {
         }
         let mut answers = self.round(&job.raw, first).await;
         let mut own = answers.remove(&None).unwrap_or_default();
-        let user = match own.take(USER).and_then(|r| users::decode(&r)) {
-            Ok(u) => u,
-            Err(e) => {
-                report.outcome = if e.is_not_found() {
-                    Outcome::NotFound
-                } else {
-                    Outcome::Failed
-                };
-                report.reason = Some(if e.is_not_found() {
-                    "no user with this object id or userPrincipalName".into()
-                } else {
-                    "could not read the user".into()
-                });
-                report.error = Some(ErrorReport::from_graph(&e, hints::read_user(&e)));
-                return report;
-            }
+        let Some(user) = resolved(&mut report, own.take(USER)) else {
+            return report;
         };
-        report.id = Some(user.id.0.clone());
-        report.user_principal_name = user.user_principal_name.clone();
-        report.display_name = user.display_name.clone();
 
         match record {
             Some(record) => {

@@ -85,26 +85,10 @@ impl Engine {
         if asks_me {
             self.me.settle(own.take(ME));
         }
-        let user = match own.take(USER).and_then(|r| users::decode(&r)) {
-            Ok(u) => u,
-            Err(e) => {
-                report.outcome = if e.is_not_found() {
-                    Outcome::NotFound
-                } else {
-                    Outcome::Failed
-                };
-                report.reason = Some(if e.is_not_found() {
-                    "no user with this userPrincipalName or object id".into()
-                } else {
-                    "could not read the user".into()
-                });
-                report.error = Some(ErrorReport::from_graph(&e, hints::read_user(&e)));
-                return Some(report);
-            }
+        let user = match resolved(&mut report, own.take(USER)) {
+            Some(u) => u,
+            None => return Some(report),
         };
-        report.id = Some(user.id.0.clone());
-        report.user_principal_name = user.user_principal_name.clone();
-        report.display_name = user.display_name.clone();
         if !self
             .resolved
             .lock()
@@ -413,6 +397,36 @@ impl Engine {
             }
         }
         report
+    }
+}
+
+/// The user as read in the first round, into the report; `None` when it could not be read (the
+/// report then says why: `not_found`, or `failed` with the error).
+pub(crate) fn resolved(
+    report: &mut UserReport,
+    answer: Result<GraphResponse, GraphError>,
+) -> Option<User> {
+    match answer.and_then(|r| users::decode(&r)) {
+        Ok(user) => {
+            report.id = Some(user.id.0.clone());
+            report.user_principal_name = user.user_principal_name.clone();
+            report.display_name = user.display_name.clone();
+            Some(user)
+        }
+        Err(e) => {
+            report.outcome = if e.is_not_found() {
+                Outcome::NotFound
+            } else {
+                Outcome::Failed
+            };
+            report.reason = Some(if e.is_not_found() {
+                "no user with this userPrincipalName or object id".into()
+            } else {
+                "could not read the user".into()
+            });
+            report.error = Some(ErrorReport::from_graph(&e, hints::read_user(&e)));
+            None
+        }
     }
 }
 

@@ -221,15 +221,7 @@ impl Prepared for Dismiss {
     }
 
     fn planned(&self, _earlier: &[Earlier<'_>]) -> StepReport {
-        match (&self.report, &self.request) {
-            (Some(r), _) => r.clone(),
-            (None, Some(req)) => StepReport::new(
-                UNDO,
-                StepStatus::Planned,
-                format!("would send {}", req.describe()),
-            ),
-            (None, None) => unreachable!("a dismissal with no report has a request"),
-        }
+        super::planned_one(UNDO, self.report.as_ref(), self.request.as_ref())
     }
 
     fn finish(&mut self, mut answers: Answers, _earlier: &[Earlier<'_>]) -> Progress {

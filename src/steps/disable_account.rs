@@ -164,21 +164,11 @@ impl Prepared for State {
     }
 
     fn planned(&self, _earlier: &[Earlier<'_>]) -> StepReport {
-        match (&self.report, &self.request) {
-            (Some(report), _) => {
-                let mut r = report.clone();
-                if r.status == StepStatus::Already {
-                    r.detail = Some("the account is already disabled".into());
-                }
-                r
-            }
-            (None, Some(req)) => StepReport::new(
-                NAME,
-                StepStatus::Planned,
-                format!("would send {}", req.describe()),
-            ),
-            (None, None) => unreachable!("a step with no report has a request"),
+        let mut r = super::planned_one(NAME, self.report.as_ref(), self.request.as_ref());
+        if r.status == StepStatus::Already {
+            r.detail = Some("the account is already disabled".into());
         }
+        r
     }
 
     fn finish(&mut self, mut answers: Answers, _earlier: &[Earlier<'_>]) -> Progress {

@@ -178,7 +178,7 @@ impl Step for DisableInboxRules {
     fn undo_reads(&self, id: &str, record: Option<&Record>, _cx: &RunCx) -> Vec<Read> {
         match record {
             Some(r) if !disabled_by_lockdown(r).is_empty() => {
-                vec![Read::one(LIST, mail_rules::list_inbox(id))]
+                vec![Read::paged(LIST, mail_rules::list_inbox(id))]
             }
             _ => Vec::new(),
         }
@@ -216,7 +216,7 @@ impl Step for DisableInboxRules {
             candidates,
             cx.run.force,
             ReadBack {
-                reads: vec![Read::one(LIST, mail_rules::list_inbox(&cx.user.id.0))],
+                reads: vec![Read::paged(LIST, mail_rules::list_inbox(&cx.user.id.0))],
                 parse: |reads| {
                     Ok(read_rules(reads)?
                         .into_iter()

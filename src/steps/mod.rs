@@ -583,6 +583,24 @@ pub struct Verdict {
     pub contradicts_write: bool,
 }
 
+/// The dry-run report of a step that sends at most one request: what it decided without one
+/// (skipped, already), or the request it would send.
+pub fn planned_one(
+    name: &'static str,
+    report: Option<&StepReport>,
+    request: Option<&Request>,
+) -> StepReport {
+    match (report, request) {
+        (Some(report), _) => report.clone(),
+        (None, Some(req)) => StepReport::new(
+            name,
+            StepStatus::Planned,
+            format!("would send {}", req.describe()),
+        ),
+        (None, None) => unreachable!("{name}: a step that decided nothing sends a request"),
+    }
+}
+
 /// A step's result for an item it acts on (a device, a method, a rule).
 pub fn item(
     fields: Map<String, Value>,

@@ -161,15 +161,7 @@ impl Prepared for State {
     }
 
     fn planned(&self, _earlier: &[Earlier<'_>]) -> StepReport {
-        match (&self.report, &self.request) {
-            (Some(report), _) => report.clone(),
-            (None, Some(req)) => StepReport::new(
-                NAME,
-                StepStatus::Planned,
-                format!("would send {}", req.describe()),
-            ),
-            (None, None) => unreachable!("a step with no report has a request"),
-        }
+        super::planned_one(NAME, self.report.as_ref(), self.request.as_ref())
     }
 
     fn finish(&mut self, mut answers: Answers, _earlier: &[Earlier<'_>]) -> Progress {
