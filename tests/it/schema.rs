@@ -78,6 +78,26 @@ fn every_line_follows_its_schema() {
     assert_eq!(assert_valid(&block, "block", &run.stdout), users.len());
     let file = std::fs::read_to_string(&report).unwrap();
     assert_valid(&block, "block --report", &file);
+    // The opt-in steps and Intune devices too.
+    let other = Tenant::start();
+    let run = other
+        .lockdown()
+        .args([
+            "block",
+            "--yes",
+            "-o",
+            "json",
+            "--incident",
+            "--with",
+            "lock-devices",
+        ])
+        .args([
+            "adele@contoso.com",
+            "lynne@contoso.com",
+            "nestor@contoso.com",
+        ])
+        .run();
+    assert_eq!(assert_valid(&block, "block --incident", &run.stdout), 3);
 
     let status = validator("status.schema.json");
     let run = t
@@ -86,6 +106,21 @@ fn every_line_follows_its_schema() {
         .args(users)
         .run();
     assert_eq!(assert_valid(&status, "status", &run.stdout), users.len());
+
+    let check = validator("check.schema.json");
+    let run = t
+        .lockdown()
+        .args(["check", "-o", "json", "--incident"])
+        .args(users)
+        .run();
+    let n = assert_valid(&check, "check", &run.stdout);
+    assert_eq!(n, users.len() + 1, "the caller, then each target: {run:?}");
+    assert!(run
+        .stdout
+        .lines()
+        .next()
+        .unwrap()
+        .starts_with("{\"caller\""));
 
     let unblock = validator("unblock.schema.json");
     let run = t
