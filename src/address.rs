@@ -1,40 +1,8 @@
-//! Turning a user reference (a userPrincipalName or an object id) into the Graph URL path that
-//! addresses it: `GET/PATCH /users/{id | userPrincipalName}` (learn: graph/api/user-get,
-//! graph/api/user-update).
-//!
-//! Two things make this more than string concatenation:
-//! - userPrincipalNames carry characters that mean something in a URL. Guest accounts look like
-//!   `pradeep_fabrikam.com#EXT#@contoso.onmicrosoft.com`; an unencoded `#` starts a fragment and
-//!   the rest of the name never reaches Graph, so it must be sent as `%23` (learn: graph/api/user-get).
-//! - A UPN beginning with `$` is read by Graph as an OData system segment and fails; user-get says
-//!   to use the key form `/users('$AdeleVance@contoso.com')` instead. Inside that quoted OData
-//!   string literal a `'` is written twice (learn: graph/query-parameters, "Encoding query
-//!   parameters").
-//!
-//! [`user_path`] is also the last line of defence for strings that were never validated (ids
-//! read back from Graph, UPNs from a file): whatever it is given, the result addresses exactly one
-//! user segment under `/users` and never adds a query, a fragment or another path segment.
+//! A user reference as given (a userPrincipalName or an object id): parsed and checked against
+//! Entra's rules before anything is sent, so a bad entry gets a clear error for itself. Turning
+//! one into a Graph path is the Graph client's business (`crate::graph::address`).
 
 use std::fmt;
-
-use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
-
-/// Characters sent as they are in a user path segment. All are legal in an RFC 3986 path segment
-/// except `^`, which the WHATWG URL parser (the `url` crate behind reqwest) and hyper pass through
-/// unchanged and Graph accepts literally (microsoftgraph/msgraph-sdk-dotnet#1101 shows Graph
-/// Explorer resolving a UPN with `'#-_!^~` this way). Everything else — `/ ? # % \`, space,
-/// control characters, other punctuation and every non-ASCII byte — is percent-encoded.
-const SEGMENT: &AsciiSet = &NON_ALPHANUMERIC
-    .remove(b'@')
-    .remove(b'.')
-    .remove(b'-')
-    .remove(b'_')
-    .remove(b'!')
-    .remove(b'~')
-    .remove(b'\'')
-    .remove(b'$')
-    .remove(b'+')
-    .remove(b'^');
 
 /// Entra's limits on a userPrincipalName: 64 characters before the `@`, 48 after, 113 in all
 /// (learn: entra concept-sspr-policy, "userPrincipalName policies"; support.microsoft.com
@@ -113,16 +81,6 @@ impl UserRef {
         Ok(UserRef::Upn(s.to_owned()))
     }
 
-    /// Path (relative to the `/v1.0` root, starting with '/') addressing this user, e.g.
-    /// `/users/adele@contoso.com`, `/users/pradeep_fabrikam.com%23EXT%23@contoso.onmicrosoft.com`,
-    /// `/users('$lidia@contoso.com')`, `/users/0b6d4b9e-…`.
-    pub fn path(&self) -> String {
-        match self {
-            UserRef::Upn(upn) => user_path(upn),
-            UserRef::ObjectId(id) => user_path(&id.hyphenated().to_string()),
-        }
-    }
-
     /// The canonical key for de-duplication: lower-cased UPN or the hyphenated GUID. UPNs are
     /// case-insensitive in Entra. A UPN and the object id of the same user get different keys.
     pub fn dedup_key(&self) -> String {
@@ -139,22 +97,6 @@ impl fmt::Display for UserRef {
             UserRef::Upn(upn) => f.write_str(upn),
             UserRef::ObjectId(id) => write!(f, "{}", id.hyphenated()),
         }
-    }
-}
-
-/// The Graph path for an already-resolved object id or a UPN string, with the same encoding as
-/// [`UserRef::path`]. Safe for any input: the result is always `/users/<one encoded segment>` or
-/// `/users('<encoded key>')`.
-pub fn user_path(id_or_upn: &str) -> String {
-    // The key form is needed for a leading '$' (learn: graph/api/user-get). It is also used for
-    // "", "." and "..": as a plain segment these would address the users collection or, after
-    // dot-segment removal by the URL parser, a different path altogether (the `url` crate also
-    // treats "%2e" as a dot, so encoding cannot help).
-    if id_or_upn.starts_with('$') || matches!(id_or_upn, "" | "." | "..") {
-        let doubled = id_or_upn.replace('\'', "''");
-        format!("/users('{}')", utf8_percent_encode(&doubled, SEGMENT))
-    } else {
-        format!("/users/{}", utf8_percent_encode(id_or_upn, SEGMENT))
     }
 }
 
@@ -243,55 +185,12 @@ mod tests {
     }
 
     #[test]
-    fn plain_upn_keeps_at_literal() {
-        assert_eq!(upn("adele@contoso.com").path(), "/users/adele@contoso.com");
-    }
-
-    #[test]
-    fn guest_upn_encodes_hash() {
-        let u = upn("pradeep_fabrikam.com#EXT#@contoso.onmicrosoft.com");
-        assert_eq!(
-            u.path(),
-            "/users/pradeep_fabrikam.com%23EXT%23@contoso.onmicrosoft.com"
-        );
-    }
-
-    #[test]
-    fn dollar_upn_uses_key_form_with_doubled_quotes() {
-        assert_eq!(
-            upn("$lidia@contoso.com").path(),
-            "/users('$lidia@contoso.com')"
-        );
-        assert_eq!(
-            upn("$o'neil@contoso.com").path(),
-            "/users('$o''neil@contoso.com')"
-        );
-    }
-
-    #[test]
-    fn apostrophe_stays_literal_outside_key_form() {
-        assert_eq!(
-            upn("john.o'smith@contoso.com").path(),
-            "/users/john.o'smith@contoso.com"
-        );
-    }
-
-    #[test]
-    fn allowed_punctuation_stays_literal() {
-        assert_eq!(
-            upn("a.b-c_d!e^f~g'h@x-y.example.com").path(),
-            "/users/a.b-c_d!e^f~g'h@x-y.example.com"
-        );
-    }
-
-    #[test]
     fn object_ids_in_any_case_and_braces() {
         let lower = "0b6d4b9e-8f2a-4c1d-9e3f-5a6b7c8d9e0f";
         let want = UserRef::ObjectId(uuid::Uuid::parse_str(lower).unwrap());
         assert_eq!(upn(lower), want);
         assert_eq!(upn(&lower.to_uppercase()), want);
         assert_eq!(upn(&format!("{{{}}}", lower.to_uppercase())), want);
-        assert_eq!(want.path(), format!("/users/{lower}"));
         assert_eq!(want.to_string(), lower);
         assert_eq!(want.dedup_key(), lower);
     }
@@ -413,47 +312,6 @@ mod tests {
         assert_eq!(u.dedup_key(), "adele.vance@contoso.com");
     }
 
-    #[test]
-    fn user_path_neutralises_hostile_strings() {
-        assert_eq!(user_path(""), "/users('')");
-        assert_eq!(user_path("."), "/users('.')");
-        assert_eq!(user_path(".."), "/users('..')");
-        assert_eq!(user_path("../groups"), "/users/..%2Fgroups");
-        assert_eq!(user_path("a?$select=x"), "/users/a%3F$select%3Dx");
-        assert_eq!(user_path("a\\b"), "/users/a%5Cb");
-        assert_eq!(user_path("100%"), "/users/100%25");
-        assert_eq!(user_path("a b\tc\n"), "/users/a%20b%09c%0A");
-        assert_eq!(user_path("é"), "/users/%C3%A9");
-        assert_eq!(user_path("$count"), "/users('$count')");
-    }
-
-    /// Splits a joined URL into segments and returns the key the server would see.
-    fn key_seen_by_graph(path: &str) -> Result<String, String> {
-        let full = format!("https://graph.microsoft.com/v1.0{path}");
-        let url = url::Url::parse(&full).map_err(|e| e.to_string())?;
-        if url.query().is_some() || url.fragment().is_some() {
-            return Err(format!("query or fragment in {url}"));
-        }
-        let segments: Vec<&str> = url.path_segments().unwrap().collect();
-        let decode = |s: &str| {
-            percent_encoding::percent_decode_str(s)
-                .decode_utf8()
-                .map(|c| c.into_owned())
-                .map_err(|e| e.to_string())
-        };
-        match segments.as_slice() {
-            ["v1.0", "users", seg] => decode(seg),
-            ["v1.0", seg] => {
-                let inner = seg
-                    .strip_prefix("users('")
-                    .and_then(|s| s.strip_suffix("')"))
-                    .ok_or_else(|| format!("unexpected segment {seg}"))?;
-                Ok(decode(inner)?.replace("''", "'"))
-            }
-            other => Err(format!("unexpected segments {other:?}")),
-        }
-    }
-
     fn valid_upn() -> impl Strategy<Value = String> {
         let local = "[$]?[A-Za-z0-9'_!#^~-]([A-Za-z0-9'._!#^~-]{0,61}[A-Za-z0-9'_!#^~-])?";
         let label = "[A-Za-z0-9]([A-Za-z0-9-]{0,8}[A-Za-z0-9])?";
@@ -471,22 +329,11 @@ mod tests {
         #![proptest_config(ProptestConfig::with_cases(256))]
 
         #[test]
-        fn any_string_addresses_exactly_one_user(s in any::<String>()) {
-            prop_assert_eq!(key_seen_by_graph(&user_path(&s)), Ok(s));
-        }
-
-        #[test]
-        fn url_ish_strings_address_exactly_one_user(s in "[./?#%\\\\ $'@a-z\t\n]{0,12}") {
-            prop_assert_eq!(key_seen_by_graph(&user_path(&s)), Ok(s));
-        }
-
-        #[test]
         fn valid_upns_round_trip(s in valid_upn()) {
             let parsed = UserRef::parse(&s);
             prop_assert_eq!(&parsed, &Ok(UserRef::Upn(s.clone())));
             let parsed = parsed.unwrap();
-            prop_assert_eq!(parsed.to_string(), s.clone());
-            prop_assert_eq!(key_seen_by_graph(&parsed.path()), Ok(s));
+            prop_assert_eq!(parsed.to_string(), s);
         }
 
         #[test]

@@ -472,6 +472,66 @@ fn rfc3339(t: OffsetDateTime) -> String {
         .unwrap_or_else(|_| t.unix_timestamp().to_string())
 }
 
+/// What the token says about its caller, read (not verified) from its JWT payload
+/// (learn: entra/identity-platform/access-token-claims-reference). Microsoft says not to treat
+/// tokens for another API as a contract: these are hints for `lockdown check`, which says "the
+/// token says" and prefers what Graph itself answers. Holds no part of the token itself.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenClaims {
+    pub kind: TokenKind,
+    /// `tid`: the tenant.
+    pub tenant_id: Option<String>,
+    /// `appid` (v1.0 tokens) or `azp` (v2.0): the client application.
+    pub app_id: Option<String>,
+    /// `app_displayname`.
+    pub app_display_name: Option<String>,
+    /// `oid`: the signed-in user, or the app's service principal.
+    pub object_id: Option<String>,
+    /// `upn` (or `unique_name`, `preferred_username`) of a signed-in user.
+    pub user_principal_name: Option<String>,
+    /// `name` of a signed-in user.
+    pub name: Option<String>,
+    /// `scp` (delegated, space-separated) or `roles` (application): the permissions.
+    pub permissions: Vec<String>,
+    /// `wids`: directory role template ids, when the token carries the claim.
+    pub wids: Option<Vec<String>>,
+}
+
+/// The token's claims; every field empty for a token that is not a readable JWT.
+pub fn token_claims(token: &Secret) -> TokenClaims {
+    let kind = token_kind(token);
+    let claims = claims(token).unwrap_or(serde_json::Value::Null);
+    let text = |names: &[&str]| {
+        names
+            .iter()
+            .find_map(|n| claims.get(*n).and_then(|v| v.as_str()))
+            .filter(|v| !v.is_empty())
+            .map(str::to_owned)
+    };
+    let list = |name: &str| -> Option<Vec<String>> {
+        claims.get(name).and_then(|v| v.as_array()).map(|a| {
+            a.iter()
+                .filter_map(|x| x.as_str().map(str::to_owned))
+                .collect()
+        })
+    };
+    let permissions = match claims.get("scp").and_then(|v| v.as_str()) {
+        Some(scp) => scp.split_whitespace().map(str::to_owned).collect(),
+        None => list("roles").unwrap_or_default(),
+    };
+    TokenClaims {
+        kind,
+        tenant_id: text(&["tid"]),
+        app_id: text(&["appid", "azp"]),
+        app_display_name: text(&["app_displayname"]),
+        object_id: text(&["oid"]),
+        user_principal_name: text(&["upn", "unique_name", "preferred_username"]),
+        name: text(&["name"]),
+        permissions,
+        wids: list("wids"),
+    }
+}
+
 pub fn token_kind(token: &Secret) -> TokenKind {
     let Some(claims) = claims(token) else {
         return TokenKind::Unknown;
@@ -614,6 +674,34 @@ mod tests {
         );
         // Already expired: at once.
         assert_eq!(refresh_at(now, now - min(1)), now);
+    }
+
+    #[test]
+    fn reads_the_callers_claims() {
+        let app = token_claims(&jwt(
+            r#"{"idtyp":"app","roles":["User.Read.All","AuditLog.Read.All"],"tid":"t","appid":"a","app_displayname":"lockdown","oid":"sp","wids":["fe930be7-5e62-47db-91af-98c3a49a38b1"]}"#,
+        ));
+        assert_eq!(app.kind, TokenKind::AppOnly);
+        assert_eq!(app.permissions, vec!["User.Read.All", "AuditLog.Read.All"]);
+        assert_eq!(
+            (app.tenant_id.as_deref(), app.app_id.as_deref()),
+            (Some("t"), Some("a"))
+        );
+        assert_eq!(app.user_principal_name, None);
+        assert_eq!(app.wids.as_ref().map(Vec::len), Some(1));
+        let user = token_claims(&jwt(
+            r#"{"scp":"User.Read  AuditLog.Read.All","azp":"client","upn":"megan@contoso.com","name":"Megan"}"#,
+        ));
+        assert_eq!(user.kind, TokenKind::Delegated);
+        assert_eq!(user.permissions, vec!["User.Read", "AuditLog.Read.All"]);
+        assert_eq!(user.app_id.as_deref(), Some("client"));
+        assert_eq!(user.wids, None, "no claim is not an empty claim");
+        let opaque = token_claims(&Secret::new("opaque"));
+        assert_eq!(opaque.kind, TokenKind::Unknown);
+        assert!(opaque.permissions.is_empty());
+        // Nothing of the token itself is kept.
+        let token = jwt(r#"{"scp":"User.Read"}"#);
+        assert!(!format!("{:?}", token_claims(&token)).contains(token.expose()));
     }
 
     #[test]

@@ -84,6 +84,15 @@ pub enum Command {
     Block(BlockArgs),
     /// Show users' lockdown-relevant state and their registered devices (read-only).
     Status(StatusArgs),
+    /// Undo a lockdown from its report: re-enable what lockdown disabled, and optionally hand
+    /// the user a Temporary Access Pass.
+    Unblock(UnblockArgs),
+    /// Say, before any write, which steps are expected to fail and why (read-only): the
+    /// caller's permissions and roles, each target, the licences the steps need.
+    Check(CheckArgs),
+    /// Watch sign-in logs for the users after a lockdown: print each new sign-in, and alert on
+    /// a successful one (read-only).
+    Watch(WatchArgs),
     /// Serve the emulated Contoso tenant on a local port for manual runs and scripts.
     Sandbox(SandboxArgs),
     /// Print a shell completion script to stdout (bash, zsh, fish, powershell, elvish).
@@ -126,6 +135,15 @@ pub struct BlockArgs {
           value_parser = crate::steps::names(crate::steps::Choice::With))]
     pub with: Vec<String>,
 
+    /// Add every opt-in step an incident response calls for (the incident steps of --with).
+    #[arg(long)]
+    pub incident: bool,
+
+    /// Which enabled inbox rules the inbox-rules step disables: those that forward, redirect or
+    /// delete mail (suspicious, the default), or every one (all).
+    #[arg(long, value_enum, value_name = "WHICH")]
+    pub inbox_rules: Option<crate::steps::disable_inbox_rules::Which>,
+
     /// Same as `--skip reset_password` (kept for existing scripts).
     #[arg(long, hide = true)]
     pub skip_password: bool,
@@ -162,6 +180,115 @@ pub struct BlockArgs {
     #[arg(long, default_value_t = 32, value_name = "N",
           value_parser = clap::value_parser!(u32).range(1..=256))]
     pub concurrency: u32,
+
+    /// Run `lockdown check` first, and write nothing if any step is expected to fail (unless
+    /// --force): its lines are printed and the run exits 1.
+    #[arg(long)]
+    pub preflight: bool,
+
+    /// After the lockdown, watch the locked users' sign-ins for this long (e.g. 15m), as
+    /// `lockdown watch` does; exit 1 if a sign-in succeeded after the lockdown.
+    #[arg(long, value_name = "DURATION", value_parser = crate::watch::parse_duration,
+          conflicts_with = "dry_run")]
+    pub watch: Option<std::time::Duration>,
+}
+
+#[derive(Debug, Args)]
+pub struct CheckArgs {
+    /// userPrincipalName or object id (GUID) of each user to check; none to check only the
+    /// caller.
+    #[arg(value_name = "USER")]
+    pub users: Vec<String>,
+
+    /// Read users from a file, as for `block --from`.
+    #[arg(long, value_name = "FILE")]
+    pub from: Option<PathBuf>,
+
+    /// Leave out a step, as `block --skip` would (repeatable, or comma-separated).
+    #[arg(long, value_name = "STEP", value_delimiter = ',',
+          value_parser = crate::steps::names(crate::steps::Choice::Skip))]
+    pub skip: Vec<String>,
+
+    /// Check an opt-in step too, as `block --with` would run it (repeatable, or
+    /// comma-separated).
+    #[arg(long, value_name = "STEP", value_delimiter = ',',
+          value_parser = crate::steps::names(crate::steps::Choice::With))]
+    pub with: Vec<String>,
+
+    /// Check every opt-in incident step, as `block --incident` runs them.
+    #[arg(long)]
+    pub incident: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct WatchArgs {
+    /// userPrincipalName or object id (GUID) of each user to watch.
+    #[arg(value_name = "USER")]
+    pub users: Vec<String>,
+
+    /// Show sign-ins from this time on (RFC 3339, e.g. 2026-11-29T13:36:51Z); default now.
+    #[arg(long, value_name = "TIME", value_parser = crate::watch::parse_since,
+          conflicts_with = "from_report")]
+    pub since: Option<time::OffsetDateTime>,
+
+    /// Watch the users of a `block --report` file, each from its revoke time as Graph
+    /// recorded it.
+    #[arg(long, value_name = "FILE")]
+    pub from_report: Option<PathBuf>,
+
+    /// How long to watch (e.g. 90s, 15m, 1h). Sign-in logs arrive minutes late.
+    #[arg(long = "for", value_name = "DURATION", default_value = "15m",
+          value_parser = crate::watch::parse_duration)]
+    pub duration: std::time::Duration,
+
+    /// Seconds between polls of the sign-in logs.
+    #[arg(long, default_value_t = 30, value_name = "SECONDS",
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub interval: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct UnblockArgs {
+    /// Users to re-enable without a report (only the account can be re-enabled: nothing else
+    /// lockdown changed is known).
+    #[arg(value_name = "USER", conflicts_with = "from_report")]
+    pub users: Vec<String>,
+
+    /// The `block` report to undo: its `--report` file or its `-o json` output; `-` reads stdin.
+    #[arg(long, value_name = "FILE")]
+    pub from_report: Option<PathBuf>,
+
+    /// Only these users of the report (repeatable): object id, userPrincipalName or the target
+    /// as given to `block`.
+    #[arg(long = "user", value_name = "UPN_OR_ID", requires = "from_report")]
+    pub only: Vec<String>,
+
+    /// Issue a Temporary Access Pass, usable once, valid for MINUTES (10 to 43200; default 60),
+    /// shown once on stdout.
+    #[arg(long, value_name = "MINUTES", num_args = 0..=1, default_missing_value = "60",
+          value_parser = clap::value_parser!(u32).range(10..=43_200))]
+    pub tap: Option<u32>,
+
+    /// Do not ask for confirmation.
+    #[arg(short, long)]
+    pub yes: bool,
+
+    /// Read only, and show exactly which writes would be sent.
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Also write each user's JSON line to FILE (created or truncated); never the pass itself.
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
+
+    /// Restore items that changed since the lockdown too (never another user's device or rule).
+    #[arg(long)]
+    pub force: bool,
+
+    /// Users worked on at once.
+    #[arg(long, default_value_t = 32, value_name = "N",
+          value_parser = clap::value_parser!(u32).range(1..=256))]
+    pub concurrency: u32,
 }
 
 #[derive(Debug, Args)]
@@ -177,6 +304,20 @@ pub struct StatusArgs {
     /// Also write each user's JSON line to FILE (created or truncated).
     #[arg(long, value_name = "FILE")]
     pub report: Option<PathBuf>,
+
+    /// Also show what an opt-in step would change, as `block --with` would run it (repeatable,
+    /// or comma-separated).
+    #[arg(long, value_name = "STEP", value_delimiter = ',',
+          value_parser = crate::steps::names(crate::steps::Choice::With))]
+    pub with: Vec<String>,
+
+    /// Also show what every incident step would change, as `block --incident` runs them.
+    #[arg(long)]
+    pub incident: bool,
+
+    /// Which inbox rules to count as ones `block` would disable, as for `block --inbox-rules`.
+    #[arg(long, value_enum, value_name = "WHICH")]
+    pub inbox_rules: Option<crate::steps::disable_inbox_rules::Which>,
 }
 
 #[derive(Debug, Args)]

@@ -6,6 +6,7 @@
 
 pub mod address;
 pub mod auth;
+pub mod check;
 pub mod cli;
 pub mod cloud;
 pub mod commands;
@@ -24,3 +25,4 @@ pub mod secret;
 pub mod signal;
 pub mod steps;
 pub mod targets;
+pub mod watch;

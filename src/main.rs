@@ -25,6 +25,9 @@ fn main() -> ExitCode {
         match &cli.command {
             Command::Block(args) => commands::block::run(&cli.global, args, cancel).await,
             Command::Status(args) => commands::status::run(&cli.global, args, cancel).await,
+            Command::Unblock(args) => commands::unblock::run(&cli.global, args, cancel).await,
+            Command::Check(args) => commands::check::run(&cli.global, args, cancel).await,
+            Command::Watch(args) => commands::watch::run(&cli.global, args, cancel).await,
             Command::Sandbox(args) => commands::sandbox::run(args, cancel).await,
             Command::Completions(args) => commands::shell::completions(args.shell),
             Command::Man => commands::shell::man(),

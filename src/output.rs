@@ -15,7 +15,12 @@ pub struct Printer {
     report: Option<(PathBuf, BufWriter<File>)>,
     /// Set once the report file could not be written; stdout still gets every line.
     report_error: Option<String>,
+    /// Also handed each user as it is printed (`block --watch` collects the users it locked).
+    tee: Option<Tee>,
 }
+
+/// Something else that takes each user's report as it is printed.
+pub type Tee = Box<dyn FnMut(&UserReport) + Send>;
 
 impl Printer {
     /// Open the report file, if any: one that cannot be created is a usage error before
@@ -38,16 +43,24 @@ impl Printer {
             format,
             report,
             report_error: None,
+            tee: None,
         })
+    }
+
+    /// Hand every user printed from now on to `tee` too.
+    pub fn tee(&mut self, tee: Tee) {
+        self.tee = Some(tee);
     }
 
     /// Print one user. Stdout always gets it; an error says the report file could not take it
     /// (then, and after, it is not written to again).
     pub fn emit(&mut self, user: &UserReport) -> Result<(), String> {
+        if let Some(tee) = &mut self.tee {
+            tee(user);
+        }
         let mut out = std::io::stdout().lock();
-        let line = user.to_json_line();
         let written = match self.format {
-            OutputFormat::Json => writeln!(out, "{line}"),
+            OutputFormat::Json => writeln!(out, "{}", user.to_json_line()),
             OutputFormat::Text => write!(out, "{}", user.to_text()),
         };
         // A closed pipe (`| head`) is not worth a panic; the report file still gets the line.
@@ -56,6 +69,8 @@ impl Printer {
             return Ok(());
         }
         if let Some((path, file)) = &mut self.report {
+            // What is shown once (a Temporary Access Pass) never reaches the file.
+            let line = user.to_record_line();
             if let Err(e) = writeln!(file, "{line}").and_then(|_| file.flush()) {
                 let message = format!("cannot write the report `{}`: {e}", path.display());
                 self.report_error = Some(message.clone());

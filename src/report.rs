@@ -19,6 +19,8 @@ pub enum Outcome {
     Interrupted,
     /// `status`: the user was read.
     Found,
+    /// `unblock`: everything undoable was restored, or already was.
+    Restored,
 }
 
 impl Outcome {
@@ -32,16 +34,20 @@ impl Outcome {
             Outcome::Refused => "refused",
             Outcome::Interrupted => "interrupted",
             Outcome::Found => "found",
+            Outcome::Restored => "restored",
         }
     }
 
     /// Whether this user counts as a success for the exit status.
     pub fn is_success(self) -> bool {
-        matches!(self, Outcome::Locked | Outcome::Planned | Outcome::Found)
+        matches!(
+            self,
+            Outcome::Locked | Outcome::Planned | Outcome::Found | Outcome::Restored
+        )
     }
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum StepStatus {
     Done,
@@ -100,8 +106,12 @@ pub struct ItemReport {
     pub label: String,
 }
 
+/// Fields a step may report that are shown once, on stdout, and never written to a `--report`
+/// file, a log or a `Debug` print: a Temporary Access Pass.
+pub const SHOWN_ONCE: &[&str] = &["temporaryAccessPass"];
+
 /// One step's result. JSON: `{"step", "status", "detail", "error"?, <items>?, <extra>...}`.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct StepReport {
     pub step: &'static str,
     pub status: StepStatus,
@@ -111,6 +121,31 @@ pub struct StepReport {
     pub items: Option<(&'static str, Vec<ItemReport>)>,
     /// Further fields the step reports.
     pub extra: Map<String, Value>,
+}
+
+impl std::fmt::Debug for StepReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let extra: Map<String, Value> = self
+            .extra
+            .iter()
+            .map(|(k, v)| {
+                let v = if SHOWN_ONCE.contains(&k.as_str()) {
+                    Value::String("<not shown>".into())
+                } else {
+                    v.clone()
+                };
+                (k.clone(), v)
+            })
+            .collect();
+        f.debug_struct("StepReport")
+            .field("step", &self.step)
+            .field("status", &self.status)
+            .field("detail", &self.detail)
+            .field("error", &self.error)
+            .field("items", &self.items)
+            .field("extra", &extra)
+            .finish()
+    }
 }
 
 impl Serialize for StepReport {
@@ -158,6 +193,13 @@ impl StepReport {
     }
 }
 
+/// Something `unblock` could not undo, and why.
+#[derive(Debug, Clone, Serialize)]
+pub struct NotUndone {
+    pub step: &'static str,
+    pub reason: String,
+}
+
 /// State as read from Graph, each step adding its part: what an undo needs.
 pub type Snapshot = Map<String, Value>;
 
@@ -183,6 +225,9 @@ pub struct UserReport {
     /// Advisories that do not change the outcome (admin roles, guest caveats).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<String>,
+    /// `unblock`: what could not be undone, and why.
+    #[serde(rename = "not_undone", skip_serializing_if = "Vec::is_empty")]
+    pub not_undone: Vec<NotUndone>,
     /// `status`: what was read, as top-level fields.
     #[serde(flatten)]
     pub facts: Map<String, Value>,
@@ -208,6 +253,7 @@ impl UserReport {
             before: None,
             after: None,
             warnings: Vec::new(),
+            not_undone: Vec::new(),
             facts: Map::new(),
             facts_text: Vec::new(),
             changes: Vec::new(),
@@ -218,8 +264,22 @@ impl UserReport {
         self.steps.iter().find(|s| s.step == name)
     }
 
+    /// The line for stdout.
     pub fn to_json_line(&self) -> String {
         serde_json::to_string(self).expect("reports always serialize")
+    }
+
+    /// The line for a `--report` file: the same, less what is shown once ([`SHOWN_ONCE`]).
+    pub fn to_record_line(&self) -> String {
+        let mut value = serde_json::to_value(self).expect("reports always serialize");
+        if let Some(steps) = value.get_mut("steps").and_then(Value::as_array_mut) {
+            for step in steps.iter_mut().filter_map(Value::as_object_mut) {
+                for key in SHOWN_ONCE {
+                    step.remove(*key);
+                }
+            }
+        }
+        value.to_string()
     }
 
     /// The text block people read.
@@ -251,15 +311,34 @@ impl UserReport {
         for w in &self.warnings {
             out.push_str(&format!("  warning: {w}\n"));
         }
+        // Step names line up; the longer names of opt-in steps widen the column.
+        let width = self
+            .steps
+            .iter()
+            .map(|s| s.step.len())
+            .max()
+            .unwrap_or(0)
+            .max(16);
         for step in &self.steps {
             out.push_str(&format!(
-                "  {:<16} {:<8} {}\n",
+                "  {:<width$} {:<8} {}\n",
                 step.step,
                 step.status.as_str(),
                 step.detail.as_deref().unwrap_or("")
             ));
             if let Some(err) = &step.error {
                 push_error(&mut out, err, "      ");
+            }
+            if let Some(Value::String(pass)) = step.extra.get("temporaryAccessPass") {
+                let who = self.user_principal_name.as_deref().unwrap_or(&self.target);
+                let until = step
+                    .extra
+                    .get("expiresDateTime")
+                    .and_then(Value::as_str)
+                    .unwrap_or("its lifetime ends");
+                out.push_str(&format!(
+                    "  Temporary Access Pass for {who}: {pass}  (usable once, until {until})\n"
+                ));
             }
             for item in step.items.iter().flat_map(|(_, items)| items) {
                 out.push_str(&format!(
@@ -271,6 +350,9 @@ impl UserReport {
                     push_error(&mut out, err, "          ");
                 }
             }
+        }
+        for n in &self.not_undone {
+            out.push_str(&format!("  not undone: {}: {}\n", n.step, n.reason));
         }
         for line in &self.changes {
             out.push_str(&format!("  {line}\n"));

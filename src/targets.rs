@@ -4,12 +4,15 @@
 use crate::address::UserRef;
 use crate::error::{ExitStatus, Fatal};
 use crate::input::{Item, TargetReader};
+use crate::steps::Record;
 
 /// A user to work on, as given.
 #[derive(Debug, Clone)]
 pub struct Job {
     pub raw: String,
     pub user: UserRef,
+    /// `unblock --from-report`: the user's line of the `block` report.
+    pub record: Option<Box<Record>>,
 }
 
 /// An entry that is not a user reference, reported with where it came from.
@@ -58,6 +61,7 @@ impl Targets {
                 Ok(user) => Next::Job(Job {
                     raw: trimmed.to_owned(),
                     user,
+                    record: None,
                 }),
                 Err(e) => Next::Rejected(Rejected {
                     raw: raw.clone(),
@@ -128,6 +132,23 @@ impl Targets {
         Ok(targets)
     }
 
+    /// Entries already read and checked (by `block --preflight`, or parsed from a `block`
+    /// report by `unblock`), to be run in the same order; a user given twice runs once.
+    pub fn replay(entries: Vec<Next>) -> Targets {
+        let mut targets = Targets {
+            buffered: Default::default(),
+            rx: None,
+            seen: crate::input::Dedup::new(),
+            source: String::new(),
+        };
+        for next in entries {
+            if let Some(next) = targets.dedup(next) {
+                targets.buffered.push_back(next);
+            }
+        }
+        targets
+    }
+
     /// The first `n` users, read ahead (for the confirmation prompt); more may follow.
     pub async fn peek_jobs(&mut self, n: usize) -> Result<(Vec<String>, bool), Fatal> {
         while self
@@ -152,6 +173,20 @@ impl Targets {
             .collect();
         let more = jobs.len() > n;
         Ok((jobs.into_iter().take(n).collect(), more))
+    }
+
+    /// Users not started yet, as far as the input has been read, and whether that is all of
+    /// them (the input is read to its end), for the progress line's estimate of the time left.
+    pub fn waiting(&self) -> (usize, bool) {
+        let buffered = self
+            .buffered
+            .iter()
+            .filter(|n| matches!(n, Next::Job(_)))
+            .count();
+        match &self.rx {
+            None => (buffered, true),
+            Some(rx) => (buffered + rx.len(), rx.is_closed()),
+        }
     }
 
     /// Whether the input is stdin (which then cannot answer a prompt).
@@ -191,6 +226,7 @@ impl Targets {
                 Item::Entry(entry) => Next::Job(Job {
                     raw: entry.raw,
                     user: entry.user,
+                    record: None,
                 }),
                 Item::Bad(bad) => Next::Rejected(Rejected {
                     raw: bad.raw,

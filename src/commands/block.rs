@@ -3,15 +3,22 @@
 //! verify). The steps live in `crate::steps`, the loop in `crate::engine`; this module turns
 //! flags into a selection, asks for confirmation, and connects.
 
-use std::io::Write;
 use std::sync::Arc;
 
-use super::{connect, stdin_is_terminal, Access, ExitStatus, Fatal, Targets};
+use std::sync::Mutex;
+
+use time::OffsetDateTime;
+
+use super::{
+    check, connect, stdin_is_terminal, watch, Access, ExitStatus, Fatal, Session, Targets,
+};
 use crate::cli::{BlockArgs, GlobalArgs};
 use crate::engine::{Engine, Mode, Setup};
 use crate::output::Printer;
+use crate::report::{Outcome, UserReport};
 use crate::signal::Cancel;
 use crate::steps::{RunCx, Selection};
+use crate::watch::Watched;
 
 /// The steps this run takes, from `--skip`, `--with` and the per-step flags.
 pub fn selection(args: &BlockArgs) -> Result<Selection, Fatal> {
@@ -26,7 +33,17 @@ pub fn selection(args: &BlockArgs) -> Result<Selection, Fatal> {
             flag_skips.push((step, flag));
         }
     }
-    Selection::new(&args.skip, &args.with, &flag_skips).map_err(Fatal::usage)
+    let mut selection =
+        Selection::new(&args.skip, &args.with, &flag_skips).map_err(Fatal::usage)?;
+    if args.incident {
+        selection = selection.incident();
+    }
+    if args.inbox_rules.is_some() && !selection.runs("disable_inbox_rules") {
+        return Err(Fatal::usage(
+            "--inbox-rules chooses the rules the inbox-rules step disables: add --with inbox-rules or --incident",
+        ));
+    }
+    Ok(selection)
 }
 
 pub async fn run(
@@ -36,63 +53,171 @@ pub async fn run(
 ) -> Result<ExitStatus, Fatal> {
     let selection = selection(args)?;
     let mut targets = Targets::open(&args.users, args.from.as_deref()).await?;
-    if !args.dry_run && !args.yes {
-        if targets.reads_stdin() || !stdin_is_terminal() {
-            return Err(Fatal::usage(
-                "refusing to change accounts without confirmation: there is no terminal to ask on",
-            )
-            .with_hint("pass --yes to confirm, or --dry-run to see what would be sent"));
+    if !args.dry_run && !args.yes && (targets.reads_stdin() || !stdin_is_terminal()) {
+        return Err(Fatal::usage(
+            "refusing to change accounts without confirmation: there is no terminal to ask on",
+        )
+        .with_hint("pass --yes to confirm, or --dry-run to see what would be sent"));
+    }
+    let access = if args.dry_run {
+        Access::ReadOnly
+    } else {
+        Access::ReadWrite
+    };
+    // `--preflight` connects first: the check reads before anything is asked or written.
+    let mut connected = None;
+    if args.preflight {
+        let session = connect(global, access).await?;
+        match preflight(global, args, &selection, &session, &mut targets, &cancel).await? {
+            Ok(checked) => targets = checked,
+            Err(status) => return Ok(status),
         }
-        let (first, more) = targets.peek_jobs(10).await?;
-        if !confirm(&first, more, &selection.actions())? {
-            eprintln!("aborted; nothing was changed");
-            return Ok(ExitStatus::Failure);
-        }
+        connected = Some(session);
+    }
+    let intro = format!(
+        "About to lock down these accounts: {}.",
+        selection.actions().join(", ")
+    );
+    if !super::confirmed(args.yes || args.dry_run, &mut targets, &intro).await? {
+        return Ok(ExitStatus::Failure);
     }
     let mut printer = Printer::new(global.output, args.report.as_deref())?;
-    let (mode, access) = if args.dry_run {
-        (Mode::DryRun, Access::ReadOnly)
+    let mode = if args.dry_run {
+        Mode::DryRun
     } else {
-        (Mode::Block, Access::ReadWrite)
+        Mode::Block
     };
-    let session = connect(global, access).await?;
+    let locked = args.watch.map(|_| collect_locked(&mut printer));
+    let session = match connected {
+        Some(session) => session,
+        None => connect(global, access).await?,
+    };
     let engine = Arc::new(Engine::new(Setup {
         client: session.client.clone(),
         mode,
         selection,
-        run: RunCx {
-            token_kind: session.token_kind,
+        run: {
+            let run =
+                RunCx::new(session.token_kind).inbox_rules(args.inbox_rules.unwrap_or_default());
+            if mode == Mode::Block {
+                run.sending(session.client.clone())
+            } else {
+                run
+            }
         },
         protect: args.protect.clone(),
         force: args.force,
-        cancel,
+        cancel: cancel.clone(),
     }));
-    engine
+    let status = engine
         .run(&mut targets, &mut printer, args.concurrency as usize)
-        .await
+        .await?;
+    let (Some(duration), Some(locked)) = (args.watch, locked) else {
+        return Ok(status);
+    };
+    if cancel.is_cancelled() {
+        return Ok(status);
+    }
+    let locked = std::mem::take(&mut *locked.lock().unwrap_or_else(|e| e.into_inner()));
+    if locked.is_empty() {
+        eprintln!("watch: no user was locked, so there is nothing to watch");
+        return Ok(status);
+    }
+    let mut users = Vec::with_capacity(locked.len());
+    for (user, note) in locked {
+        if let Some(note) = note {
+            eprintln!("note: {note}");
+        }
+        users.push(user);
+    }
+    let opts = watch::Options {
+        duration,
+        interval: watch::DEFAULT_INTERVAL,
+    };
+    let watched = watch::watch(&session.client, users, opts, global.output, &cancel).await?;
+    Ok(worse(status, watched))
 }
 
-fn confirm(first: &[String], more: bool, actions: &[&str]) -> Result<bool, Fatal> {
-    let mut err = std::io::stderr().lock();
-    let _ = writeln!(
-        err,
-        "About to lock down these accounts: {}.",
-        actions.join(", ")
-    );
-    for raw in first {
-        let _ = writeln!(err, "  {raw}");
+/// The users `block` locked (outcome `locked` or `partial`), as `--from-report` would read them
+/// from its report lines: each from its revoke time as Graph recorded it.
+type Locked = Arc<Mutex<Vec<(Watched, Option<String>)>>>;
+
+fn collect_locked(printer: &mut Printer) -> Locked {
+    let locked: Locked = Arc::default();
+    let sink = locked.clone();
+    printer.tee(Box::new(move |report: &UserReport| {
+        if !matches!(report.outcome, Outcome::Locked | Outcome::Partial) {
+            return;
+        }
+        let Ok(line) = serde_json::to_value(report) else {
+            return;
+        };
+        if let Some(found) = crate::watch::from_report_line(&line, OffsetDateTime::now_utc()) {
+            sink.lock().unwrap_or_else(|e| e.into_inner()).push(found);
+        }
+    }));
+    locked
+}
+
+/// The exit status of a run and the watch after it: Ctrl-C first, then a failure of either.
+fn worse(a: ExitStatus, b: ExitStatus) -> ExitStatus {
+    if a == ExitStatus::Interrupted || b == ExitStatus::Interrupted {
+        ExitStatus::Interrupted
+    } else if a != ExitStatus::Success {
+        a
+    } else {
+        b
     }
-    if more {
-        let _ = writeln!(err, "  ... and more");
+}
+
+/// `--preflight`: the check `lockdown check` runs, on the same users and steps, before
+/// anything is asked or written. When a step is expected to fail (and not `--force`) its lines
+/// are printed as `check` prints them and the run ends (exit 1) having written nothing.
+/// Otherwise the users it read are handed back, in order, for the run.
+async fn preflight(
+    global: &GlobalArgs,
+    args: &BlockArgs,
+    selection: &Selection,
+    session: &Session,
+    targets: &mut Targets,
+    cancel: &Cancel,
+) -> Result<Result<Targets, ExitStatus>, Fatal> {
+    let started = std::time::Instant::now();
+    let mut lines = Vec::new();
+    let mut kept = Vec::new();
+    let run = RunCx::new(session.token_kind).inbox_rules(args.inbox_rules.unwrap_or_default());
+    let summary = check::preflight(
+        &session.client,
+        run,
+        selection,
+        Some(targets),
+        cancel,
+        &mut |line| lines.push(line),
+        Some(&mut kept),
+    )
+    .await?;
+    eprintln!("{}", summary.text("preflight", started.elapsed()));
+    if cancel.is_cancelled() {
+        eprintln!("interrupted during the preflight; nothing was written");
+        return Ok(Err(ExitStatus::Interrupted));
     }
-    let _ = write!(err, "Continue? [y/N] ");
-    let _ = err.flush();
-    let mut answer = String::new();
-    std::io::stdin()
-        .read_line(&mut answer)
-        .map_err(|e| Fatal::caused(ExitStatus::Usage, "could not read the answer", e))?;
-    Ok(matches!(
-        answer.trim().to_ascii_lowercase().as_str(),
-        "y" | "yes"
-    ))
+    if !summary.fails() {
+        return Ok(Ok(Targets::replay(kept)));
+    }
+    if !args.force {
+        for line in &lines {
+            check::print_line(global.output, line);
+        }
+        eprintln!(
+            "preflight: some steps are expected to fail (see above); nothing was written (fix what is missing, or pass --force to go on anyway)"
+        );
+        return Ok(Err(ExitStatus::Failure));
+    }
+    eprintln!("preflight: some steps are expected to fail; going on because of --force:");
+    for line in &lines {
+        if line.fails() {
+            eprint!("{}", line.to_text());
+        }
+    }
+    Ok(Ok(Targets::replay(kept)))
 }

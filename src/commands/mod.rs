@@ -2,9 +2,12 @@
 //! builds its own authenticated client.
 
 pub mod block;
+pub mod check;
 pub mod sandbox;
 pub mod shell;
 pub mod status;
+pub mod unblock;
+pub mod watch;
 
 pub use crate::targets::{Job, Next, Rejected, Targets};
 
@@ -114,6 +117,42 @@ pub async fn connect(global: &GlobalArgs, access: Access) -> Result<Session, Fat
         output: global.output,
         sandbox,
     })
+}
+
+/// Ask before writing, unless `skip` (`--yes`, or a dry run): `intro` says what will happen,
+/// then the first users are listed. With no terminal to ask on, refuse before sending anything.
+/// `Ok(false)`: the answer was no (already said on stderr).
+pub async fn confirmed(skip: bool, targets: &mut Targets, intro: &str) -> Result<bool, Fatal> {
+    use std::io::Write;
+    if skip {
+        return Ok(true);
+    }
+    if targets.reads_stdin() || !stdin_is_terminal() {
+        return Err(Fatal::usage(
+            "refusing to change accounts without confirmation: there is no terminal to ask on",
+        )
+        .with_hint("pass --yes to confirm, or --dry-run to see what would be sent"));
+    }
+    let (first, more) = targets.peek_jobs(10).await?;
+    let mut err = std::io::stderr().lock();
+    let _ = writeln!(err, "{intro}");
+    for raw in first {
+        let _ = writeln!(err, "  {raw}");
+    }
+    if more {
+        let _ = writeln!(err, "  ... and more");
+    }
+    let _ = write!(err, "Continue? [y/N] ");
+    let _ = err.flush();
+    let mut answer = String::new();
+    std::io::stdin()
+        .read_line(&mut answer)
+        .map_err(|e| Fatal::caused(ExitStatus::Usage, "could not read the answer", e))?;
+    let yes = matches!(answer.trim().to_ascii_lowercase().as_str(), "y" | "yes");
+    if !yes {
+        let _ = writeln!(err, "aborted; nothing was changed");
+    }
+    Ok(yes)
 }
 
 /// Whether stdin can answer a prompt.

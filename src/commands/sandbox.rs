@@ -122,7 +122,7 @@ pub async fn run(args: &SandboxArgs, cancel: Cancel) -> Result<ExitStatus, Fatal
     println!("export LOCKDOWN_GRAPH_URL={}", emulator.url());
     println!("export LOCKDOWN_ACCESS_TOKEN={}", emulator.admin_token());
     println!(
-        "# app-only token (no /me, no registeredDevices listing, Windows-only device writes):"
+        "# app-only token (no /me; devices found through Intune; Windows-only device writes):"
     );
     println!("# export LOCKDOWN_ACCESS_TOKEN={}", emulator.app_token());
     eprintln!(

@@ -18,16 +18,20 @@ pub async fn run(
     args: &StatusArgs,
     cancel: Cancel,
 ) -> Result<ExitStatus, Fatal> {
+    let mut selection = Selection::new(&[], &args.with, &[]).map_err(Fatal::usage)?;
+    if args.incident {
+        selection = selection.incident();
+    }
     let mut targets = Targets::open(&args.users, args.from.as_deref()).await?;
     let mut printer = Printer::new(global.output, args.report.as_deref())?;
     let session = connect(global, Access::ReadOnly).await?;
     let engine = Arc::new(Engine::new(Setup {
         client: session.client.clone(),
         mode: Mode::Status,
-        selection: Selection::default(),
-        run: RunCx {
-            token_kind: session.token_kind,
-        },
+        selection,
+        run: RunCx::new(session.token_kind)
+            .inbox_rules(args.inbox_rules.unwrap_or_default())
+            .for_status(),
         protect: Vec::new(),
         force: false,
         cancel,

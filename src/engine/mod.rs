@@ -8,6 +8,7 @@
 //! with the reason.
 
 mod me;
+mod undo;
 mod user;
 
 use std::collections::HashSet;
@@ -39,6 +40,8 @@ pub enum Mode {
     DryRun,
     /// Read, and show the facts each step reads and what it would do.
     Status,
+    /// Undo a lockdown from its report: each step's undo, then verify.
+    Unblock { dry_run: bool },
 }
 
 /// Why a user was cut short.
@@ -163,7 +166,13 @@ impl Engine {
                         tally.add(report.outcome);
                         progress.suspend(|| self.emit(printer, &report));
                     }
-                    progress.update(&tally.counts(), self.client.stats());
+                    let (waiting, all) = targets.waiting();
+                    progress.update(
+                        &tally.counts(),
+                        self.client.stats(),
+                        self.client.pacing(),
+                        (waiting + in_flight.len(), all || input_done),
+                    );
                 }
                 _ = cancel.cancelled(), if !stopping => {
                     stopping = true;
@@ -288,6 +297,7 @@ struct Tally {
     refused: usize,
     interrupted: usize,
     found: usize,
+    restored: usize,
 }
 
 impl Tally {
@@ -301,6 +311,7 @@ impl Tally {
             Outcome::Refused => self.refused += 1,
             Outcome::Interrupted => self.interrupted += 1,
             Outcome::Found => self.found += 1,
+            Outcome::Restored => self.restored += 1,
         }
     }
 
@@ -318,12 +329,13 @@ impl Tally {
             + self.refused
             + self.interrupted
             + self.found
+            + self.restored
     }
 
     fn counts(&self) -> Counts {
         Counts {
             done: self.total(),
-            locked: self.locked,
+            locked: self.locked + self.restored,
             partial: self.partial,
             failed: self.failed,
         }
@@ -336,6 +348,11 @@ impl Tally {
             Mode::Status => parts.push(format!("{} found", self.found)),
             Mode::Block => {
                 parts.push(format!("{} locked", self.locked));
+                parts.push(format!("{} partial", self.partial));
+            }
+            Mode::Unblock { dry_run: true } => parts.push(format!("{} planned", self.planned)),
+            Mode::Unblock { dry_run: false } => {
+                parts.push(format!("{} restored", self.restored));
                 parts.push(format!("{} partial", self.partial));
             }
         }

@@ -27,21 +27,24 @@ const ROLES: &str = "roles";
 const ME: &str = "me";
 
 /// A step chosen for this user, prepared.
-struct Slot {
-    step: &'static dyn Step,
-    prepared: Box<dyn Prepared>,
-    done: bool,
+pub(crate) struct Slot {
+    pub(crate) step: &'static dyn Step,
+    pub(crate) prepared: Box<dyn Prepared>,
+    pub(crate) done: bool,
 }
 
 /// A request of a round, and whose it is.
-struct Routed {
-    slot: Option<usize>,
-    request: Request,
+pub(crate) struct Routed {
+    pub(crate) slot: Option<usize>,
+    pub(crate) request: Request,
 }
 
 impl Engine {
     /// One entry's result; `None` when it turned out to be the same account as another entry.
     pub(crate) async fn user(&self, job: Job) -> Option<UserReport> {
+        if matches!(self.mode, Mode::Unblock { .. }) {
+            return Some(self.unblock_user(job).await);
+        }
         let mut report = UserReport::new(&job.raw);
         let who = job.user.to_string();
 
@@ -82,26 +85,10 @@ impl Engine {
         if asks_me {
             self.me.settle(own.take(ME));
         }
-        let user = match own.take(USER).and_then(|r| users::decode(&r)) {
-            Ok(u) => u,
-            Err(e) => {
-                report.outcome = if e.is_not_found() {
-                    Outcome::NotFound
-                } else {
-                    Outcome::Failed
-                };
-                report.reason = Some(if e.is_not_found() {
-                    "no user with this userPrincipalName or object id".into()
-                } else {
-                    "could not read the user".into()
-                });
-                report.error = Some(ErrorReport::from_graph(&e, hints::read_user(&e)));
-                return Some(report);
-            }
+        let user = match resolved(&mut report, own.take(USER)) {
+            Some(u) => u,
+            None => return Some(report),
         };
-        report.id = Some(user.id.0.clone());
-        report.user_principal_name = user.user_principal_name.clone();
-        report.display_name = user.display_name.clone();
         if !self
             .resolved
             .lock()
@@ -181,10 +168,23 @@ impl Engine {
                 report.outcome = Outcome::Planned;
                 return Some(report);
             }
-            Mode::Block => {}
+            Mode::Block | Mode::Unblock { .. } => {}
         }
 
         // 4. Rounds of requests until every step has reported.
+        if let Err(stop) = self.drive(&job.raw, &mut slots).await {
+            return Some(self.cut_short(report, &slots, stop));
+        }
+        report.steps = slots.iter().filter_map(|s| s.prepared.report()).collect();
+        report.after = slots.iter().find_map(|s| s.prepared.after());
+        report.changes = changes(&slots, &report);
+        report.outcome = outcome(&slots);
+        Some(report)
+    }
+
+    /// Rounds of requests until every slot has reported: each round is one ordered plan, a
+    /// stage per slot in registry order; a slot's `finish` may ask for another round.
+    pub(crate) async fn drive(&self, raw: &str, slots: &mut [Slot]) -> Result<(), super::Stop> {
         let mut round: Vec<Routed> = Vec::new();
         for n in 0..slots.len() {
             let (earlier, rest) = slots.split_at(n);
@@ -200,7 +200,7 @@ impl Engine {
         let mut first_round = true;
         loop {
             if let Some(stop) = self.stopped() {
-                return Some(self.cut_short(report, &slots, stop));
+                return Err(stop);
             }
             if !wait.is_zero() {
                 self.client.retry_policy().sleep(wait).await;
@@ -210,7 +210,7 @@ impl Engine {
                 s.dedup();
                 s
             };
-            let mut answers = self.round(&job.raw, std::mem::take(&mut round)).await;
+            let mut answers = self.round(raw, std::mem::take(&mut round)).await;
             let mut pending: Vec<bool> = vec![false; slots.len()];
             wait = Duration::ZERO;
             for n in 0..slots.len() {
@@ -237,20 +237,26 @@ impl Engine {
             }
             first_round = false;
             if round.is_empty() {
-                break;
+                return Ok(());
             }
         }
-        report.steps = slots.iter().filter_map(|s| s.prepared.report()).collect();
-        report.after = slots.iter().find_map(|s| s.prepared.after());
-        report.changes = changes(&slots, &report);
-        report.outcome = outcome(&slots);
-        Some(report)
     }
 
     /// Send one round: the requests of each slot as one stage, in registry order, the
     /// engine's own first. Answers come back routed to their slot and tag; collections are
     /// followed to their last page.
-    async fn round(&self, raw: &str, requests: Vec<Routed>) -> HashMap<Option<usize>, Answers> {
+    pub(crate) async fn round(
+        &self,
+        raw: &str,
+        requests: Vec<Routed>,
+    ) -> HashMap<Option<usize>, Answers> {
+        // What a step asked to send last follows everything else, in step order.
+        let (mut requests, at_end): (Vec<Routed>, Vec<Routed>) =
+            requests.into_iter().partition(|r| !r.request.last);
+        requests.extend(at_end);
+        // What goes together with other users' is handed to its route.
+        let (requests, routed): (Vec<Routed>, Vec<Routed>) =
+            requests.into_iter().partition(|r| r.request.via.is_none());
         let mut stages: Vec<Vec<Send>> = Vec::new();
         let mut routes: Vec<(Option<usize>, String, bool)> = Vec::new();
         let mut last: Option<Option<usize>> = None;
@@ -265,9 +271,20 @@ impl Engine {
             stages.last_mut().expect("a stage").push(Send {
                 label: format!("{raw}: {}", r.request.what),
                 req: r.request.req,
+                resend_unrun: !r.request.last,
             });
         }
-        let outcomes = self.client.execute(stages).await;
+        let mut shared = Vec::with_capacity(routed.len());
+        for r in routed {
+            let via = r.request.via.expect("routed requests have a route");
+            routes.push((r.slot, r.request.tag, r.request.paged));
+            shared.push(via.send(r.request.req, format!("{raw}: {}", r.request.what)));
+        }
+        let (mut outcomes, shared) = futures::join!(
+            self.client.execute(stages),
+            futures::future::join_all(shared)
+        );
+        outcomes.extend(shared);
         let mut out: HashMap<Option<usize>, Answers> = HashMap::new();
         for ((slot, tag, paged), outcome) in routes.into_iter().zip(outcomes) {
             let outcome = match outcome {
@@ -356,7 +373,12 @@ impl Engine {
 
     /// The report of a user whose run was stopped before it finished: the steps it finished
     /// stand, and the outcome says why it stopped.
-    fn cut_short(&self, mut report: UserReport, slots: &[Slot], stop: super::Stop) -> UserReport {
+    pub(crate) fn cut_short(
+        &self,
+        mut report: UserReport,
+        slots: &[Slot],
+        stop: super::Stop,
+    ) -> UserReport {
         report.steps = slots.iter().filter_map(|s| s.prepared.report()).collect();
         match stop {
             super::Stop::Interrupted(reason) => {
@@ -385,7 +407,37 @@ impl Engine {
     }
 }
 
-fn earlier_of<'a>(slots: &'a [Slot], pending: &[bool]) -> Vec<Earlier<'a>> {
+/// The user as read in the first round, into the report; `None` when it could not be read (the
+/// report then says why: `not_found`, or `failed` with the error).
+pub(crate) fn resolved(
+    report: &mut UserReport,
+    answer: Result<GraphResponse, GraphError>,
+) -> Option<User> {
+    match answer.and_then(|r| users::decode(&r)) {
+        Ok(user) => {
+            report.id = Some(user.id.0.clone());
+            report.user_principal_name = user.user_principal_name.clone();
+            report.display_name = user.display_name.clone();
+            Some(user)
+        }
+        Err(e) => {
+            report.outcome = if e.is_not_found() {
+                Outcome::NotFound
+            } else {
+                Outcome::Failed
+            };
+            report.reason = Some(if e.is_not_found() {
+                "no user with this userPrincipalName or object id".into()
+            } else {
+                "could not read the user".into()
+            });
+            report.error = Some(ErrorReport::from_graph(&e, hints::read_user(&e)));
+            None
+        }
+    }
+}
+
+pub(crate) fn earlier_of<'a>(slots: &'a [Slot], pending: &[bool]) -> Vec<Earlier<'a>> {
     slots
         .iter()
         .enumerate()
@@ -399,7 +451,7 @@ fn earlier_of<'a>(slots: &'a [Slot], pending: &[bool]) -> Vec<Earlier<'a>> {
 
 /// Each step's plan. With `requests`, each planned step also lists the exact requests it would
 /// send, so a script can compare the plan with what a real run sends.
-fn planned(slots: &[Slot], requests: bool) -> Vec<StepReport> {
+pub(crate) fn planned(slots: &[Slot], requests: bool) -> Vec<StepReport> {
     let mut out = Vec::with_capacity(slots.len());
     for n in 0..slots.len() {
         let earlier = earlier_of(&slots[..n], &[]);
@@ -443,7 +495,7 @@ fn user_facts(user: &User) -> (Map<String, Value>, Vec<String>) {
     (json, text)
 }
 
-fn changes(slots: &[Slot], report: &UserReport) -> Vec<String> {
+pub(crate) fn changes(slots: &[Slot], report: &UserReport) -> Vec<String> {
     let (Some(before), Some(after)) = (&report.before, &report.after) else {
         return Vec::new();
     };

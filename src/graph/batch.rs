@@ -10,9 +10,10 @@
 //!
 //! Graph's documented rules shape it: a batch is either fully sequential or fully parallel (the
 //! batching known issue); a request whose dependency failed answers 424 and did not run, so it
-//! is queued again rather than counted as a try; each request is throttled on its own and a
-//! 429 inside a 200 batch is retried here with its own `Retry-After`, under the same retry
-//! policy as single requests. If the server refuses `$batch` itself, lockdown sends requests
+//! is queued again rather than counted as a try (unless its caller asked for the 424 back, to
+//! decide itself), and what it was charged is given back to the pacer; each request is
+//! throttled on its own and a 429 inside a 200 batch is retried here with its own
+//! `Retry-After`, under the same retry policy as single requests. If the server refuses `$batch` itself, lockdown sends requests
 //! one by one for the rest of the run.
 
 use std::collections::HashMap;
@@ -48,6 +49,9 @@ pub type Outcome = Result<GraphResponse, GraphError>;
 pub struct Step {
     pub req: GraphRequest,
     pub label: String,
+    /// When an earlier request of its dependsOn chain fails, this one answers 424 without
+    /// running: send it again (`true`), or hand the 424 back to the caller, who decides.
+    pub resend_unrun: bool,
 }
 
 struct Submission {
@@ -93,6 +97,7 @@ enum State {
 struct Item {
     req: GraphRequest,
     label: String,
+    resend_unrun: bool,
     stage: usize,
     state: State,
     /// Its tries under the one retry policy.
@@ -236,6 +241,7 @@ impl Engine {
                 steps.into_iter().map(move |s| Item {
                     req: s.req,
                     label: s.label,
+                    resend_unrun: s.resend_unrun,
                     stage,
                     state: State::Ready,
                     attempts: retry::Attempts::default(),
@@ -429,12 +435,19 @@ impl Engine {
                     item.state = State::Done;
                     item.outcome = Some(Ok(resp));
                 }
-                // A dependsOn chain stops at the first failure; what follows did not run.
+                // A dependsOn chain stops at the first failure; what follows did not run, so
+                // Graph's services never counted it.
                 Err(GraphError::Api(e))
                     if sent.sequential && e.status == 424 && dependency_failed =>
                 {
-                    item.state = State::Ready;
+                    self.inner.pacer.refund(cost_of(&item.req));
                     item.attempts.not_run();
+                    if item.resend_unrun {
+                        item.state = State::Ready;
+                    } else {
+                        item.state = State::Done;
+                        item.outcome = Some(Err(GraphError::Api(e)));
+                    }
                 }
                 Err(err) if sent.is_single() => {
                     // Already retried under the policy: final.

@@ -6,13 +6,23 @@
 //! [`GraphError`] through [`ApiError::from_parts`]. Because requests are plain values, a
 //! `$batch` transport can carry the very same requests.
 
+pub mod address;
+pub mod auth_methods;
 pub mod batch;
 pub mod devices;
 pub mod error;
+pub mod grants;
+pub mod mail_rules;
+pub mod managed_devices;
 pub mod pacer;
 pub mod paging;
 pub mod retry;
+pub mod risky_users;
 pub mod roles;
+pub mod service_principals;
+pub mod sign_ins;
+pub mod subscribed_skus;
+pub mod temporary_access_pass;
 pub mod users;
 
 use std::fmt;
@@ -41,6 +51,7 @@ pub enum Method {
     Get,
     Post,
     Patch,
+    Delete,
 }
 
 impl Method {
@@ -49,6 +60,7 @@ impl Method {
             Method::Get => "GET",
             Method::Post => "POST",
             Method::Patch => "PATCH",
+            Method::Delete => "DELETE",
         }
     }
 
@@ -99,11 +111,27 @@ impl GraphRequest {
         }
     }
 
+    pub fn post_json(path: impl Into<String>, body: serde_json::Value) -> Self {
+        Self {
+            method: Method::Post,
+            target: Target::Path(path.into()),
+            body: Some(Body(body)),
+        }
+    }
+
     pub fn patch(path: impl Into<String>, body: serde_json::Value) -> Self {
         Self {
             method: Method::Patch,
             target: Target::Path(path.into()),
             body: Some(Body(body)),
+        }
+    }
+
+    pub fn delete(path: impl Into<String>) -> Self {
+        Self {
+            method: Method::Delete,
+            target: Target::Path(path.into()),
+            body: None,
         }
     }
 
@@ -244,6 +272,11 @@ impl GraphClient {
         &self.inner.stats
     }
 
+    /// The throttling limit holding requests back now, if one is (for the progress line).
+    pub fn pacing(&self) -> Option<pacer::Limit> {
+        self.inner.pacer.pacing()
+    }
+
     pub async fn token(&self) -> Result<Secret, GraphError> {
         self.inner.token().await
     }
@@ -255,6 +288,7 @@ impl GraphClient {
                 let step = batch::Step {
                     req: req.clone(),
                     label: label.to_owned(),
+                    resend_unrun: true,
                 };
                 b.execute(vec![vec![step]])
                     .await
@@ -394,6 +428,7 @@ impl Inner {
             Method::Get => reqwest::Method::GET,
             Method::Post => reqwest::Method::POST,
             Method::Patch => reqwest::Method::PATCH,
+            Method::Delete => reqwest::Method::DELETE,
         };
         let mut auth =
             HeaderValue::from_str(&format!("Bearer {}", token.expose())).map_err(|_| {

@@ -8,6 +8,12 @@
 //! keeps a mirror of those buckets: a request goes out only when the mirror says it fits, so a
 //! run bursts while the buckets are full and then settles at the refill rate.
 //!
+//! Two services with limits of their own are mirrored too: "identity and access reports"
+//! (authentication methods, sign-in logs: 5 requests per 10 s per app and tenant) and "identity
+//! protection and conditional access" (risky users: 1 request per second per tenant, and its
+//! 429 carries no `Retry-After`). Those are the limits that pace a run with opt-in steps, and
+//! [`Pacer::pacing`] names the one holding requests back, for the progress line.
+//!
 //! The mirror can only be wrong in Graph's favour, and Graph's signals correct it: a 429 empties
 //! the bucket it names (`x-ms-throttle-information`) and pauses that class of request for
 //! `Retry-After`; `x-ms-throttle-limit-percentage` on a write caps the write bucket at what is
@@ -20,15 +26,22 @@ use reqwest::header::HeaderMap;
 
 use super::{GraphRequest, Method, Target};
 
-#[derive(Debug, Clone, Copy, PartialEq)]
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct Cost {
     pub resource_units: f64,
     pub writes: f64,
     pub device_writes: f64,
+    /// Requests to the identity and access reports service (authentication methods).
+    pub reports: f64,
+    /// Requests to identity protection (risky users).
+    pub identity_protection: f64,
 }
 
 /// The documented cost of a request: GET 1 (2 for a few collections), writes 1 RU + 1 write;
-/// `$select` -1, `$top` under 20 -1, never below 1.
+/// `$select` -1, `$top` under 20 -1, never below 1. Requests to other services are counted in
+/// their own bucket instead: authentication methods in the reports one (on top of the
+/// directory's, which is the safe side of not knowing), risky users in identity protection's,
+/// and Outlook's (inbox rules) in none, since Outlook limits each mailbox, not the tenant.
 pub fn cost_of(req: &GraphRequest) -> Cost {
     let (path, query) = match &req.target {
         Target::Path(p) => p.split_once('?').unwrap_or((p.as_str(), "")),
@@ -38,6 +51,18 @@ pub fn cost_of(req: &GraphRequest) -> Cost {
         }
     };
     let lower = path.to_ascii_lowercase();
+    // learn: graph/throttling-limits, "Identity protection and conditional access service
+    // limits": any request, 1 per second per tenant (riskyUser among the resources).
+    if lower.starts_with("/identityprotection/") {
+        return Cost {
+            identity_protection: 1.0,
+            ..Cost::default()
+        };
+    }
+    // learn: graph/throttling-limits, "Outlook service limits": per app and mailbox.
+    if lower.contains("/mailfolders/") || lower.ends_with("/mailfolders") {
+        return Cost::default();
+    }
     let mut ru: i32 = if req.method == Method::Get
         && (lower == "/users"
             || lower.contains("/memberof")
@@ -68,6 +93,43 @@ pub fn cost_of(req: &GraphRequest) -> Cost {
         } else {
             0.0
         },
+        // learn: graph/throttling-limits, "Identity and access reports service limits": 5
+        // requests per 10 s per app and tenant, for authenticationMethod, signIn, directoryAudit
+        // and the reports.
+        reports: if lower.contains("/authentication/")
+            || lower.starts_with("/auditlogs")
+            || lower.starts_with("/reports/")
+        {
+            1.0
+        } else {
+            0.0
+        },
+        identity_protection: 0.0,
+    }
+}
+
+/// A bucket the pacer mirrors, as the progress line names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Limit {
+    ResourceUnits,
+    AppWrites,
+    TenantWrites,
+    DeviceWrites,
+    Reports,
+    IdentityProtection,
+}
+
+impl Limit {
+    /// Graph's name for the limit and its size.
+    pub fn describe(self) -> &'static str {
+        match self {
+            Limit::ResourceUnits => "resource units per app (3,500 per 10 s)",
+            Limit::AppWrites => "writes per app (3,000 per 2 min 30 s)",
+            Limit::TenantWrites => "writes per tenant (18,000 per 5 min)",
+            Limit::DeviceWrites => "device writes (3,000 per 2 min 30 s)",
+            Limit::Reports => "identity and access reports (5 requests per 10 s)",
+            Limit::IdentityProtection => "identity protection (1 request per second)",
+        }
     }
 }
 
@@ -113,7 +175,11 @@ struct State {
     app_writes: Bucket,
     tenant_writes: Bucket,
     device_writes: Bucket,
+    reports: Bucket,
+    identity_protection: Bucket,
     last: Instant,
+    /// The bucket that last held a request back, and when.
+    held: Option<(Limit, Instant)>,
 }
 
 impl State {
@@ -125,12 +191,14 @@ impl State {
         }
     }
 
-    fn buckets_mut(&mut self) -> [&mut Bucket; 4] {
+    fn buckets_mut(&mut self) -> [&mut Bucket; 6] {
         [
             &mut self.resource_units,
             &mut self.app_writes,
             &mut self.tenant_writes,
             &mut self.device_writes,
+            &mut self.reports,
+            &mut self.identity_protection,
         ]
     }
 }
@@ -154,7 +222,10 @@ impl Pacer {
                 app_writes: Bucket::new(3_000.0, 150.0),
                 tenant_writes: Bucket::new(18_000.0, 300.0),
                 device_writes: Bucket::new(3_000.0, 150.0),
+                reports: Bucket::new(5.0, 10.0),
+                identity_protection: Bucket::new(1.0, 1.0),
                 last: Instant::now(),
+                held: None,
             }),
             scale: if time_scale > 0.0 && time_scale.is_finite() {
                 time_scale
@@ -182,24 +253,66 @@ impl Pacer {
         let mut s = self.state.lock().unwrap();
         s.refill(now, self.scale);
         let needs = [
-            (cost.resource_units, &s.resource_units),
-            (cost.writes, &s.app_writes),
-            (cost.writes, &s.tenant_writes),
-            (cost.device_writes, &s.device_writes),
+            (cost.resource_units, &s.resource_units, Limit::ResourceUnits),
+            (cost.writes, &s.app_writes, Limit::AppWrites),
+            (cost.writes, &s.tenant_writes, Limit::TenantWrites),
+            (cost.device_writes, &s.device_writes, Limit::DeviceWrites),
+            (cost.reports, &s.reports, Limit::Reports),
+            (
+                cost.identity_protection,
+                &s.identity_protection,
+                Limit::IdentityProtection,
+            ),
         ];
         let wait = needs
             .iter()
-            .filter(|(need, _)| *need > 0.0)
-            .filter_map(|(need, b)| b.wait(*need, now, self.scale))
-            .max();
-        if let Some(wait) = wait {
+            .filter(|(need, _, _)| *need > 0.0)
+            .filter_map(|(need, b, limit)| Some((b.wait(*need, now, self.scale)?, *limit)))
+            .max_by_key(|(wait, _)| *wait);
+        if let Some((wait, limit)) = wait {
+            s.held = Some((limit, now));
             return Err(wait.max(Duration::from_millis(1)));
         }
         s.resource_units.tokens -= cost.resource_units;
         s.app_writes.tokens -= cost.writes;
         s.tenant_writes.tokens -= cost.writes;
         s.device_writes.tokens -= cost.device_writes;
+        s.reports.tokens -= cost.reports;
+        s.identity_protection.tokens -= cost.identity_protection;
         Ok(())
+    }
+
+    /// Give back what a request was charged when it never reached the service: a request of a
+    /// dependsOn chain that answered 424 because an earlier one failed was answered by the
+    /// batch itself.
+    pub fn refund(&self, cost: Cost) {
+        if !self.enabled {
+            return;
+        }
+        let mut guard = self.state.lock().unwrap();
+        let s = &mut *guard;
+        for (b, given) in [
+            (&mut s.resource_units, cost.resource_units),
+            (&mut s.app_writes, cost.writes),
+            (&mut s.tenant_writes, cost.writes),
+            (&mut s.device_writes, cost.device_writes),
+            (&mut s.reports, cost.reports),
+            (&mut s.identity_protection, cost.identity_protection),
+        ] {
+            b.tokens = (b.tokens + given).min(b.capacity);
+        }
+    }
+
+    /// The limit that held a request back in the last few (Graph) seconds: what paces the run
+    /// now, for the progress line.
+    pub fn pacing(&self) -> Option<Limit> {
+        if !self.enabled {
+            return None;
+        }
+        let s = self.state.lock().unwrap();
+        let (limit, at) = s.held?;
+        let recent = Duration::from_secs_f64(3.0 / self.scale);
+        (at.elapsed() <= recent).then_some(limit)
     }
 
     /// Wait for the tokens, then take them.
@@ -284,6 +397,49 @@ mod tests {
         );
         let revoke = GraphRequest::post("/users/x/revokeSignInSessions");
         assert_eq!(cost_of(&revoke).device_writes, 0.0);
+        let methods = GraphRequest::delete(
+            "/users/x/authentication/phoneMethods/3179e48a-750b-4051-897c-87b9720928f7",
+        );
+        assert_eq!(cost_of(&methods).reports, 1.0);
+        let confirm = GraphRequest::post("/identityProtection/riskyUsers/confirmCompromised");
+        let c = cost_of(&confirm);
+        assert_eq!(
+            (c.identity_protection, c.writes, c.resource_units),
+            (1.0, 0.0, 0.0)
+        );
+        let rule = GraphRequest::get("/users/x/mailFolders/inbox/messageRules");
+        assert_eq!(cost_of(&rule), Cost::default());
+    }
+
+    #[test]
+    fn identity_protection_allows_one_request_per_second_and_says_so() {
+        let pacer = Pacer::new(1.0);
+        let confirm = cost_of(&GraphRequest::post(
+            "/identityProtection/riskyUsers/confirmCompromised",
+        ));
+        assert!(pacer.pacing().is_none());
+        pacer.try_acquire(confirm).unwrap();
+        let wait = pacer.try_acquire(confirm).unwrap_err();
+        assert!(wait > Duration::from_millis(900), "{wait:?}");
+        assert_eq!(pacer.pacing(), Some(Limit::IdentityProtection));
+        // Other requests are not held back by it.
+        let read = cost_of(&GraphRequest::get("/users/x"));
+        assert!(pacer.try_acquire(read).is_ok());
+    }
+
+    #[test]
+    fn reports_allow_five_requests_per_ten_seconds_and_refunds_return_them() {
+        let pacer = Pacer::new(1.0);
+        let list = cost_of(&GraphRequest::get("/users/x/authentication/methods"));
+        for _ in 0..5 {
+            pacer.try_acquire(list).unwrap();
+        }
+        let wait = pacer.try_acquire(list).unwrap_err();
+        // One request every 2 s.
+        assert!(wait > Duration::from_millis(1_900), "{wait:?}");
+        assert_eq!(pacer.pacing(), Some(Limit::Reports));
+        pacer.refund(list);
+        assert!(pacer.try_acquire(list).is_ok());
     }
 
     #[test]
@@ -293,6 +449,7 @@ mod tests {
             resource_units: 1.0,
             writes: 1.0,
             device_writes: 0.0,
+            ..Cost::default()
         };
         for _ in 0..3_000 {
             pacer
@@ -320,11 +477,13 @@ mod tests {
             resource_units: 1.0,
             writes: 1.0,
             device_writes: 0.0,
+            ..Cost::default()
         };
         let read = Cost {
             resource_units: 1.0,
             writes: 0.0,
             device_writes: 0.0,
+            ..Cost::default()
         };
         assert!(pacer.try_acquire(write).unwrap_err() > Duration::from_secs(2));
         assert!(
@@ -342,6 +501,7 @@ mod tests {
             resource_units: 1.0,
             writes: 1.0,
             device_writes: 0.0,
+            ..Cost::default()
         };
         pacer.observe(write, Method::Patch, &headers);
         assert!(pacer.try_acquire(write).is_err());
@@ -354,6 +514,7 @@ mod tests {
             resource_units: 1.0,
             writes: 0.0,
             device_writes: 0.0,
+            ..Cost::default()
         };
         let mut headers = HeaderMap::new();
         headers.insert("x-ms-resource-unit", "3500".parse().unwrap());

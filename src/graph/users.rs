@@ -6,8 +6,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 use time::OffsetDateTime;
 
+use super::address::user_path;
 use super::{GraphError, GraphRequest, GraphResponse};
-use crate::address::user_path;
 use crate::secret::Secret;
 
 /// A user's object id.
@@ -65,6 +65,11 @@ pub fn me() -> GraphRequest {
 /// `PATCH /users/{id}` `{"accountEnabled": false}`.
 pub fn disable(id: &UserId) -> GraphRequest {
     GraphRequest::patch(user_path(&id.0), json!({ "accountEnabled": false }))
+}
+
+/// `PATCH /users/{id}` `{"accountEnabled": true}`: the undo of [`disable`].
+pub fn enable(id: &UserId) -> GraphRequest {
+    GraphRequest::patch(user_path(&id.0), json!({ "accountEnabled": true }))
 }
 
 /// `POST /users/{id}/revokeSignInSessions`. Sets `signInSessionsValidFromDateTime` to now.

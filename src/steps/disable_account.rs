@@ -4,9 +4,11 @@
 use serde_json::{json, Map, Value};
 
 use super::{
-    Answers, Earlier, Prepared, Progress, Reads, Request, Selected, Step, UserCx, Verdict,
+    Answers, Earlier, Prepared, Progress, Reads, Record, Request, RunCx, Selected, Step, UserCx,
+    Verdict,
 };
 use crate::auth::TokenKind;
+use crate::check::{Finding, Requirement, Target, USER_ADMINISTRATOR_OR_HIGHER};
 use crate::graph::users::{self, User};
 use crate::graph::GraphError;
 use crate::hints::{self, Hint};
@@ -54,6 +56,15 @@ impl Step for DisableAccount {
         })
     }
 
+    fn prepare_undo(
+        &self,
+        cx: &UserCx<'_>,
+        _reads: Reads,
+        record: Option<&Record>,
+    ) -> Option<Box<dyn Prepared>> {
+        undo(cx, record)
+    }
+
     fn change_line(
         &self,
         before: &Map<String, Value>,
@@ -65,6 +76,46 @@ impl Step for DisableAccount {
             yes_no(flag(before)),
             yes_no(flag(after))
         ))
+    }
+
+    // learn: graph/api/user-update — accountEnabled: User.EnableDisableAccount.All with
+    // User.Read.All least privileged; delegated callers need User Administrator or higher.
+    fn requires(&self, cx: &RunCx) -> Vec<Requirement> {
+        const APP: &[&[&str]] = &[
+            &["User.EnableDisableAccount.All", "User.Read.All"],
+            &["User.ReadWrite.All"],
+            &["Directory.ReadWrite.All"],
+        ];
+        const DELEGATED: &[&[&str]] = &[
+            &["User.EnableDisableAccount.All", "User.Read.All"],
+            &["User.ReadWrite.All"],
+            &["Directory.ReadWrite.All"],
+            &["Directory.AccessAsUser.All"],
+        ];
+        const CALL: &str = "PATCH /users/{id} accountEnabled";
+        vec![match cx.token_kind {
+            TokenKind::AppOnly => Requirement::new(CALL, APP),
+            _ => Requirement::new(CALL, DELEGATED).with_roles(USER_ADMINISTRATOR_OR_HIGHER),
+        }]
+    }
+
+    fn expect(
+        &self,
+        target: &Target<'_>,
+        _reads: Reads,
+        _facts: &mut Map<String, Value>,
+    ) -> Vec<Finding> {
+        if target.user.account_enabled == Some(false) {
+            return vec![Finding::nothing_to_send(
+                "already disabled: nothing to send",
+            )];
+        }
+        if target.synced() {
+            return vec![Finding::missing(
+                "synced from on-premises Active Directory: Graph cannot disable it (400); disable it on-premises and let sync carry it",
+            )];
+        }
+        target.privileged().into_iter().collect()
     }
 }
 
@@ -113,21 +164,11 @@ impl Prepared for State {
     }
 
     fn planned(&self, _earlier: &[Earlier<'_>]) -> StepReport {
-        match (&self.report, &self.request) {
-            (Some(report), _) => {
-                let mut r = report.clone();
-                if r.status == StepStatus::Already {
-                    r.detail = Some("the account is already disabled".into());
-                }
-                r
-            }
-            (None, Some(req)) => StepReport::new(
-                NAME,
-                StepStatus::Planned,
-                format!("would send {}", req.describe()),
-            ),
-            (None, None) => unreachable!("a step with no report has a request"),
+        let mut r = super::planned_one(NAME, self.report.as_ref(), self.request.as_ref());
+        if r.status == StepStatus::Already {
+            r.detail = Some("the account is already disabled".into());
         }
+        r
     }
 
     fn finish(&mut self, mut answers: Answers, _earlier: &[Earlier<'_>]) -> Progress {
@@ -174,6 +215,148 @@ impl Prepared for State {
         } else {
             verdict.problems.push("accountEnabled is still true".into());
             verdict.contradicts_write |= self.written;
+        }
+    }
+}
+
+/// `enable_account`, the undo: `PATCH /users/{id}` `{"accountEnabled": true}`, only if lockdown
+/// disabled it (the report says `done`, and the account was enabled before) and it is still as
+/// lockdown left it.
+struct Enable {
+    /// `accountEnabled` now, before the undo.
+    now: Option<bool>,
+    decision: Decision,
+    report: Option<StepReport>,
+    written: bool,
+}
+
+enum Decision {
+    Send(Request),
+    Report(StepReport),
+}
+
+const UNDO: &str = "enable_account";
+
+pub(super) fn undo(cx: &UserCx<'_>, record: Option<&Record>) -> Option<Box<dyn Prepared>> {
+    let now = cx.user.account_enabled;
+    let enable = || {
+        Decision::Send(Request::write(
+            UNDO,
+            users::enable(&cx.user.id),
+            "enable account",
+        ))
+    };
+    let decision = match record {
+        // Without a report the admin asked for exactly this.
+        None if now == Some(false) => enable(),
+        None => Decision::Report(StepReport::new(
+            UNDO,
+            StepStatus::Already,
+            "the account is already enabled".to_owned(),
+        )),
+        Some(record) => {
+            if record.status(NAME) != Some("done") {
+                // Lockdown did not disable it (it already was, or the step failed or was left
+                // out): nothing of lockdown's to undo.
+                return None;
+            }
+            if record.before.get("accountEnabled") == Some(&json!(false)) {
+                return None;
+            }
+            let left_disabled = record.after.get("accountEnabled") == Some(&json!(false));
+            match now {
+                Some(true) => Decision::Report(StepReport::new(
+                    UNDO,
+                    StepStatus::Already,
+                    "the account is already enabled".to_owned(),
+                )),
+                _ if left_disabled || cx.run.force => enable(),
+                _ => Decision::Report(StepReport::new(
+                    UNDO,
+                    StepStatus::Skipped,
+                    "changed since the lockdown: the report does not show lockdown leaving it disabled, so someone else may have disabled it since (pass --force to enable it anyway)".to_owned(),
+                )),
+            }
+        }
+    };
+    Some(Box::new(Enable {
+        now,
+        decision,
+        report: None,
+        written: false,
+    }))
+}
+
+impl Prepared for Enable {
+    fn before(&self, state: &mut Map<String, Value>) {
+        state.insert("accountEnabled".into(), json!(self.now));
+    }
+
+    fn requests(&self, _earlier: &[Earlier<'_>]) -> Vec<Request> {
+        match &self.decision {
+            Decision::Send(r) => vec![r.clone()],
+            Decision::Report(_) => Vec::new(),
+        }
+    }
+
+    fn planned(&self, _earlier: &[Earlier<'_>]) -> StepReport {
+        match &self.decision {
+            Decision::Send(r) => StepReport::new(
+                UNDO,
+                StepStatus::Planned,
+                format!("would send {}", r.describe()),
+            ),
+            Decision::Report(r) => r.clone(),
+        }
+    }
+
+    fn finish(&mut self, mut answers: Answers, _earlier: &[Earlier<'_>]) -> Progress {
+        self.report = Some(match &self.decision {
+            Decision::Report(r) => r.clone(),
+            Decision::Send(_) => match answers.take(UNDO) {
+                Ok(_) => {
+                    self.written = true;
+                    StepReport::new(
+                        UNDO,
+                        StepStatus::Done,
+                        "accountEnabled set to true: the user can sign in again".to_owned(),
+                    )
+                }
+                Err(e) => StepReport::failed(
+                    UNDO,
+                    "the account could not be enabled",
+                    crate::report::ErrorReport::from_graph(
+                        &e,
+                        hint(&e, false, TokenKind::Delegated).or_else(|| hints::common(&e)),
+                    ),
+                ),
+            },
+        });
+        Progress::Done
+    }
+
+    fn report(&self) -> Option<StepReport> {
+        self.report.clone()
+    }
+
+    fn verify(
+        &self,
+        user: &User,
+        _reads: &mut Answers,
+        after: &mut Map<String, Value>,
+        verdict: &mut Verdict,
+    ) {
+        after.insert("accountEnabled".into(), json!(user.account_enabled));
+        if !self.written {
+            return;
+        }
+        if user.account_enabled == Some(true) {
+            verdict.held.push("accountEnabled is true".into());
+        } else {
+            verdict
+                .problems
+                .push("accountEnabled is still false".into());
+            verdict.contradicts_write = true;
         }
     }
 }

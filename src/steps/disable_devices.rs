@@ -1,20 +1,42 @@
-//! `disable_devices`: list the user's registered devices
-//! (`GET /users/{id}/registeredDevices`, learn: graph/api/user-list-registereddevices) and
-//! disable each enabled one with `PATCH /devices/{id}` `{"accountEnabled": false}`
-//! (learn: graph/api/device-update). Undone by re-enabling each device it disabled.
+//! `disable_devices`: find the user's devices in two places and disable each one's Entra
+//! device with `PATCH` `{"accountEnabled": false}` (learn: graph/api/device-update).
+//!
+//! - The user's registered devices, `GET /users/{id}/registeredDevices`
+//!   (learn: graph/api/user-list-registereddevices). Learn lists application permissions as
+//!   not supported; it is asked with any token all the same, and a 403 there only means "not
+//!   available to this token".
+//! - The user's Intune managed devices, `GET /users/{id}/managedDevices`
+//!   (learn: graph/api/intune-devices-manageddevice-list), which an application may list with
+//!   `DeviceManagementManagedDevices.Read.All`. Each carries its Entra device's `deviceId`
+//!   (`azureADDeviceId`).
+//!
+//! Both are asked for every user, so a device enrolled in Intune but registered to nobody (or
+//! to someone else) is not missed. They are merged by `deviceId`: a registered device is
+//! disabled by object id (`PATCH /devices/{id}`), one only Intune knows by the alternate key
+//! (`PATCH /devices(deviceId='...')`, learn: graph/api/device-update, "You can address the
+//! device using either its id or deviceId"), read just before in the same ordered batch so the
+//! report says whether it was already disabled. A tenant without Intune (400 "Request not
+//! applicable to target tenant.") or a token without its permission (403) falls back to the
+//! registered devices, said once per run.
+//!
+//! Undone by re-enabling each device the report lists as `done` (by `id`, or by `deviceId`).
 
 use std::collections::HashMap;
 
 use serde_json::{json, Map, Value};
+use tracing::warn;
 
 use super::{
-    item, Answers, Earlier, Prepared, Progress, Read, Reads, Request, RunCx, Selected, Step,
-    UserCx, Verdict,
+    item, Answers, Earlier, Prepared, Progress, Read, Reads, Record, Request, RunCx, Selected,
+    Step, UserCx, Verdict,
 };
 use crate::auth::TokenKind;
-use crate::graph::devices::{self, Device};
+use crate::check::{Finding, Licence, Requirement, Target};
+use crate::graph::devices::{self, Device, DeviceObjectId};
+use crate::graph::managed_devices::{self, ManagedDevice, ManagedDeviceId};
+use crate::graph::paging::Items;
 use crate::graph::users::{User, UserId};
-use crate::graph::GraphError;
+use crate::graph::{GraphError, GraphResponse};
 use crate::hints::{self, Hint};
 use crate::report::{ErrorReport, ItemReport, StepReport, StepStatus};
 
@@ -22,6 +44,9 @@ pub struct DisableDevices;
 
 const NAME: &str = "disable_devices";
 const LIST: &str = "registeredDevices";
+const MANAGED: &str = "managedDevices";
+/// Said once per run: Intune cannot be asked in this tenant or with this token.
+const NO_INTUNE: &str = "disable_devices: Intune not available";
 
 impl Step for DisableDevices {
     fn name(&self) -> &'static str {
@@ -33,57 +58,103 @@ impl Step for DisableDevices {
     }
 
     fn action(&self) -> Option<&'static str> {
-        Some("disable registered devices")
+        Some("disable the user's devices")
     }
 
     fn reads(&self, who: &str, _cx: &RunCx) -> Vec<Read> {
-        vec![Read::paged(LIST, devices::list_registered(who))]
+        vec![
+            Read::paged(LIST, devices::list_registered(who)),
+            Read::paged(MANAGED, managed_devices::list_for_user(who)),
+        ]
     }
 
     fn prepare(&self, cx: &UserCx<'_>, mut reads: Reads, selected: Selected) -> Box<dyn Prepared> {
         let token = cx.run.token_kind;
+        let owner = cx.user.id.clone();
         if let Some(report) = selected.skipped_report(NAME) {
             return Box::new(State {
                 token,
-                owner: cx.user.id.clone(),
-                listed: None,
+                owner,
+                found: None,
                 requests: Vec::new(),
                 report: Some(report),
                 results: HashMap::new(),
+                looked_up: HashMap::new(),
             });
         }
-        let listed = match reads
-            .take(LIST)
-            .and_then(|r| r.json::<crate::graph::paging::Items>())
-        {
-            Ok(items) => devices::from_directory_objects(items.value),
-            Err(e) => Err(e),
+        let (entra, registered) = answer(
+            items(reads.take(LIST)).and_then(devices::from_directory_objects),
+            // Learn lists application permissions as not supported; a delegated token without
+            // the permission answers the same. Either way Intune may still know the devices.
+            |e| e.status() == Some(403),
+        );
+        let (intune, managed) = answer(
+            items(reads.take(MANAGED)).and_then(managed_devices::from_items),
+            managed_devices::is_unavailable,
+        );
+        if let Source::NotAvailable(e) = &intune {
+            if cx.run.notices.first(NO_INTUNE) {
+                warn!("{}", no_intune_notice(e));
+            }
+        }
+        let found = Found {
+            entries: merge(registered, managed),
+            entra,
+            intune,
         };
-        let requests: Vec<Request> = match &listed {
-            Ok(list) => list
-                .iter()
-                .filter(|d| d.account_enabled != Some(false))
-                .map(|d| Request::write(d.id.0.clone(), devices::disable(&d.id), "disable devices"))
-                .collect(),
-            Err(_) => Vec::new(),
-        };
-        let report = match &listed {
-            Err(e) => Some(StepReport::failed(
-                NAME,
-                "the user's registered devices could not be listed",
-                ErrorReport::from_graph(e, list_hint(e, token).or_else(|| hints::common(e))),
-            )),
-            Ok(list) if requests.is_empty() => Some(device_step(list, &HashMap::new(), token)),
-            Ok(_) => None,
+        let mut requests = Vec::new();
+        for (n, e) in found.entries.iter().enumerate() {
+            match (&e.object_id, &e.device_id) {
+                (Some(id), _) if e.account_enabled != Some(false) => requests.push(Request::write(
+                    n.to_string(),
+                    devices::disable(id),
+                    "disable devices",
+                )),
+                (None, Some(device_id)) => {
+                    // Read it first, in the same ordered batch: whether it was already
+                    // disabled, and its object id, for the report and an undo.
+                    requests.push(Request::read(
+                        Read::one(lookup_tag(n), devices::get_by_device_id(device_id)),
+                        "read device",
+                    ));
+                    requests.push(Request::write(
+                        n.to_string(),
+                        devices::disable_by_device_id(device_id),
+                        "disable devices",
+                    ));
+                }
+                _ => {}
+            }
+        }
+        let report = if !found.listed() {
+            Some(nothing_listed(&found, token))
+        } else if requests.is_empty() {
+            Some(device_step(&found, &HashMap::new(), &HashMap::new(), token))
+        } else {
+            None
         };
         Box::new(State {
             token,
-            owner: cx.user.id.clone(),
-            listed: Some(listed),
+            owner,
+            found: Some(found),
             requests,
             report,
             results: HashMap::new(),
+            looked_up: HashMap::new(),
         })
+    }
+
+    fn undo_reads(&self, id: &str, record: Option<&Record>, _cx: &RunCx) -> Vec<Read> {
+        undo_reads(id, record)
+    }
+
+    fn prepare_undo(
+        &self,
+        cx: &UserCx<'_>,
+        reads: Reads,
+        record: Option<&Record>,
+    ) -> Option<Box<dyn Prepared>> {
+        undo(cx, reads, record)
     }
 
     fn change_line(
@@ -95,53 +166,497 @@ impl Step for DisableDevices {
             before.get("devices")?.as_array()?,
             after.get("devices")?.as_array()?,
         );
-        let enabled = |d: &Vec<Value>| {
-            d.iter()
-                .filter(|x| x["accountEnabled"] != json!(false))
-                .count()
+        // A device found through Intune only was not read before the run: say so rather than
+        // count it either way.
+        let count = |d: &Vec<Value>| {
+            let enabled = d
+                .iter()
+                .filter(|x| x["accountEnabled"] == json!(true))
+                .count();
+            let unread = d.iter().filter(|x| x["accountEnabled"].is_null()).count();
+            match unread {
+                0 => format!("{enabled} of {}", d.len()),
+                n => format!("{enabled} of {} ({n} not read)", d.len()),
+            }
         };
-        Some(format!(
-            "devices enabled: {} of {} -> {} of {}",
-            enabled(b),
-            b.len(),
-            enabled(a),
-            a.len()
-        ))
+        Some(format!("devices enabled: {} -> {}", count(b), count(a)))
+    }
+
+    // learn: graph/api/user-list-registereddevices (delegated only), graph/api/
+    // intune-devices-manageddevice-list (DeviceManagementManagedDevices.Read.All, an Intune
+    // licence), graph/api/device-update (Device.ReadWrite.All; delegated: Directory.AccessAsUser.All
+    // and Cloud Device Administrator or Intune Administrator).
+    fn requires(&self, cx: &RunCx) -> Vec<Requirement> {
+        const INTUNE_LIST: &[&[&str]] = &[
+            &["DeviceManagementManagedDevices.Read.All"],
+            &["DeviceManagementManagedDevices.ReadWrite.All"],
+        ];
+        const LIST: &[&[&str]] = &[
+            &["Directory.Read.All"],
+            &["User.Read.All"],
+            &["User.ReadBasic.All"],
+            &["User.ReadWrite.All"],
+            &["Directory.ReadWrite.All"],
+            &["Directory.AccessAsUser.All"],
+        ];
+        const APP_WRITE: &[&[&str]] = &[&["Device.ReadWrite.All"], &["Directory.ReadWrite.All"]];
+        const DELEGATED_WRITE: &[&[&str]] = &[
+            &["Directory.AccessAsUser.All"],
+            &["Device.ReadWrite.All"],
+            &["Directory.ReadWrite.All"],
+        ];
+        const ROLES: &[&str] = &[
+            "Cloud Device Administrator",
+            "Intune Administrator",
+            "Global Administrator",
+        ];
+        const WRITE: &str = "PATCH /devices/{id} accountEnabled";
+        match cx.token_kind {
+            // An application cannot list registered devices: it finds them through Intune.
+            TokenKind::AppOnly => vec![
+                Requirement::new(
+                    "GET /users/{id}/managedDevices (an application cannot list registered devices)",
+                    INTUNE_LIST,
+                )
+                .with_licence(Licence::Intune),
+                Requirement::new(WRITE, APP_WRITE),
+            ],
+            _ => vec![
+                Requirement::new("GET /users/{id}/registeredDevices", LIST),
+                Requirement::new(WRITE, DELEGATED_WRITE).with_roles(ROLES),
+            ],
+        }
+    }
+
+    /// From the same two listings a run reads: how many devices this token sees, and the ones
+    /// Graph will not let it disable (hybrid joined; other than Windows for an application).
+    fn expect(
+        &self,
+        target: &Target<'_>,
+        mut reads: Reads,
+        facts: &mut Map<String, Value>,
+    ) -> Vec<Finding> {
+        let token = target.run.token_kind;
+        let (entra, registered) = answer(
+            items(reads.take(LIST)).and_then(devices::from_directory_objects),
+            |e| e.status() == Some(403),
+        );
+        let (intune, managed) = answer(
+            items(reads.take(MANAGED)).and_then(managed_devices::from_items),
+            managed_devices::is_unavailable,
+        );
+        facts.insert(
+            "registeredDevices".into(),
+            if entra.is_listed() {
+                json!(registered.len())
+            } else {
+                Value::Null
+            },
+        );
+        if intune.is_listed() {
+            facts.insert("managedDevices".into(), json!(managed.len()));
+        }
+        let found = Found {
+            entries: merge(registered, managed),
+            entra,
+            intune,
+        };
+        let mut out = Vec::new();
+        if !found.listed() {
+            let failed = [&found.entra, &found.intune]
+                .into_iter()
+                .find_map(|s| match s {
+                    Source::Failed(e) => Some(e),
+                    _ => None,
+                });
+            out.push(match failed {
+                Some(e) => Finding::unknown(format!(
+                    "the user's devices could not be listed ({}), so lockdown cannot tell",
+                    crate::graph::short_reason(e)
+                )),
+                None => Finding::missing(match found.entra.error() {
+                    Some(e) => list_hint(e, token).map(|h| h.0).unwrap_or_else(|| {
+                        "the user's devices cannot be listed with this token".into()
+                    }),
+                    None => "the user's devices cannot be listed with this token".into(),
+                }),
+            });
+            return out;
+        }
+        if let Some(e) = found.failure(token) {
+            out.push(Finding::unknown(format!(
+                "one of the device listings failed ({} {}): devices may be missed",
+                e.status.map(|s| s.to_string()).unwrap_or_default(),
+                e.code
+            )));
+        }
+        let enabled: Vec<&Entry> = found
+            .entries
+            .iter()
+            .filter(|e| e.in_entra() && e.account_enabled != Some(false))
+            .collect();
+        let hybrid = enabled
+            .iter()
+            .filter(|e| e.on_premises_sync_enabled == Some(true))
+            .count();
+        if hybrid > 0 {
+            out.push(Finding::missing(format!(
+                "{hybrid} hybrid-joined device(s) synced from on-premises Active Directory: Graph cannot disable them (400); disable their computer objects there"
+            )));
+        }
+        if token == TokenKind::AppOnly {
+            let other = enabled
+                .iter()
+                .filter(|e| {
+                    !e.operating_system
+                        .as_deref()
+                        .is_some_and(|os| os.to_ascii_lowercase().starts_with("windows"))
+                })
+                .count();
+            if other > 0 {
+                out.push(Finding::missing(format!(
+                    "{other} device(s) other than Windows: application tokens can disable only Windows devices (use a delegated sign-in, or Intune)"
+                )));
+            }
+        }
+        out
     }
 }
 
-struct State {
-    token: TokenKind,
-    owner: UserId,
-    /// `None` when a flag left the step out (nothing was listed).
-    listed: Option<Result<Vec<Device>, GraphError>>,
-    requests: Vec<Request>,
-    report: Option<StepReport>,
-    /// Each written device's answer, by device object id.
-    results: HashMap<String, Result<(), GraphError>>,
+fn items(answer: Result<GraphResponse, GraphError>) -> Result<Vec<Value>, GraphError> {
+    answer.and_then(|r| r.json::<Items>()).map(|i| i.value)
 }
 
-impl State {
-    fn devices(&self) -> Option<&[Device]> {
-        match &self.listed {
-            Some(Ok(list)) => Some(list),
+fn lookup_tag(n: usize) -> String {
+    format!("lookup/{n}")
+}
+
+fn reread_tag(n: usize) -> String {
+    format!("intune/{n}")
+}
+
+/// How one of the two places answered.
+#[derive(Debug)]
+enum Source {
+    Listed,
+    /// The token or the tenant cannot use it (403; for Intune also no licence).
+    NotAvailable(GraphError),
+    /// Any other failure: devices may have been missed.
+    Failed(GraphError),
+}
+
+impl Source {
+    fn is_listed(&self) -> bool {
+        matches!(self, Source::Listed)
+    }
+
+    fn error(&self) -> Option<&GraphError> {
+        match self {
+            Source::Listed => None,
+            Source::NotAvailable(e) | Source::Failed(e) => Some(e),
+        }
+    }
+
+    fn as_str(&self) -> &'static str {
+        match self {
+            Source::Listed => "listed",
+            Source::NotAvailable(_) => "not_available",
+            Source::Failed(_) => "failed",
+        }
+    }
+}
+
+fn answer<T>(
+    listed: Result<Vec<T>, GraphError>,
+    unavailable: impl Fn(&GraphError) -> bool,
+) -> (Source, Vec<T>) {
+    match listed {
+        Ok(list) => (Source::Listed, list),
+        Err(e) if unavailable(&e) => (Source::NotAvailable(e), Vec::new()),
+        Err(e) => (Source::Failed(e), Vec::new()),
+    }
+}
+
+/// Where a device was found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Origin {
+    Entra,
+    Intune,
+    Both,
+}
+
+impl Origin {
+    fn as_str(self) -> &'static str {
+        match self {
+            Origin::Entra => "entra",
+            Origin::Intune => "intune",
+            Origin::Both => "both",
+        }
+    }
+}
+
+/// One device of the user, from either place or both.
+#[derive(Debug, Clone)]
+struct Entry {
+    /// The Entra object id: from the registered-devices listing (an Intune-only device is
+    /// addressed by `device_id`).
+    object_id: Option<DeviceObjectId>,
+    /// The Entra `deviceId`; `None` for an Intune device not registered in Entra ID.
+    device_id: Option<String>,
+    managed_device_id: Option<ManagedDeviceId>,
+    display_name: Option<String>,
+    operating_system: Option<String>,
+    /// As listed; not read for a device only Intune knows.
+    account_enabled: Option<bool>,
+    trust_type: Option<String>,
+    on_premises_sync_enabled: Option<bool>,
+    origin: Origin,
+}
+
+impl Entry {
+    fn registered(d: Device) -> Entry {
+        Entry {
+            object_id: Some(d.id),
+            device_id: d.device_id,
+            managed_device_id: None,
+            display_name: d.display_name,
+            operating_system: d.operating_system,
+            account_enabled: d.account_enabled,
+            trust_type: d.trust_type,
+            on_premises_sync_enabled: d.on_premises_sync_enabled,
+            origin: Origin::Entra,
+        }
+    }
+
+    fn managed(m: ManagedDevice) -> Entry {
+        Entry {
+            object_id: None,
+            device_id: m.entra_device_id().map(str::to_owned),
+            managed_device_id: Some(m.id),
+            display_name: m.device_name,
+            operating_system: m.operating_system,
+            account_enabled: None,
+            trust_type: None,
+            on_premises_sync_enabled: None,
+            origin: Origin::Intune,
+        }
+    }
+
+    /// It has an Entra device to disable.
+    fn in_entra(&self) -> bool {
+        self.object_id.is_some() || self.device_id.is_some()
+    }
+
+    fn name(&self) -> &str {
+        self.display_name
+            .as_deref()
+            .or(self.device_id.as_deref())
+            .or(self.managed_device_id.as_ref().map(|m| m.0.as_str()))
+            .unwrap_or("unnamed device")
+    }
+
+    /// `ADELEV-LAPTOP (Windows, Intune-managed)`.
+    fn label(&self) -> String {
+        let os = self.operating_system.as_deref().unwrap_or("unknown OS");
+        if self.managed_device_id.is_some() {
+            format!("{} ({os}, Intune-managed)", self.name())
+        } else {
+            format!("{} ({os})", self.name())
+        }
+    }
+
+    /// The item's fields in the report; `id` is the Entra object id (from the listing, or
+    /// from the read just before the write for a device found through Intune only).
+    fn fields(&self, looked_up: Option<&Device>) -> Map<String, Value> {
+        let id = self
+            .object_id
+            .as_ref()
+            .or(looked_up.map(|d| &d.id))
+            .map(|id| id.0.clone());
+        let mut m = Map::new();
+        m.insert("id".into(), json!(id));
+        m.insert("displayName".into(), json!(self.display_name));
+        m.insert("operatingSystem".into(), json!(self.operating_system));
+        if let Some(device_id) = &self.device_id {
+            m.insert("deviceId".into(), json!(device_id));
+        }
+        m.insert("source".into(), json!(self.origin.as_str()));
+        if let Some(managed) = &self.managed_device_id {
+            m.insert("managedDeviceId".into(), json!(managed.0));
+        }
+        m
+    }
+
+    /// What an undo needs, for an Entra device: how to address it, where it was found, and
+    /// whether it was enabled (`null` when it was not read).
+    fn snapshot(&self, object_id: Option<&DeviceObjectId>, enabled: Option<bool>) -> Value {
+        let mut m = Map::new();
+        m.insert("id".into(), json!(object_id.map(|id| &id.0)));
+        if let Some(device_id) = &self.device_id {
+            m.insert("deviceId".into(), json!(device_id));
+        }
+        m.insert("source".into(), json!(self.origin.as_str()));
+        if let Some(managed) = &self.managed_device_id {
+            m.insert("managedDeviceId".into(), json!(managed.0));
+        }
+        m.insert("accountEnabled".into(), json!(enabled));
+        Value::Object(m)
+    }
+}
+
+/// The registered devices, then Intune's, one entry per Entra device: an Intune device whose
+/// `azureADDeviceId` is a registered device's `deviceId` is that device (`both`), and two
+/// Intune records of one Entra device are one entry.
+fn merge(registered: Vec<Device>, managed: Vec<ManagedDevice>) -> Vec<Entry> {
+    let mut entries: Vec<Entry> = registered.into_iter().map(Entry::registered).collect();
+    for m in managed {
+        let same = m.entra_device_id().and_then(|id| {
+            entries.iter_mut().find(|e| {
+                e.device_id
+                    .as_deref()
+                    .is_some_and(|d| d.eq_ignore_ascii_case(id))
+            })
+        });
+        match same {
+            Some(e) => {
+                if e.origin == Origin::Entra {
+                    e.origin = Origin::Both;
+                }
+                if e.managed_device_id.is_none() {
+                    e.managed_device_id = Some(m.id);
+                }
+            }
+            None => entries.push(Entry::managed(m)),
+        }
+    }
+    entries
+}
+
+/// What was found, and how each place answered.
+struct Found {
+    entra: Source,
+    intune: Source,
+    entries: Vec<Entry>,
+}
+
+impl Found {
+    fn listed(&self) -> bool {
+        self.entra.is_listed() || self.intune.is_listed()
+    }
+
+    /// A place that failed for another reason than availability: devices may be missing.
+    fn failure(&self, token: TokenKind) -> Option<ErrorReport> {
+        match (&self.entra, &self.intune) {
+            (Source::Failed(e), _) => Some(ErrorReport::from_graph(
+                e,
+                list_hint(e, token).or_else(|| hints::common(e)),
+            )),
+            (_, Source::Failed(e)) => Some(ErrorReport::from_graph(e, hints::common(e))),
             _ => None,
         }
     }
+
+    fn sources(&self) -> Value {
+        json!({"entra": self.entra.as_str(), "intune": self.intune.as_str()})
+    }
+
+    /// What the detail adds about the places that did not answer.
+    fn notes(&self) -> String {
+        let mut notes = String::new();
+        match (&self.entra, self.intune.is_listed()) {
+            (Source::NotAvailable(_), true) => notes.push_str(
+                "; the user's registered devices are not available to this token (403): only Intune's were looked for",
+            ),
+            (Source::Failed(_), _) => {
+                notes.push_str("; the user's registered devices could not be listed")
+            }
+            _ => {}
+        }
+        match (&self.intune, self.entra.is_listed()) {
+            (Source::NotAvailable(e), true) => notes.push_str(&format!(
+                "; Intune not available ({}): registered devices only",
+                short(e)
+            )),
+            (Source::Failed(_), _) => {
+                notes.push_str("; Intune managed devices could not be listed")
+            }
+            _ => {}
+        }
+        notes
+    }
+
+    fn none_found(&self) -> &'static str {
+        match (self.entra.is_listed(), self.intune.is_listed()) {
+            (true, true) => "no registered or Intune-managed devices",
+            (true, false) => "no registered devices",
+            _ => "no Intune-managed devices",
+        }
+    }
+}
+
+/// `400 BadRequest`.
+fn short(e: &GraphError) -> String {
+    match e.status() {
+        Some(s) => format!("{s} {}", e.code()),
+        None => e.code(),
+    }
+}
+
+fn no_intune_notice(e: &GraphError) -> String {
+    let why = if managed_devices::is_not_licensed(e) {
+        "the tenant has no Intune licence: Graph answers 400 \"Request not applicable to target tenant.\"".to_owned()
+    } else {
+        format!(
+            "{}: the token needs DeviceManagementManagedDevices.Read.All (and, signed in as a user, an Intune role)",
+            short(e)
+        )
+    };
+    format!("Intune managed devices cannot be listed ({why}); devices are found through the users' registered devices only")
+}
+
+/// Neither place answered: the step fails, and the hint says what would make either work.
+fn nothing_listed(found: &Found, token: TokenKind) -> StepReport {
+    let err = match (&found.entra, &found.intune) {
+        (Source::Failed(e), _) | (Source::NotAvailable(_), Source::Failed(e)) => e,
+        (entra, intune) => entra
+            .error()
+            .or(intune.error())
+            .expect("neither place listed"),
+    };
+    let hint = match (&found.entra, &found.intune) {
+        (Source::NotAvailable(_), Source::NotAvailable(intune)) => {
+            hints::hint(match (token, managed_devices::is_not_licensed(intune)) {
+                (TokenKind::Delegated, _) => "the token needs Directory.Read.All (or Device.Read.All) to list the user's registered devices, or DeviceManagementManagedDevices.Read.All and an Intune role to find them through Intune".to_owned(),
+                (_, true) => "Graph does not let an application list a user's registered devices, and this tenant has no Intune licence (Intune lists them to an application with DeviceManagementManagedDevices.Read.All): run with a delegated sign-in (--auth azure-cli), or pass --skip-devices".to_owned(),
+                (_, false) => "Graph does not let an application list a user's registered devices: grant the app DeviceManagementManagedDevices.Read.All to find them through Intune, or run with a delegated sign-in (--auth azure-cli), or pass --skip-devices".to_owned(),
+            })
+        }
+        _ => list_hint(err, token).or_else(|| hints::common(err)),
+    };
+    let mut report = StepReport::failed(
+        NAME,
+        format!(
+            "the user's devices could not be listed: registered devices {}, Intune {}",
+            found.entra.error().map(short).unwrap_or_default(),
+            found.intune.error().map(short).unwrap_or_default()
+        ),
+        ErrorReport::from_graph(err, hint),
+    );
+    report.extra.insert("sources".into(), found.sources());
+    report
 }
 
 fn list_hint(err: &GraphError, token: TokenKind) -> Option<Hint> {
     match err.status()? {
         403 if token != TokenKind::Delegated => hints::hint(
-            "Graph does not support listing a user's registered devices with application permissions: run with a delegated sign-in (--auth azure-cli), or pass --skip devices and disable devices in Intune",
+            "Graph does not support listing a user's registered devices with application permissions: grant DeviceManagementManagedDevices.Read.All to find them through Intune, run with a delegated sign-in (--auth azure-cli), or pass --skip-devices",
         ),
         403 => hints::hint("the token needs Directory.Read.All (or Device.Read.All)"),
         _ => None,
     }
 }
 
-fn disable_hint(err: &GraphError, device: &Device) -> Option<Hint> {
-    let synced = device.on_premises_sync_enabled == Some(true);
+fn disable_hint(err: &GraphError, synced: bool) -> Option<Hint> {
     if hints::is_on_premises_mastered(err) || (synced && err.status() == Some(400)) {
         return hints::hint(
             "this device is synced from on-premises Active Directory (hybrid joined): disable its computer object there and let sync carry it to Entra",
@@ -160,41 +675,30 @@ fn disable_hint(err: &GraphError, device: &Device) -> Option<Hint> {
     }
 }
 
-fn label(d: &Device) -> String {
-    format!(
-        "{} ({})",
-        d.name(),
-        d.operating_system.as_deref().unwrap_or("unknown OS")
-    )
-}
-
-fn fields(d: &Device) -> Map<String, Value> {
-    let mut m = Map::new();
-    m.insert("id".into(), json!(d.id.0));
-    m.insert("displayName".into(), json!(d.display_name));
-    m.insert("operatingSystem".into(), json!(d.operating_system));
-    m
-}
-
-fn snapshot(list: &[Device]) -> Value {
-    Value::Array(
-        list.iter()
-            .map(|d| json!({"id": d.id.0, "accountEnabled": d.account_enabled}))
-            .collect(),
-    )
-}
-
-/// The step from each written device's answer; devices not written were already disabled.
+/// The step from each write's answer. Devices not written were already disabled, or are not
+/// registered in Entra ID (an Intune record only: nothing to disable there).
 fn device_step(
-    list: &[Device],
-    results: &HashMap<String, Result<(), GraphError>>,
-    _token: TokenKind,
+    found: &Found,
+    results: &HashMap<usize, Result<(), GraphError>>,
+    looked_up: &HashMap<usize, Device>,
+    token: TokenKind,
 ) -> StepReport {
+    let list = &found.entries;
     let mut items: Vec<ItemReport> = Vec::with_capacity(list.len());
-    let (mut done, mut already, mut failed) = (0usize, 0usize, 0usize);
-    for d in list {
-        let (status, err) = match results.get(&d.id.0) {
+    let (mut done, mut already, mut outside, mut failed) = (0usize, 0usize, 0usize, 0usize);
+    for (n, e) in list.iter().enumerate() {
+        let read = looked_up.get(&n);
+        let (status, err) = match results.get(&n) {
+            None if !e.in_entra() => {
+                outside += 1;
+                (StepStatus::Skipped, None)
+            }
             None => {
+                already += 1;
+                (StepStatus::Already, None)
+            }
+            // Read just before the write: it was disabled already.
+            Some(Ok(())) if read.is_some_and(|d| d.account_enabled == Some(false)) => {
                 already += 1;
                 (StepStatus::Already, None)
             }
@@ -202,23 +706,46 @@ fn device_step(
                 done += 1;
                 (StepStatus::Done, None)
             }
-            Some(Err(e)) => {
+            // Intune knows a deviceId Entra does not (deleted, or never registered).
+            Some(Err(err)) if e.object_id.is_none() && err.is_not_found() => {
+                outside += 1;
+                let hint = hints::hint(
+                    "no Entra device has this deviceId (deleted, or never registered): there is nothing to disable in Entra ID; lock or retire it in Intune",
+                );
+                (
+                    StepStatus::Skipped,
+                    Some(ErrorReport::from_graph(err, hint)),
+                )
+            }
+            Some(Err(err)) => {
                 failed += 1;
-                let hint = disable_hint(e, d).or_else(|| hints::common(e));
-                (StepStatus::Failed, Some(ErrorReport::from_graph(e, hint)))
+                let synced = e
+                    .on_premises_sync_enabled
+                    .or(read.and_then(|d| d.on_premises_sync_enabled))
+                    == Some(true);
+                let hint = disable_hint(err, synced).or_else(|| hints::common(err));
+                (StepStatus::Failed, Some(ErrorReport::from_graph(err, hint)))
             }
         };
-        items.push(item(fields(d), label(d), status, err));
+        let mut fields = e.fields(read);
+        if !e.in_entra() {
+            fields.insert(
+                "note".into(),
+                json!("not registered in Entra ID: nothing to disable there"),
+            );
+        }
+        items.push(item(fields, e.label(), status, err));
     }
-    let status = if failed > 0 {
+    let failure = found.failure(token);
+    let status = if failed > 0 || failure.is_some() {
         StepStatus::Failed
     } else if done > 0 {
         StepStatus::Done
     } else {
         StepStatus::Already
     };
-    let detail = if list.is_empty() {
-        "no registered devices".to_owned()
+    let mut detail = if list.is_empty() {
+        found.none_found().to_owned()
     } else {
         let mut parts = Vec::new();
         if done > 0 {
@@ -227,69 +754,137 @@ fn device_step(
         if already > 0 {
             parts.push(format!("{already} already disabled"));
         }
+        if outside > 0 {
+            parts.push(format!("{outside} not in Entra ID"));
+        }
         if failed > 0 {
             parts.push(format!("{failed} could not be disabled"));
         }
         format!("{} device(s): {}", list.len(), parts.join(", "))
     };
-    StepReport::new(NAME, status, detail).with_items("devices", items)
+    detail.push_str(&found.notes());
+    let mut report = StepReport::new(NAME, status, detail).with_items("devices", items);
+    report.error = failure;
+    report.extra.insert("sources".into(), found.sources());
+    report
+}
+
+struct State {
+    token: TokenKind,
+    owner: UserId,
+    /// `None` when a flag left the step out (nothing was listed).
+    found: Option<Found>,
+    /// Tagged with the entry's index (`lookup/{n}` for the read before an Intune-only write).
+    requests: Vec<Request>,
+    report: Option<StepReport>,
+    /// Each written entry's answer, by index.
+    results: HashMap<usize, Result<(), GraphError>>,
+    /// Intune-only entries as read just before their write, by index.
+    looked_up: HashMap<usize, Device>,
+}
+
+impl State {
+    fn entries(&self) -> &[Entry] {
+        self.found.as_ref().map_or(&[], |f| &f.entries)
+    }
+
+    /// Entries written (by index), and whether any of them was a registered device.
+    fn written(&self) -> (Vec<usize>, bool) {
+        let written: Vec<usize> = self
+            .requests
+            .iter()
+            .filter(|r| r.req.method.is_write())
+            .filter_map(|r| r.tag.parse().ok())
+            .collect();
+        let registered = written
+            .iter()
+            .any(|n| self.entries()[*n].object_id.is_some());
+        (written, registered)
+    }
 }
 
 impl Prepared for State {
     fn before(&self, state: &mut Map<String, Value>) {
-        if let Some(list) = self.devices() {
-            state.insert("devices".into(), snapshot(list));
+        if let Some(found) = &self.found {
+            if found.listed() {
+                let list = found
+                    .entries
+                    .iter()
+                    .filter(|e| e.in_entra())
+                    .map(|e| e.snapshot(e.object_id.as_ref(), e.account_enabled))
+                    .collect();
+                state.insert("devices".into(), Value::Array(list));
+            }
         }
     }
 
     fn facts(&self, json: &mut Map<String, Value>, text: &mut Vec<String>) {
-        match &self.listed {
-            Some(Ok(list)) => {
-                json.insert(
-                    "devices".into(),
-                    Value::Array(
-                        list.iter()
-                            .map(|d| {
-                                json!({
-                                    "id": d.id.0,
-                                    "displayName": d.display_name,
-                                    "operatingSystem": d.operating_system,
-                                    "accountEnabled": d.account_enabled,
-                                    "trustType": d.trust_type,
-                                })
-                            })
-                            .collect(),
-                    ),
-                );
-                text.push(format!("registered devices:  {}", list.len()));
-                for d in list {
-                    text.push(format!(
-                        "  - {}: {}",
-                        label(d),
-                        if d.account_enabled == Some(false) {
-                            "disabled"
-                        } else {
-                            "enabled"
-                        }
-                    ));
-                }
+        let Some(found) = &self.found else {
+            return;
+        };
+        if found.listed() {
+            let list = &found.entries;
+            json.insert(
+                "devices".into(),
+                Value::Array(
+                    list.iter()
+                        .map(|e| {
+                            let mut m = e.fields(None);
+                            m.insert("accountEnabled".into(), json!(e.account_enabled));
+                            m.insert("trustType".into(), json!(e.trust_type));
+                            Value::Object(m)
+                        })
+                        .collect(),
+                ),
+            );
+            let managed = list
+                .iter()
+                .filter(|e| e.managed_device_id.is_some())
+                .count();
+            let registered = list.iter().filter(|e| e.origin != Origin::Intune).count();
+            text.push(format!(
+                "devices:             {} ({registered} registered, {managed} in Intune)",
+                list.len()
+            ));
+            for e in list {
+                let state = match (e.in_entra(), e.account_enabled) {
+                    (false, _) => "not registered in Entra ID",
+                    (true, Some(false)) => "disabled",
+                    (true, Some(true)) => "enabled",
+                    (true, None) => "found through Intune (Entra state not read)",
+                };
+                text.push(format!("  - {}: {state}", e.label()));
             }
-            Some(Err(e)) => {
-                let err = ErrorReport::from_graph(
-                    e,
-                    list_hint(e, self.token).or_else(|| hints::common(e)),
-                );
-                text.push(format!(
-                    "registered devices:  could not be listed ({} {})",
-                    err.status.map(|s| s.to_string()).unwrap_or_default(),
-                    err.code
-                ));
-                if let Some(h) = &err.hint {
-                    text.push(format!("  hint: {h}"));
-                }
-                json.insert("devicesError".into(), json!(err));
+        }
+        for (what, key, source) in [
+            ("registered devices:  ", "devicesError", &found.entra),
+            (
+                "Intune devices:      ",
+                "managedDevicesError",
+                &found.intune,
+            ),
+        ] {
+            let Some(e) = source.error() else { continue };
+            let hint = if key == "devicesError" {
+                list_hint(e, self.token)
+            } else if managed_devices::is_not_licensed(e) {
+                hints::hint("the tenant has no Intune licence")
+            } else if e.status() == Some(403) {
+                hints::hint("the token needs DeviceManagementManagedDevices.Read.All (and, signed in as a user, an Intune role)")
+            } else {
+                None
+            };
+            let err = ErrorReport::from_graph(e, hint.or_else(|| hints::common(e)));
+            let how = if matches!(source, Source::NotAvailable(_)) {
+                "not available"
+            } else {
+                "could not be listed"
+            };
+            text.push(format!("{what}{how} ({})", short(e)));
+            if let Some(h) = &err.hint {
+                text.push(format!("  hint: {h}"));
             }
-            None => {}
+            json.insert(key.into(), json!(err));
         }
     }
 
@@ -301,38 +896,56 @@ impl Prepared for State {
     }
 
     fn planned(&self, _earlier: &[Earlier<'_>]) -> StepReport {
-        let list = match (&self.report, self.devices()) {
+        let found = match (&self.report, &self.found) {
             (Some(report), _) if report.status != StepStatus::Already => return report.clone(),
-            (_, Some(list)) => list,
+            (_, Some(found)) => found,
             (Some(report), None) => return report.clone(),
-            (None, None) => unreachable!("listed devices or a report"),
+            (None, None) => unreachable!("devices were listed, or a report says why not"),
         };
-        let planned = self.requests.len();
-        let items = list
+        let writes: Vec<usize> = self.written().0;
+        let items = found
+            .entries
             .iter()
-            .map(|d| {
-                let status = if d.account_enabled == Some(false) {
-                    StepStatus::Already
-                } else {
+            .enumerate()
+            .map(|(n, e)| {
+                let status = if writes.contains(&n) {
                     StepStatus::Planned
+                } else if !e.in_entra() {
+                    StepStatus::Skipped
+                } else {
+                    StepStatus::Already
                 };
-                item(fields(d), label(d), status, None)
+                item(e.fields(None), e.label(), status, None)
             })
             .collect();
-        let detail = if list.is_empty() {
-            "no registered devices".to_owned()
+        let mut detail = if found.entries.is_empty() {
+            found.none_found().to_owned()
         } else {
+            let by_key = found
+                .entries
+                .iter()
+                .any(|e| e.object_id.is_none() && e.in_entra());
             format!(
-                "would send PATCH /v1.0/devices/{{id}} {{\"accountEnabled\":false}} for {planned} of {} device(s)",
-                list.len()
+                "would send PATCH /v1.0/devices/{{id}}{} {{\"accountEnabled\":false}} for {} of {} device(s)",
+                if by_key {
+                    " (or /devices(deviceId='{deviceId}') for a device found through Intune only)"
+                } else {
+                    ""
+                },
+                writes.len(),
+                found.entries.len()
             )
         };
-        let status = if planned > 0 {
-            StepStatus::Planned
-        } else {
+        detail.push_str(&found.notes());
+        let status = if writes.is_empty() {
             StepStatus::Already
+        } else {
+            StepStatus::Planned
         };
-        StepReport::new(NAME, status, detail).with_items("devices", items)
+        let mut report = StepReport::new(NAME, status, detail).with_items("devices", items);
+        report.error = found.failure(self.token);
+        report.extra.insert("sources".into(), found.sources());
+        report
     }
 
     fn finish(&mut self, mut answers: Answers, _earlier: &[Earlier<'_>]) -> Progress {
@@ -340,11 +953,22 @@ impl Prepared for State {
             return Progress::Done;
         }
         for r in &self.requests {
-            self.results
-                .insert(r.tag.clone(), answers.take(&r.tag).map(|_| ()));
+            let answer = answers.take(&r.tag);
+            if let Some(n) = r.tag.strip_prefix("lookup/") {
+                if let (Ok(n), Ok(device)) = (n.parse(), answer.and_then(|a| devices::decode(&a))) {
+                    self.looked_up.insert(n, device);
+                }
+            } else if let Ok(n) = r.tag.parse() {
+                self.results.insert(n, answer.map(|_| ()));
+            }
         }
-        let list = self.devices().expect("writes come from a listing");
-        self.report = Some(device_step(list, &self.results, self.token));
+        let found = self.found.as_ref().expect("writes come from a listing");
+        self.report = Some(device_step(
+            found,
+            &self.results,
+            &self.looked_up,
+            self.token,
+        ));
         Progress::Done
     }
 
@@ -353,13 +977,25 @@ impl Prepared for State {
     }
 
     fn verify_reads(&self) -> Vec<Read> {
-        match (&self.report, self.devices()) {
-            // Re-list only when there were devices to disable.
-            (None, Some(_)) if !self.requests.is_empty() => {
-                vec![Read::paged(LIST, devices::list_registered(&self.owner.0))]
-            }
-            _ => Vec::new(),
+        if self.report.is_some() && self.results.is_empty() {
+            return Vec::new();
         }
+        let (written, registered) = self.written();
+        let mut reads = Vec::new();
+        // Re-list only when a registered device was written.
+        if registered {
+            reads.push(Read::paged(LIST, devices::list_registered(&self.owner.0)));
+        }
+        for n in written {
+            let e = &self.entries()[n];
+            if let (None, Some(device_id)) = (&e.object_id, &e.device_id) {
+                reads.push(Read::one(
+                    reread_tag(n),
+                    devices::get_by_device_id(device_id),
+                ));
+            }
+        }
+        reads
     }
 
     fn verify(
@@ -369,52 +1005,477 @@ impl Prepared for State {
         after: &mut Map<String, Value>,
         verdict: &mut Verdict,
     ) {
-        let Some(before) = self.devices() else {
+        let Some(found) = &self.found else {
             return;
         };
-        let disabled: Vec<&String> = self
-            .results
-            .iter()
-            .filter(|(_, r)| r.is_ok())
-            .map(|(id, _)| id)
-            .collect();
-        let now = if self.requests.is_empty() {
-            None
-        } else {
-            reads
-                .take(LIST)
-                .and_then(|r| r.json::<crate::graph::paging::Items>())
-                .and_then(|items| devices::from_directory_objects(items.value))
+        if !found.listed() {
+            return;
+        }
+        let (written, registered) = self.written();
+        let relisted: Option<Vec<Device>> = if registered {
+            items(reads.take(LIST))
+                .and_then(devices::from_directory_objects)
                 .ok()
+        } else {
+            None
         };
-        after.insert("devices".into(), snapshot(now.as_deref().unwrap_or(before)));
+        // Each entry as read back: `None` when it was not (or could not be) read again.
+        let mut now: HashMap<usize, (Option<DeviceObjectId>, Option<bool>)> = HashMap::new();
+        for (n, e) in found.entries.iter().enumerate() {
+            match &e.object_id {
+                Some(id) => {
+                    if let Some(d) = relisted
+                        .as_ref()
+                        .and_then(|l| l.iter().find(|d| &d.id == id))
+                    {
+                        now.insert(n, (Some(d.id.clone()), d.account_enabled));
+                    }
+                }
+                None if written.contains(&n) => {
+                    if let Ok(d) = reads.take(&reread_tag(n)).and_then(|r| devices::decode(&r)) {
+                        now.insert(n, (Some(d.id), d.account_enabled));
+                    }
+                }
+                None => {}
+            }
+        }
+        let list = found
+            .entries
+            .iter()
+            .enumerate()
+            .filter(|(_, e)| e.in_entra())
+            .map(|(n, e)| match now.get(&n) {
+                Some((id, enabled)) => e.snapshot(id.as_ref().or(e.object_id.as_ref()), *enabled),
+                None => e.snapshot(
+                    e.object_id
+                        .as_ref()
+                        .or(self.looked_up.get(&n).map(|d| &d.id)),
+                    e.account_enabled
+                        .or(self.looked_up.get(&n).and_then(|d| d.account_enabled)),
+                ),
+            })
+            .collect();
+        after.insert("devices".into(), Value::Array(list));
+
+        let disabled: Vec<usize> = written
+            .into_iter()
+            .filter(|n| matches!(self.results.get(n), Some(Ok(()))))
+            .collect();
         if disabled.is_empty() {
             return;
         }
-        match &now {
-            Some(now) => {
-                let mut still = 0;
-                for id in &disabled {
-                    if now
-                        .iter()
-                        .any(|d| &&d.id.0 == id && d.account_enabled != Some(false))
-                    {
-                        verdict
-                            .problems
-                            .push(format!("device {id} is still enabled"));
-                        verdict.contradicts_write = true;
-                        still += 1;
-                    }
-                }
-                if still == 0 {
+        let mut still = 0;
+        for n in &disabled {
+            let e = &found.entries[*n];
+            match now.get(n) {
+                Some((_, Some(false))) => {}
+                Some(_) => {
                     verdict
-                        .held
-                        .push(format!("{} device(s) read back disabled", disabled.len()));
+                        .problems
+                        .push(format!("device {} is still enabled", e.name()));
+                    verdict.contradicts_write = true;
+                    still += 1;
+                }
+                None => {
+                    verdict
+                        .problems
+                        .push(format!("device {} could not be read back", e.name()));
+                    still += 1;
                 }
             }
-            None => verdict
-                .problems
-                .push("the devices could not be read back".into()),
         }
+        if still == 0 {
+            verdict
+                .held
+                .push(format!("{} device(s) read back disabled", disabled.len()));
+        }
+    }
+}
+
+/// `enable_devices`, the undo: re-enable each device lockdown disabled (the report says `done`
+/// for it, and it was enabled before), only if it still belongs to the user (a registered
+/// device, or an Intune device of the user) and is still as lockdown left it. A report line
+/// naming a device that is not the user's is refused for it.
+const UNDO: super::restore::Spec = super::restore::Spec {
+    name: "enable_devices",
+    items: "devices",
+    noun: "device",
+    flag: "accountEnabled",
+    what: "enable devices",
+};
+const BY_DEVICE_ID: &str = "deviceId:";
+
+/// A device lockdown disabled, as the report tells it.
+struct Disabled {
+    object_id: Option<String>,
+    device_id: Option<String>,
+    fields: Map<String, Value>,
+    left_off: bool,
+}
+
+impl Disabled {
+    /// The tag: the object id, or the `deviceId` for a device only Intune found.
+    fn key(&self) -> Option<String> {
+        self.object_id.clone().or_else(|| {
+            self.device_id
+                .as_ref()
+                .map(|d| format!("{BY_DEVICE_ID}{d}"))
+        })
+    }
+}
+
+fn disabled_by_lockdown(record: &Record) -> Vec<Disabled> {
+    let Some(step) = record.step(NAME) else {
+        return Vec::new();
+    };
+    let entry = |state: &Map<String, Value>,
+                 object_id: &Option<String>,
+                 device_id: &Option<String>| {
+        state
+            .get("devices")
+            .and_then(Value::as_array)
+            .and_then(|ds| {
+                ds.iter().find(|d| {
+                    (object_id.is_some() && d["id"].as_str() == object_id.as_deref())
+                        || (device_id.is_some() && d["deviceId"].as_str() == device_id.as_deref())
+                })
+            })
+            .cloned()
+    };
+    step.get("devices")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter(|d| d["status"] == json!("done"))
+        .filter_map(|d| {
+            let object_id = d["id"].as_str().map(str::to_owned);
+            let device_id = d["deviceId"].as_str().map(str::to_owned);
+            object_id.as_ref().or(device_id.as_ref())?;
+            // Only what was enabled before (not read counts as enabled: lockdown disabled it).
+            let before = entry(&record.before, &object_id, &device_id);
+            if before.is_some_and(|b| b["accountEnabled"] == json!(false)) {
+                return None;
+            }
+            let left_off = entry(&record.after, &object_id, &device_id)
+                .is_some_and(|a| a["accountEnabled"] == json!(false));
+            let mut fields = Map::new();
+            for key in [
+                "id",
+                "displayName",
+                "operatingSystem",
+                "source",
+                "deviceId",
+                "managedDeviceId",
+            ] {
+                if let Some(v) = d.get(key) {
+                    fields.insert(key.into(), v.clone());
+                }
+            }
+            Some(Disabled {
+                object_id,
+                device_id,
+                fields,
+                left_off,
+            })
+        })
+        .collect()
+}
+
+/// The reads that say whose each device is and whether it is on: the user's registered devices
+/// and Intune devices, and each device only Intune knows, by its `deviceId`.
+fn undo_state_reads(id: &str, wanted: &[Disabled]) -> Vec<Read> {
+    let mut reads = vec![
+        Read::paged(LIST, devices::list_registered(id)),
+        Read::paged(MANAGED, managed_devices::list_for_user(id)),
+    ];
+    for d in wanted {
+        if let Some(device_id) = &d.device_id {
+            reads.push(Read::one(
+                format!("{BY_DEVICE_ID}{device_id}"),
+                devices::get_by_device_id(device_id),
+            ));
+        }
+    }
+    reads
+}
+
+pub(super) fn undo_reads(id: &str, record: Option<&Record>) -> Vec<Read> {
+    match record {
+        Some(r) => {
+            let wanted = disabled_by_lockdown(r);
+            if wanted.is_empty() {
+                Vec::new()
+            } else {
+                undo_state_reads(id, &wanted)
+            }
+        }
+        None => Vec::new(),
+    }
+}
+
+/// Each device's on/off now, by key (object id, and `deviceId:` for those read by deviceId).
+fn read_states(reads: &mut Answers) -> Result<HashMap<String, bool>, GraphError> {
+    let mut states = HashMap::new();
+    let registered = reads
+        .take(LIST)
+        .and_then(|r| r.json::<crate::graph::paging::Items>())
+        .and_then(|items| devices::from_directory_objects(items.value));
+    for (tag, answer) in reads.drain_prefix(BY_DEVICE_ID) {
+        if let Ok(d) = answer.and_then(|r| devices::decode(&r)) {
+            if let Some(on) = d.account_enabled {
+                states.insert(tag, on);
+                states.insert(d.id.0.clone(), on);
+            }
+        }
+    }
+    for d in registered? {
+        if let Some(on) = d.account_enabled {
+            states.insert(d.id.0.clone(), on);
+        }
+    }
+    Ok(states)
+}
+
+pub(super) fn undo(
+    cx: &UserCx<'_>,
+    mut reads: Reads,
+    record: Option<&Record>,
+) -> Option<Box<dyn Prepared>> {
+    use super::restore::{self, Candidate, Now, ReadBack};
+    let wanted = disabled_by_lockdown(record?);
+    if wanted.is_empty() {
+        return None;
+    }
+    let registered = reads
+        .take(LIST)
+        .and_then(|r| r.json::<crate::graph::paging::Items>())
+        .and_then(|items| devices::from_directory_objects(items.value));
+    // Intune may be absent from the tenant: then only registered devices count as the user's.
+    let managed: Vec<ManagedDevice> = reads
+        .take(MANAGED)
+        .and_then(|r| r.json::<crate::graph::paging::Items>())
+        .and_then(|items| managed_devices::from_items(items.value))
+        .unwrap_or_default();
+    let mut candidates = Vec::with_capacity(wanted.len());
+    for d in wanted {
+        let key = d.key().expect("an id or a deviceId");
+        let by_device_id = d.device_id.as_ref().map(|id| {
+            reads
+                .take(&format!("{BY_DEVICE_ID}{id}"))
+                .and_then(|r| devices::decode(&r))
+        });
+        let in_registered = registered.as_ref().ok().and_then(|list| {
+            list.iter().find(|r| {
+                d.object_id
+                    .as_deref()
+                    .is_some_and(|id| r.id.0.eq_ignore_ascii_case(id))
+                    || d.device_id.is_some() && r.device_id == d.device_id
+            })
+        });
+        let in_intune = d.device_id.as_deref().is_some_and(|id| {
+            managed.iter().any(|m| {
+                m.entra_device_id()
+                    .is_some_and(|e| e.eq_ignore_ascii_case(id))
+            })
+        });
+        let state = |on: Option<bool>, id: &DeviceObjectId| {
+            if on == Some(false) {
+                Now::Off(devices::enable(id))
+            } else {
+                Now::On
+            }
+        };
+        let now = match (in_registered, in_intune, by_device_id) {
+            (Some(r), _, _) => Ok(state(r.account_enabled, &r.id)),
+            (None, true, Some(Ok(e))) => Ok(state(e.account_enabled, &e.id)),
+            (None, true, Some(Err(e))) => Err(e),
+            // Neither list could be read: whose it is cannot be told.
+            (None, _, _) if registered.is_err() && managed.is_empty() => {
+                Err(registered.as_ref().err().cloned().expect("an error"))
+            }
+            (None, _, _) => Ok(Now::NotTheirs),
+        };
+        let name = d
+            .fields
+            .get("displayName")
+            .and_then(Value::as_str)
+            .unwrap_or(&key)
+            .to_owned();
+        let os = d
+            .fields
+            .get("operatingSystem")
+            .and_then(Value::as_str)
+            .unwrap_or("unknown OS")
+            .to_owned();
+        candidates.push((
+            Candidate {
+                key,
+                fields: d.fields,
+                label: format!("{name} ({os})"),
+                left_off: d.left_off,
+            },
+            now,
+        ));
+    }
+    let again: Vec<Disabled> = candidates
+        .iter()
+        .map(|(c, _)| Disabled {
+            object_id: c
+                .fields
+                .get("id")
+                .and_then(Value::as_str)
+                .map(str::to_owned),
+            device_id: c
+                .fields
+                .get("deviceId")
+                .and_then(Value::as_str)
+                .map(str::to_owned),
+            fields: Map::new(),
+            left_off: false,
+        })
+        .collect();
+    restore::prepare(
+        UNDO,
+        candidates,
+        cx.run.force,
+        ReadBack {
+            reads: undo_state_reads(&cx.user.id.0, &again)
+                .into_iter()
+                .filter(|r| r.tag != MANAGED)
+                .collect(),
+            parse: read_states,
+        },
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn registered(n: u8, device_id: &str) -> Device {
+        serde_json::from_value(json!({
+            "id": format!("1d-{n}"),
+            "deviceId": device_id,
+            "displayName": format!("PC-{n}"),
+            "operatingSystem": "Windows",
+            "accountEnabled": true
+        }))
+        .unwrap()
+    }
+
+    fn managed(n: u8, device_id: &str) -> ManagedDevice {
+        serde_json::from_value(json!({
+            "id": format!("3d-{n}"),
+            "deviceName": format!("M-{n}"),
+            "operatingSystem": "Windows",
+            "azureADDeviceId": device_id
+        }))
+        .unwrap()
+    }
+
+    #[test]
+    fn merge_joins_by_device_id_without_duplicates() {
+        let entries = merge(
+            vec![registered(1, "2D-1"), registered(2, "2d-2")],
+            vec![
+                managed(1, "2d-1"),
+                managed(9, "2d-1"),
+                managed(3, "2d-3"),
+                managed(4, "2d-3"),
+                managed(5, "00000000-0000-0000-0000-000000000000"),
+            ],
+        );
+        let summary: Vec<(&str, Option<&str>, Option<&str>)> = entries
+            .iter()
+            .map(|e| {
+                (
+                    e.origin.as_str(),
+                    e.object_id.as_ref().map(|i| i.0.as_str()),
+                    e.managed_device_id.as_ref().map(|m| m.0.as_str()),
+                )
+            })
+            .collect();
+        assert_eq!(
+            summary,
+            vec![
+                ("both", Some("1d-1"), Some("3d-1")),
+                ("entra", Some("1d-2"), None),
+                ("intune", None, Some("3d-3")),
+                ("intune", None, Some("3d-5")),
+            ]
+        );
+        assert!(entries[2].in_entra() && !entries[3].in_entra());
+        assert_eq!(entries[0].label(), "PC-1 (Windows, Intune-managed)");
+        assert_eq!(entries[1].label(), "PC-2 (Windows)");
+    }
+
+    #[test]
+    fn the_change_line_counts_unread_devices_apart() {
+        let snapshot = |devices: Value| {
+            let mut m = Map::new();
+            m.insert("devices".into(), devices);
+            m
+        };
+        let before = snapshot(json!([{"accountEnabled": true}, {"accountEnabled": null}]));
+        let after = snapshot(json!([{"accountEnabled": false}, {"accountEnabled": false}]));
+        assert_eq!(
+            DisableDevices.change_line(&before, &after).unwrap(),
+            "devices enabled: 1 of 2 (1 not read) -> 0 of 2"
+        );
+    }
+
+    fn api(status: u16, code: &str, message: &str) -> GraphError {
+        GraphError::Api(crate::graph::ApiError {
+            status,
+            code: code.into(),
+            message: message.into(),
+            request_id: None,
+            retry_after: None,
+        })
+    }
+
+    #[test]
+    fn neither_place_answering_names_both_ways_out() {
+        let denied = || {
+            api(
+                403,
+                "Authorization_RequestDenied",
+                "Insufficient privileges",
+            )
+        };
+        let no_intune = || {
+            api(
+                400,
+                "BadRequest",
+                "Request not applicable to target tenant.",
+            )
+        };
+        let found = |intune: GraphError| Found {
+            entra: Source::NotAvailable(denied()),
+            intune: Source::NotAvailable(intune),
+            entries: Vec::new(),
+        };
+        let app = nothing_listed(&found(denied()), TokenKind::AppOnly);
+        assert_eq!(app.status, StepStatus::Failed);
+        let hint = app.error.unwrap().hint.unwrap();
+        assert!(
+            hint.contains("DeviceManagementManagedDevices.Read.All"),
+            "{hint}"
+        );
+        assert!(hint.contains("--auth azure-cli"), "{hint}");
+        let unlicensed = nothing_listed(&found(no_intune()), TokenKind::AppOnly);
+        assert!(unlicensed
+            .error
+            .unwrap()
+            .hint
+            .unwrap()
+            .contains("no Intune"));
+        let delegated = nothing_listed(&found(denied()), TokenKind::Delegated);
+        assert!(delegated
+            .error
+            .unwrap()
+            .hint
+            .unwrap()
+            .contains("Directory.Read.All"));
     }
 }

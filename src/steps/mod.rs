@@ -10,18 +10,29 @@
 //! and the `--skip`/`--with` flags; it never names a step. Adding a step is a new module, a line
 //! in [`REGISTRY`], and the emulator's endpoints for it.
 
+pub mod confirm_compromised;
 pub mod disable_account;
 pub mod disable_devices;
+pub mod disable_inbox_rules;
+pub mod issue_tap;
+pub mod lock_devices;
+pub mod remove_auth_methods;
 pub mod reset_password;
+pub mod restore;
+pub mod revoke_app_consents;
 pub mod revoke_sessions;
 pub mod verify;
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
+
+use futures::future::BoxFuture;
 
 use serde_json::{Map, Value};
 
 use crate::auth::TokenKind;
+use crate::check::{Finding, Requirement, Target};
 use crate::graph::users::User;
 use crate::graph::{GraphError, GraphRequest, GraphResponse};
 use crate::hints::Hint;
@@ -33,7 +44,13 @@ pub static REGISTRY: &[&dyn Step] = &[
     &disable_account::DisableAccount,
     &revoke_sessions::RevokeSessions,
     &reset_password::ResetPassword,
+    &remove_auth_methods::RemoveAuthMethods,
+    &revoke_app_consents::RevokeAppConsents,
+    &disable_inbox_rules::DisableInboxRules,
     &disable_devices::DisableDevices,
+    &lock_devices::LockDevices,
+    &confirm_compromised::ConfirmCompromised,
+    &issue_tap::IssueTap,
     &verify::Verify,
 ];
 
@@ -50,6 +67,11 @@ pub trait Step: Sync {
     /// Whether it runs by default (`--skip` turns it off) or only when asked for (`--with`).
     fn default_on(&self) -> bool {
         true
+    }
+
+    /// Whether `--incident` adds it (opt-in steps that belong in an incident response).
+    fn incident(&self) -> bool {
+        false
     }
 
     /// Whether `--skip` may turn it off (verify cannot be skipped).
@@ -71,6 +93,42 @@ pub trait Step: Sync {
     /// the step still records its `before` state and facts from the user, but plans no write.
     fn prepare(&self, cx: &UserCx<'_>, reads: Reads, selected: Selected) -> Box<dyn Prepared>;
 
+    /// Whether `block` runs it (`--skip`/`--with` know it). A step only `unblock` runs (the
+    /// Temporary Access Pass) says no.
+    fn in_block(&self) -> bool {
+        true
+    }
+
+    /// `unblock`: why what this step did cannot be undone, when it did something (`record` is
+    /// the user's line of the `block` report). Listed in the result's `not_undone`.
+    fn not_undoable(&self, _record: &Record) -> Option<String> {
+        None
+    }
+
+    /// `unblock`: a warning to show before the confirmation prompt, when undoing what this
+    /// step did deserves one (unblocking an account confirmed compromised re-opens it).
+    fn undo_warning(&self, _record: &Record) -> Option<String> {
+        None
+    }
+
+    /// `unblock`: the reads the undo needs (the state now, who owns what), addressed by the
+    /// user's object id.
+    fn undo_reads(&self, _id: &str, _record: Option<&Record>, _cx: &RunCx) -> Vec<Read> {
+        Vec::new()
+    }
+
+    /// `unblock`: decide the undo from the report line (`None` without a report) and what was
+    /// read now; `None` when this step has nothing to undo. The undo reports under its own name
+    /// (`enable_account`) and is verified like any step.
+    fn prepare_undo(
+        &self,
+        _cx: &UserCx<'_>,
+        _reads: Reads,
+        _record: Option<&Record>,
+    ) -> Option<Box<dyn Prepared>> {
+        None
+    }
+
     /// The line a person reads about this step's part of the before/after state, if any.
     fn change_line(
         &self,
@@ -78,6 +136,26 @@ pub trait Step: Sync {
         _after: &Map<String, Value>,
     ) -> Option<String> {
         None
+    }
+
+    /// What each call this step makes needs from a caller with this kind of token
+    /// (permissions, the caller's directory role, a licence), for `lockdown check` and
+    /// `block --preflight`. Empty: it needs nothing beyond reading the user.
+    fn requires(&self, _cx: &RunCx) -> Vec<Requirement> {
+        Vec::new()
+    }
+
+    /// Whether this step is expected to work on this target, judged before any write from the
+    /// user and this step's own first `reads` (answered as a real run would answer them); what
+    /// it learned about the target goes into `facts` (e.g. `registeredDevices`). Nothing
+    /// returned: the target changes nothing for this step.
+    fn expect(
+        &self,
+        _target: &Target<'_>,
+        _reads: Reads,
+        _facts: &mut Map<String, Value>,
+    ) -> Vec<Finding> {
+        Vec::new()
     }
 }
 
@@ -178,6 +256,8 @@ pub struct Read {
     pub tag: String,
     pub req: GraphRequest,
     pub paged: bool,
+    /// Goes at the end of its round (see [`Request::last`]).
+    pub last: bool,
 }
 
 impl Read {
@@ -186,6 +266,7 @@ impl Read {
             tag: tag.into(),
             req,
             paged: false,
+            last: false,
         }
     }
 
@@ -194,8 +275,26 @@ impl Read {
             tag: tag.into(),
             req,
             paged: true,
+            last: false,
         }
     }
+
+    /// At the end of its round, with the requests it reads back after (see [`Request::last`]).
+    pub fn at_end(mut self) -> Read {
+        self.last = true;
+        self
+    }
+}
+
+/// Sends a request on behalf of several users at once: an action that takes many ids, with
+/// a limit that makes one request for all of them better than one each. The engine hands
+/// such a request to its route instead of the user's batch, and gets its answer back.
+pub trait Route: Send + Sync + std::fmt::Debug {
+    fn send(
+        self: Arc<Self>,
+        req: GraphRequest,
+        label: String,
+    ) -> BoxFuture<'static, Result<GraphResponse, GraphError>>;
 }
 
 /// A request a step sends, tagged so that its answer comes back to it, with the redacted
@@ -211,6 +310,15 @@ pub struct Request {
     pub paged: bool,
     /// For logs and retry warnings: "disable account".
     pub what: &'static str,
+    /// Sent after every other request of its round, and not sent again by the batch when an
+    /// earlier request of the chain failed: its step gets that 424 and decides. For requests
+    /// Graph refuses in the normal course of things (deleting the default authentication
+    /// method while others remain), so that a refusal holds back nothing else, and for the
+    /// re-reads that check them.
+    pub last: bool,
+    /// Sent through this route, together with other users' (see [`Route`]), instead of in the
+    /// user's own batch.
+    pub via: Option<Arc<dyn Route>>,
 }
 
 impl Request {
@@ -225,7 +333,15 @@ impl Request {
             preview,
             paged: false,
             what,
+            last: false,
+            via: None,
         }
+    }
+
+    /// At the end of its round (see [`Request::last`]).
+    pub fn at_end(mut self) -> Request {
+        self.last = true;
+        self
     }
 
     /// A write whose body must not be shown (a password): the preview is given.
@@ -241,6 +357,8 @@ impl Request {
             preview: preview.into(),
             paged: false,
             what,
+            last: false,
+            via: None,
         }
     }
 
@@ -251,6 +369,8 @@ impl Request {
             preview: "(no body)".to_owned(),
             paged: read.paged,
             what,
+            last: read.last,
+            via: None,
         }
     }
 
@@ -303,6 +423,25 @@ impl Answers {
     pub fn is_empty(&self) -> bool {
         self.0.is_empty()
     }
+
+    /// Take every answer whose tag starts with `prefix`, with its whole tag.
+    pub fn drain_prefix(
+        &mut self,
+        prefix: &str,
+    ) -> Vec<(String, Result<GraphResponse, GraphError>)> {
+        let keys: Vec<String> = self
+            .0
+            .keys()
+            .filter(|k| k.starts_with(prefix))
+            .cloned()
+            .collect();
+        keys.into_iter()
+            .map(|k| {
+                let v = self.0.remove(&k).expect("key listed");
+                (k, v)
+            })
+            .collect()
+    }
 }
 
 /// What one step read in the first round, by tag.
@@ -312,6 +451,109 @@ pub type Reads = Answers;
 #[derive(Debug, Clone)]
 pub struct RunCx {
     pub token_kind: TokenKind,
+    /// `unblock --force`: restore items that changed since the lockdown too.
+    pub force: bool,
+    /// `unblock --tap`: the Temporary Access Pass's lifetime, in minutes.
+    pub tap_minutes: Option<u32>,
+    /// What a step says once per run rather than once per user (a tenant without Intune).
+    pub notices: Notices,
+    /// `--inbox-rules`: which enabled inbox rules `disable_inbox_rules` turns off.
+    pub inbox_rules: disable_inbox_rules::Which,
+    /// The run is `status`: steps may read facts they do without when writing.
+    pub status: bool,
+    /// Gathers the users who reach `confirm_compromised` together into one request; `None`
+    /// when the run sends nothing (see [`RunCx::sending`]).
+    pub risky_users: Option<Arc<confirm_compromised::Coalescer>>,
+}
+
+impl RunCx {
+    pub fn new(token_kind: TokenKind) -> RunCx {
+        RunCx {
+            token_kind,
+            force: false,
+            tap_minutes: None,
+            notices: Notices::default(),
+            inbox_rules: disable_inbox_rules::Which::default(),
+            status: false,
+            risky_users: None,
+        }
+    }
+
+    /// A run that writes through `client`: what steps share across users is set up.
+    pub fn sending(mut self, client: Arc<crate::graph::GraphClient>) -> RunCx {
+        self.risky_users = Some(confirm_compromised::Coalescer::new(client));
+        self
+    }
+
+    /// `--inbox-rules`.
+    pub fn inbox_rules(mut self, which: disable_inbox_rules::Which) -> RunCx {
+        self.inbox_rules = which;
+        self
+    }
+
+    /// A `status` run.
+    pub fn for_status(mut self) -> RunCx {
+        self.status = true;
+        self
+    }
+}
+
+/// Notices already given in this run, by a key the step chooses; shared by every user.
+#[derive(Debug, Clone, Default)]
+pub struct Notices(std::sync::Arc<std::sync::Mutex<std::collections::HashSet<&'static str>>>);
+
+impl Notices {
+    /// True the first time `key` is given in this run, false after that.
+    pub fn first(&self, key: &'static str) -> bool {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).insert(key)
+    }
+}
+
+/// One user's line of a `block` report (its `--report` file or `-o json` output): what
+/// `unblock` works from. It is input from disk: every undo checks it against the tenant first.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Record {
+    pub target: String,
+    pub id: Option<String>,
+    pub user_principal_name: Option<String>,
+    #[serde(default)]
+    pub outcome: String,
+    #[serde(default)]
+    pub steps: Vec<Value>,
+    #[serde(default)]
+    pub before: Map<String, Value>,
+    #[serde(default)]
+    pub after: Map<String, Value>,
+}
+
+impl Record {
+    /// The report's entry for step `name`.
+    pub fn step(&self, name: &str) -> Option<&Map<String, Value>> {
+        self.steps
+            .iter()
+            .filter_map(Value::as_object)
+            .find(|s| s.get("step").and_then(Value::as_str) == Some(name))
+    }
+
+    /// The status the report gives step `name` (`done`, `already`, ...).
+    pub fn status(&self, name: &str) -> Option<&str> {
+        self.step(name)?.get("status")?.as_str()
+    }
+
+    /// Whether step `name` changed anything: it is `done`, or one of its items is (a step that
+    /// failed for one item may have done the others).
+    pub fn changed(&self, name: &str) -> bool {
+        let Some(step) = self.step(name) else {
+            return false;
+        };
+        step.get("status").and_then(Value::as_str) == Some("done")
+            || step
+                .values()
+                .filter_map(Value::as_array)
+                .flatten()
+                .any(|item| item.get("status").and_then(Value::as_str) == Some("done"))
+    }
 }
 
 /// One user, resolved, as steps see it.
@@ -339,6 +581,24 @@ pub struct Verdict {
     pub problems: Vec<String>,
     /// A problem contradicts a write Graph accepted: Graph may be catching up, so read again.
     pub contradicts_write: bool,
+}
+
+/// The dry-run report of a step that sends at most one request: what it decided without one
+/// (skipped, already), or the request it would send.
+pub fn planned_one(
+    name: &'static str,
+    report: Option<&StepReport>,
+    request: Option<&Request>,
+) -> StepReport {
+    match (report, request) {
+        (Some(report), _) => report.clone(),
+        (None, Some(req)) => StepReport::new(
+            name,
+            StepStatus::Planned,
+            format!("would send {}", req.describe()),
+        ),
+        (None, None) => unreachable!("{name}: a step that decided nothing sends a request"),
+    }
 }
 
 /// A step's result for an item it acts on (a device, a method, a rule).
@@ -405,6 +665,9 @@ impl Selection {
     /// Whether `step` runs, and if not, which flag left it out. An opt-in step not asked for
     /// is `None`: it has no line in the report at all.
     pub fn of(&self, step: &dyn Step) -> Option<Selected> {
+        if !step.in_block() {
+            return None;
+        }
         if let Some(flag) = self.skipped.get(step.name()) {
             if step.default_on() || self.with.contains(&step.name()) {
                 return Some(Selected::No(flag.clone()));
@@ -416,6 +679,21 @@ impl Selection {
         } else {
             None
         }
+    }
+
+    /// Add every opt-in step that belongs in an incident response (`--incident`).
+    pub fn incident(mut self) -> Selection {
+        for step in REGISTRY.iter().filter(|s| !s.default_on() && s.incident()) {
+            if !self.with.contains(&step.name()) {
+                self.with.push(step.name());
+            }
+        }
+        self
+    }
+
+    /// Whether the step named `name` runs (for options that only mean something with it).
+    pub fn runs(&self, name: &str) -> bool {
+        find(name).is_ok_and(|s| self.of(s) == Some(Selected::Yes))
     }
 
     /// The steps that run, in order, for the confirmation prompt.
@@ -457,6 +735,7 @@ pub enum Choice {
 pub fn names(choice: Choice) -> clap::builder::PossibleValuesParser {
     let values: Vec<clap::builder::PossibleValue> = REGISTRY
         .iter()
+        .filter(|s| s.in_block())
         .filter(|s| match choice {
             Choice::Skip => s.skippable() && s.default_on(),
             Choice::With => !s.default_on(),
@@ -473,7 +752,7 @@ pub fn names(choice: Choice) -> clap::builder::PossibleValuesParser {
 fn opt_in_names() -> Vec<&'static str> {
     REGISTRY
         .iter()
-        .filter(|s| !s.default_on())
+        .filter(|s| s.in_block() && !s.default_on())
         .map(|s| s.name())
         .collect()
 }
@@ -524,6 +803,48 @@ mod tests {
     }
 
     #[test]
+    fn incident_steps_run_in_the_registry_order_and_incident_adds_them() {
+        let order = [
+            "disable_account",
+            "revoke_sessions",
+            "reset_password",
+            "remove_auth_methods",
+            "revoke_app_consents",
+            "disable_inbox_rules",
+            "disable_devices",
+            "confirm_compromised",
+            "verify",
+        ];
+        let names: Vec<&str> = REGISTRY
+            .iter()
+            .map(|s| s.name())
+            .filter(|n| order.contains(n))
+            .collect();
+        assert_eq!(names, order);
+        let incident = Selection::new(&[], &[], &[]).unwrap().incident();
+        let plain = Selection::new(&[], &[], &[]).unwrap();
+        for (alias, name) in [
+            ("auth-methods", "remove_auth_methods"),
+            ("app-consents", "revoke_app_consents"),
+            ("inbox-rules", "disable_inbox_rules"),
+            ("confirm-compromised", "confirm_compromised"),
+        ] {
+            let step = find(alias).unwrap();
+            assert_eq!(step.name(), name);
+            assert!(!step.default_on() && step.incident(), "{name}");
+            assert_eq!(incident.of(step), Some(Selected::Yes), "{name}");
+            assert_eq!(plain.of(step), None, "{name}");
+            let with = Selection::new(&[], &[alias.to_owned()], &[]).unwrap();
+            assert!(with.runs(name));
+        }
+        // `--skip` of a step `--incident` adds leaves it out, saying so.
+        let skipped = Selection::new(&["inbox-rules".into()], &[], &[])
+            .unwrap()
+            .incident();
+        assert!(!skipped.runs("disable_inbox_rules"));
+    }
+
+    #[test]
     fn flag_skips_name_their_flag() {
         let sel = Selection::new(&[], &[], &[("disable_account", "--keep-enabled")]).unwrap();
         assert_eq!(
@@ -535,7 +856,7 @@ mod tests {
             vec![
                 "revoke sign-in sessions",
                 "reset the password",
-                "disable registered devices"
+                "disable the user's devices"
             ]
         );
     }

@@ -3,8 +3,13 @@
 //! A guest's password lives in its home tenant, so guests are skipped. Not undoable: the way
 //! back in is a Temporary Access Pass.
 
-use super::{Answers, Earlier, Prepared, Progress, Reads, Request, Selected, Step, UserCx};
+use serde_json::{Map, Value};
+
+use super::{
+    Answers, Earlier, Prepared, Progress, Reads, Record, Request, RunCx, Selected, Step, UserCx,
+};
 use crate::auth::TokenKind;
+use crate::check::{Finding, Requirement, Target, USER_ADMINISTRATOR_OR_HIGHER};
 use crate::graph::users;
 use crate::graph::GraphError;
 use crate::hints::{self, Hint};
@@ -25,6 +30,12 @@ impl Step for ResetPassword {
 
     fn action(&self) -> Option<&'static str> {
         Some("reset the password")
+    }
+
+    fn not_undoable(&self, record: &Record) -> Option<String> {
+        (record.status(NAME) == Some("done")).then(|| {
+            "the password stays unknown to everyone: the user signs in with a Temporary Access Pass (--tap) and sets a new one through self-service, or an admin resets it".to_owned()
+        })
     }
 
     fn prepare(&self, cx: &UserCx<'_>, _reads: Reads, selected: Selected) -> Box<dyn Prepared> {
@@ -52,6 +63,57 @@ impl Step for ResetPassword {
             request,
             report,
         })
+    }
+
+    // learn: graph/api/user-update — passwordProfile: User-PasswordProfile.ReadWrite.All least
+    // privileged; an app also needs an Entra role such as User Administrator assigned to it,
+    // a delegated caller an administrator role that may reset passwords.
+    fn requires(&self, cx: &RunCx) -> Vec<Requirement> {
+        const APP: &[&[&str]] = &[
+            &["User-PasswordProfile.ReadWrite.All"],
+            &["User.ReadWrite.All"],
+            &["Directory.ReadWrite.All"],
+        ];
+        const DELEGATED: &[&[&str]] = &[
+            &["User-PasswordProfile.ReadWrite.All"],
+            &["User.ReadWrite.All"],
+            &["Directory.ReadWrite.All"],
+            &["Directory.AccessAsUser.All"],
+        ];
+        const ROLES: &[&str] = &[
+            "User Administrator",
+            "Helpdesk Administrator",
+            "Password Administrator",
+            "Authentication Administrator",
+            "Privileged Authentication Administrator",
+            "Global Administrator",
+        ];
+        const CALL: &str = "PATCH /users/{id} passwordProfile";
+        vec![match cx.token_kind {
+            TokenKind::AppOnly => {
+                Requirement::new(CALL, APP).with_roles(USER_ADMINISTRATOR_OR_HIGHER)
+            }
+            _ => Requirement::new(CALL, DELEGATED).with_roles(ROLES),
+        }]
+    }
+
+    fn expect(
+        &self,
+        target: &Target<'_>,
+        _reads: Reads,
+        _facts: &mut Map<String, Value>,
+    ) -> Vec<Finding> {
+        if target.user.is_guest() {
+            return vec![Finding::nothing_to_send(
+                "guest: skipped, its password lives in its home tenant",
+            )];
+        }
+        if target.synced() {
+            return vec![Finding::missing(
+                "synced from on-premises Active Directory: Graph cannot reset its password (400); reset it on-premises",
+            )];
+        }
+        target.privileged().into_iter().collect()
     }
 }
 
@@ -89,15 +151,7 @@ impl Prepared for State {
     }
 
     fn planned(&self, _earlier: &[Earlier<'_>]) -> StepReport {
-        match (&self.report, &self.request) {
-            (Some(report), _) => report.clone(),
-            (None, Some(req)) => StepReport::new(
-                NAME,
-                StepStatus::Planned,
-                format!("would send {}", req.describe()),
-            ),
-            (None, None) => unreachable!("a step with no report has a request"),
-        }
+        super::planned_one(NAME, self.report.as_ref(), self.request.as_ref())
     }
 
     fn finish(&mut self, mut answers: Answers, _earlier: &[Earlier<'_>]) -> Progress {

@@ -6,9 +6,11 @@ use serde_json::{json, Map, Value};
 use time::OffsetDateTime;
 
 use super::{
-    timestamp, Answers, Earlier, Prepared, Progress, Reads, Request, Selected, Step, UserCx,
-    Verdict,
+    timestamp, Answers, Earlier, Prepared, Progress, Reads, Record, Request, RunCx, Selected, Step,
+    UserCx, Verdict,
 };
+use crate::auth::TokenKind;
+use crate::check::{Finding, Requirement, Target};
 use crate::graph::users::{self, User};
 use crate::graph::GraphError;
 use crate::hints::{self, Hint};
@@ -54,6 +56,12 @@ impl Step for RevokeSessions {
         })
     }
 
+    fn not_undoable(&self, record: &Record) -> Option<String> {
+        (record.status(NAME) == Some("done")).then(|| {
+            "revoked sessions cannot be restored (there is nothing to restore): the user signs in again".to_owned()
+        })
+    }
+
     fn change_line(
         &self,
         before: &Map<String, Value>,
@@ -70,6 +78,43 @@ impl Step for RevokeSessions {
             at(before),
             at(after)
         ))
+    }
+
+    // learn: graph/api/user-revokesigninsessions — User.RevokeSessions.All least privileged;
+    // a delegated caller needs an administrator role over the user.
+    fn requires(&self, cx: &RunCx) -> Vec<Requirement> {
+        const APP: &[&[&str]] = &[
+            &["User.RevokeSessions.All"],
+            &["User.ReadWrite.All"],
+            &["Directory.ReadWrite.All"],
+        ];
+        const DELEGATED: &[&[&str]] = &[
+            &["User.RevokeSessions.All"],
+            &["User.ReadWrite.All"],
+            &["Directory.ReadWrite.All"],
+            &["Directory.AccessAsUser.All"],
+        ];
+        const ROLES: &[&str] = &[
+            "User Administrator",
+            "Helpdesk Administrator",
+            "Authentication Administrator",
+            "Privileged Authentication Administrator",
+            "Global Administrator",
+        ];
+        const CALL: &str = "POST /users/{id}/revokeSignInSessions";
+        vec![match cx.token_kind {
+            TokenKind::AppOnly => Requirement::new(CALL, APP),
+            _ => Requirement::new(CALL, DELEGATED).with_roles(ROLES),
+        }]
+    }
+
+    fn expect(
+        &self,
+        target: &Target<'_>,
+        _reads: Reads,
+        _facts: &mut Map<String, Value>,
+    ) -> Vec<Finding> {
+        target.privileged().into_iter().collect()
     }
 }
 
@@ -116,15 +161,7 @@ impl Prepared for State {
     }
 
     fn planned(&self, _earlier: &[Earlier<'_>]) -> StepReport {
-        match (&self.report, &self.request) {
-            (Some(report), _) => report.clone(),
-            (None, Some(req)) => StepReport::new(
-                NAME,
-                StepStatus::Planned,
-                format!("would send {}", req.describe()),
-            ),
-            (None, None) => unreachable!("a step with no report has a request"),
-        }
+        super::planned_one(NAME, self.report.as_ref(), self.request.as_ref())
     }
 
     fn finish(&mut self, mut answers: Answers, _earlier: &[Earlier<'_>]) -> Progress {

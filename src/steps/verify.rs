@@ -8,8 +8,10 @@ use std::time::Duration;
 use serde_json::Map;
 
 use super::{
-    Answers, Earlier, Prepared, Progress, Read, Reads, Request, Selected, Step, UserCx, Verdict,
+    Answers, Earlier, Prepared, Progress, Read, Reads, Record, Request, RunCx, Selected, Step,
+    UserCx, Verdict,
 };
+use crate::check::Requirement;
 use crate::graph::users::{self, UserId};
 use crate::report::{ErrorReport, Snapshot, StepReport, StepStatus};
 
@@ -33,6 +35,16 @@ impl Step for Verify {
         None
     }
 
+    fn prepare_undo(
+        &self,
+        cx: &UserCx<'_>,
+        reads: Reads,
+        _record: Option<&Record>,
+    ) -> Option<Box<dyn Prepared>> {
+        // The same re-read and checks: each undo says what it expects to read back.
+        Some(self.prepare(cx, reads, Selected::Yes))
+    }
+
     fn prepare(&self, cx: &UserCx<'_>, _reads: Reads, _selected: Selected) -> Box<dyn Prepared> {
         Box::new(State {
             id: cx.user.id.clone(),
@@ -40,6 +52,22 @@ impl Step for Verify {
             report: None,
             after: None,
         })
+    }
+
+    // Reading the user (to resolve it, and to read it back) needs the properties lockdown
+    // selects (learn: graph/api/user-get; accountEnabled and the rest are not in
+    // User.ReadBasic.All).
+    fn requires(&self, _cx: &RunCx) -> Vec<Requirement> {
+        vec![Requirement::new(
+            "GET /users/{id}",
+            &[
+                &["User.Read.All"],
+                &["User.ReadWrite.All"],
+                &["Directory.Read.All"],
+                &["Directory.ReadWrite.All"],
+                &["Directory.AccessAsUser.All"],
+            ],
+        )]
     }
 }
 

@@ -170,6 +170,47 @@ impl Cmd {
     }
 }
 
+impl Cmd {
+    /// Start the binary and return at once, so a test can change the tenant while it runs.
+    pub fn spawn(&mut self) -> Running {
+        self.cmd
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .stdin(Stdio::piped());
+        let mut child = self.cmd.spawn().expect("lockdown runs");
+        drop(child.stdin.take());
+        Running { child }
+    }
+}
+
+/// A `lockdown` process still running.
+pub struct Running {
+    child: std::process::Child,
+}
+
+impl Running {
+    pub fn id(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Send SIGINT, as Ctrl-C does.
+    pub fn interrupt(&self) {
+        let _ = Command::new("kill")
+            .arg("-INT")
+            .arg(self.id().to_string())
+            .status();
+    }
+
+    pub fn wait(self) -> Run {
+        let out = wait_with_timeout(self.child, Duration::from_secs(120));
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
+    }
+}
+
 fn wait_with_timeout(child: std::process::Child, limit: Duration) -> std::process::Output {
     let id = child.id();
     let (tx, rx) = std::sync::mpsc::channel();

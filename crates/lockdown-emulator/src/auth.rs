@@ -72,15 +72,20 @@ pub(crate) fn issue(tenant: &mut Tenant, spec: &TokenSpec, lifetime: Duration) -
             });
             (Caller::Delegated { user: idx }, claims)
         }
-        TokenKind::AppOnly => (
-            Caller::App,
-            json!({
-                "idtyp": "app",
-                "oid": APP_SP_ID,
-                "sub": APP_SP_ID,
-                "roles": spec.permissions,
-            }),
-        ),
+        TokenKind::AppOnly => {
+            // The token's `roles` are the app's Graph app role assignments at the time it is
+            // issued (learn: entra/identity-platform/access-token-claims-reference, `roles`).
+            tenant.app_role_assignments = spec.permissions.clone();
+            (
+                Caller::App,
+                json!({
+                    "idtyp": "app",
+                    "oid": APP_SP_ID,
+                    "sub": APP_SP_ID,
+                    "roles": spec.permissions,
+                }),
+            )
+        }
     };
     let obj = claims.as_object_mut().expect("object");
     for (k, v) in [
@@ -281,8 +286,14 @@ pub(crate) fn admin_spec() -> TokenSpec {
             "Directory.ReadWrite.All",
             "Directory.AccessAsUser.All",
             "RoleManagement.Read.Directory",
+            "AuditLog.Read.All",
             "DeviceManagementManagedDevices.Read.All",
             "DeviceManagementManagedDevices.PrivilegedOperations.All",
+            // The opt-in incident steps, and unblock's Temporary Access Pass.
+            "UserAuthenticationMethod.ReadWrite.All",
+            "DelegatedPermissionGrant.ReadWrite.All",
+            "MailboxSettings.ReadWrite",
+            "IdentityRiskyUser.ReadWrite.All",
         ]
         .iter()
         .map(|s| s.to_string())
@@ -302,10 +313,20 @@ pub(crate) fn app_spec() -> TokenSpec {
             "Device.ReadWrite.All",
             "Directory.Read.All",
             "RoleManagement.Read.Directory",
+            // What `lockdown check` and `watch` read: the app's own permissions, the
+            // tenant's licences, sign-in logs.
+            "Application.Read.All",
+            "Organization.Read.All",
+            "AuditLog.Read.All",
             // Intune lists a user's devices to an application (learn:
             // graph/api/intune-devices-manageddevice-list), where Entra does not.
             "DeviceManagementManagedDevices.Read.All",
             "DeviceManagementManagedDevices.PrivilegedOperations.All",
+            // The opt-in incident steps, and unblock's Temporary Access Pass.
+            "UserAuthenticationMethod.ReadWrite.All",
+            "DelegatedPermissionGrant.ReadWrite.All",
+            "MailboxSettings.ReadWrite",
+            "IdentityRiskyUser.ReadWrite.All",
         ]
         .iter()
         .map(|s| s.to_string())

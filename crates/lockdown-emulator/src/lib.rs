@@ -3,28 +3,33 @@
 //! A local, stateful HTTP server that behaves like Microsoft Graph v1.0 for the endpoints
 //! lockdown uses (users, revokeSignInSessions, registeredDevices/ownedDevices, memberOf,
 //! devices and their `deviceId` alternate key, Intune's managedDevices and remoteLock,
-//! `$batch`). Every behaviour comes from Microsoft's documentation; each one carries a
-//! `// learn: ...` comment naming the page. Integration tests run the real binary against it and
-//! inspect the tenant through the synchronous accessors below; `lockdown --sandbox` embeds it.
+//! `$batch`; and for `lockdown check` and `watch`: transitiveMemberOf, service principals and
+//! their appRoleAssignments, subscribedSkus, auditLogs/signIns; and for the opt-in incident
+//! steps: authentication methods, oauth2PermissionGrants and the apps' service principals, inbox
+//! messageRules, Identity Protection's riskyUsers). Every behaviour comes from
+//! Microsoft's documentation; each one carries a `// learn: ...` comment naming the page.
+//! Integration tests run the real binary against it and inspect the tenant through the
+//! synchronous accessors below; `lockdown --sandbox` embeds it.
 //!
-//! ## The Contoso seed ([`Seed::Contoso`], 54 users: a medium tenant for throttling)
+//! ## The Contoso seed ([`Seed::Contoso`], 55 users: a medium tenant for throttling)
 //!
 //! | UPN | display name | id | notes |
 //! |---|---|---|---|
 //! | admin@contoso.com | Megan Bowen | 8a1d4c2e-5b3f-4e6a-9c7d-1e2f3a4b5c6d | Global Administrator; the admin token; 1 Windows device |
-//! | adele@contoso.com | Adele Vance | 87d349ed-44d7-43e1-9a83-5f2406dee5bd | Windows 11 laptop (AzureAd; also Intune-managed) + iPhone (Workplace; not in Intune) |
+//! | adele@contoso.com | Adele Vance | 87d349ed-44d7-43e1-9a83-5f2406dee5bd | Windows 11 laptop (AzureAd; also Intune-managed) + iPhone (Workplace; not in Intune); methods: password, Microsoft Authenticator (the default), mobile phone, FIDO2 key; inbox rules "Newsletters" (moves) and "Invoices" (forwards outside); a consent to Mail Sync Pro; risk medium (atRisk) |
 //! | alex@contoso.com | Alex Wilber | 4782e723-f4f4-4af3-a76e-25e3bab0d896 | 1 Windows device |
-//! | diego@contoso.com | Diego Siciliani | c03e6eaa-b6ab-46d7-905b-73ec7ea1f755 | no devices |
+//! | diego@contoso.com | Diego Siciliani | c03e6eaa-b6ab-46d7-905b-73ec7ea1f755 | no devices; only a password; a read-only rule "Forward all" (forwards outside) and "Receipts" (moves) |
 //! | $lidia@contoso.com | Lidia Holloway | 2ed03dfd-01d8-4005-a9ef-fa8ee546dc6c | `$` UPN: address as `/users('$lidia@contoso.com')`; 1 device |
 //! | patti.o'fernandez@contoso.com | Patti O'Fernandez | e8b753b5-4117-464e-9a08-713e1ff266b3 | apostrophe UPN; 1 MacOS device, also Intune-managed (app-only tokens cannot disable it) |
-//! | pradeep_fabrikam.com#EXT#@contoso.onmicrosoft.com | Pradeep Gupta (Fabrikam) | 40079818-3808-4585-903b-02605f061225 | Guest; `#` must be sent as `%23` |
+//! | pradeep_fabrikam.com#EXT#@contoso.onmicrosoft.com | Pradeep Gupta (Fabrikam) | 40079818-3808-4585-903b-02605f061225 | Guest; `#` must be sent as `%23`; no Exchange Online mailbox |
 //! | grady@contoso.com | Grady Archie | ec63c778-24e1-4240-bea3-d12a167d5232 | synced from AD; 1 hybrid-joined (ServerAd, synced) device |
 //! | johanna@contoso.com | Johanna Lorenz | 626cbf8c-5dde-46b0-8385-9e40d64736fe | already disabled; 1 disabled device |
 //! | isaiah@contoso.com | Isaiah Langer | 0b746c5a-68f1-4a1d-b2c3-8f3e2a4d9e71 | User Administrator (privileged target); 1 device |
-//! | kiosk@contoso.com | Shared Kiosk Operator | 9c4d2f1e-7a6b-4c5d-8e3f-1a2b3c4d5e6f | 120 devices (Windows + Android) |
+//! | kiosk@contoso.com | Shared Kiosk Operator | 9c4d2f1e-7a6b-4c5d-8e3f-1a2b3c4d5e6f | 120 devices (Windows + Android); no Exchange Online mailbox |
 //! | zoe@contoso.com | Zoë Ørsted | 5f8e7d6c-4b3a-4291-8a7b-6c5d4e3f2a1b | 1 Linux device |
 //! | breakglass@contoso.com | Emergency Access | d1e2f3a4-b5c6-4d7e-8f9a-0b1c2d3e4f5a | Global Administrator; no devices |
 //! | lynne@contoso.com | Lynne Robbins | 3e5f7a9b-1c2d-4e6f-8a0b-2c4d6e8f0a1c | no registered devices; in Intune: a Windows desktop joined by Autopilot (an Entra device with no registered user) and an Android phone not registered in Entra |
+//! | nestor@contoso.com | Nestor Wilke | b7c9d1e3-5f7a-4b9c-8d1e-3f5a7b9c1d2e | Windows laptop + Android phone; methods: password, mobile phone (the default), Microsoft Authenticator; inbox rules "Security alerts" (deletes) and "Team updates" (moves); a consent to PDF Helper Online |
 //! | user01..user40@contoso.com | Contoso User NN | 0c000000-0000-4000-8000-0000000000NN (hex) | plain members |
 //!
 //! Device object ids are `1d000000-0000-4000-8000-{n:012x}` and deviceIds
@@ -32,23 +37,45 @@
 //! [`Emulator::user`]`(..).device_ids`. Intune managed device ids are
 //! `3d000000-0000-4000-8000-{n:012x}` ([`Emulator::user`]`(..).managed_device_ids`). The tenant
 //! holds an Intune licence unless [`EmulatorConfig::intune`] is off (or
-//! [`Emulator::set_intune`]).
+//! [`Emulator::set_intune`]), and Entra ID P2 unless [`EmulatorConfig::entra_id`] says otherwise
+//! (or [`Emulator::set_entra_id`]).
+//!
+//! Every other user has only a password and an empty mailbox. The tenant also holds a
+//! tenant-wide (`AllPrincipals`) consent to Contoso Expenses, which no user's list shows; the
+//! service principals of the consented apps are [`contoso_apps`]. Read the incident state
+//! through [`Emulator::auth_methods`], [`Emulator::inbox_rules`],
+//! [`Emulator::permission_grants`] and [`Emulator::risky_user`]. With
+//! [`EmulatorConfig::throttling`], authentication methods share the identity and access reports
+//! limit (5 requests per 10 s) and Identity Protection takes 1 request per second (its 429
+//! without `Retry-After`).
+//!
+//! Its sign-in logs start with a few sign-ins from before it started (Adele 26 and 3 hours ago,
+//! a failed one for Grady 2 hours ago); tests add more with [`Emulator::add_sign_in`], also
+//! while a client polls.
 
 // A `Reply` is an HTTP answer of a test server, built once per request: its size does not
 // matter, and boxing it everywhere would only add noise.
 #![allow(clippy::result_large_err)]
 
+mod apps;
 mod auth;
+mod auth_methods;
 mod batch;
+mod consents;
 mod errors;
 mod faults;
 mod intune;
+mod licences;
+mod mail;
 mod odata;
+mod risk;
 mod routes;
 mod seed;
 mod server;
+mod sign_ins;
 mod state;
 mod sts;
+mod tap;
 pub mod throttle;
 mod tls;
 
@@ -59,11 +86,16 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+pub use apps::GRAPH_APP_ID;
+pub use licences::EntraIdPlan;
+pub use seed::apps as contoso_apps;
 pub use seed::ids as contoso_ids;
+pub use sign_ins::SignInSpec;
 pub use state::ROLE_TEMPLATES;
 /// The emulated tenant and its app registration, for the token endpoint.
 pub use state::{APP_ID, TENANT_ID};
 pub use sts::APP_CLIENT_SECRET;
+pub use tap::Tap;
 
 /// How the emulator is started.
 #[derive(Debug, Clone)]
@@ -97,6 +129,9 @@ pub struct EmulatorConfig {
     /// (`/users/{id}/managedDevices`, `/deviceManagement/...`) answer 400 "Request not
     /// applicable to target tenant." as Graph does for a tenant without one.
     pub intune: bool,
+    /// The tenant's Entra ID plan (default P2). [`EntraIdPlan::Free`] makes sign-in logs
+    /// answer 403 `Authentication_RequestFromNonPremiumTenantOrB2CTenant`, as Graph does.
+    pub entra_id: EntraIdPlan,
 }
 
 impl Default for EmulatorConfig {
@@ -113,6 +148,7 @@ impl Default for EmulatorConfig {
             batching: true,
             sts_token_lifetime: None,
             intune: true,
+            entra_id: EntraIdPlan::P2,
         }
     }
 }
@@ -120,7 +156,7 @@ impl Default for EmulatorConfig {
 /// The tenant the emulator starts with.
 #[derive(Debug, Clone)]
 pub enum Seed {
-    /// The hand-made Contoso tenant (54 users: a medium tenant for throttling); see
+    /// The hand-made Contoso tenant (55 users: a medium tenant for throttling); see
     /// [`contoso_ids`] for the user ids.
     Contoso,
     /// admin@contoso.com plus `user{i:05}@contoso.com` (i from 1), each with
@@ -233,6 +269,43 @@ pub struct DeviceState {
     pub on_premises_sync_enabled: Option<bool>,
 }
 
+/// An authentication method as tests see it.
+#[derive(Debug, Clone)]
+pub struct AuthMethodState {
+    pub id: String,
+    /// `password`, `phone`, `microsoftAuthenticator`, `fido2`, ...
+    pub kind: String,
+    /// The user's default multifactor method.
+    pub is_default: bool,
+}
+
+/// An inbox rule as tests see it.
+#[derive(Debug, Clone)]
+pub struct InboxRuleState {
+    pub id: String,
+    pub display_name: String,
+    pub is_enabled: bool,
+    pub is_read_only: bool,
+}
+
+/// A delegated permission grant as tests see it.
+#[derive(Debug, Clone)]
+pub struct GrantState {
+    pub id: String,
+    pub client_id: String,
+    /// `Principal` or `AllPrincipals`.
+    pub consent_type: String,
+    pub principal_id: Option<String>,
+    pub scope: String,
+}
+
+/// Identity Protection's record of a user.
+#[derive(Debug, Clone)]
+pub struct RiskState {
+    pub risk_level: String,
+    pub risk_state: String,
+}
+
 /// An Intune managed device as tests see it.
 #[derive(Debug, Clone)]
 pub struct ManagedDeviceState {
@@ -317,9 +390,10 @@ impl Emulator {
 
     /// App-only token: User.Read.All, User.EnableDisableAccount.All, User.RevokeSessions.All,
     /// User-PasswordProfile.ReadWrite.All, Device.ReadWrite.All, Directory.Read.All,
-    /// RoleManagement.Read.Directory, DeviceManagementManagedDevices.Read.All,
-    /// DeviceManagementManagedDevices.PrivilegedOperations.All; the app holds the User
-    /// Administrator role.
+    /// RoleManagement.Read.Directory, Application.Read.All, Organization.Read.All,
+    /// AuditLog.Read.All, DeviceManagementManagedDevices.Read.All,
+    /// DeviceManagementManagedDevices.PrivilegedOperations.All (also the app's role
+    /// assignments); the app holds the User Administrator role.
     pub fn app_token(&self) -> String {
         self.shared.app_token.clone()
     }
@@ -371,6 +445,89 @@ impl Emulator {
         lock(&self.shared.tenant).intune = licensed;
     }
 
+    /// The user's authentication methods (case-insensitive UPN or id).
+    pub fn auth_methods(&self, id_or_upn: &str) -> Vec<AuthMethodState> {
+        let tenant = lock(&self.shared.tenant);
+        let Some(i) = tenant.find_user(id_or_upn) else {
+            return Vec::new();
+        };
+        let u = &tenant.users[i];
+        u.methods
+            .iter()
+            .map(|m| AuthMethodState {
+                id: m.id.clone(),
+                kind: m.kind.short_name().to_string(),
+                is_default: u.default_method.as_deref() == Some(m.id.as_str()),
+            })
+            .collect()
+    }
+
+    /// The user's inbox rules; `None` when it has no Exchange Online mailbox.
+    pub fn inbox_rules(&self, id_or_upn: &str) -> Option<Vec<InboxRuleState>> {
+        let tenant = lock(&self.shared.tenant);
+        let i = tenant.find_user(id_or_upn)?;
+        tenant.users[i].mailbox.as_ref().map(|m| {
+            m.rules
+                .iter()
+                .map(|r| InboxRuleState {
+                    id: r.id.clone(),
+                    display_name: r.display_name.clone(),
+                    is_enabled: r.is_enabled,
+                    is_read_only: r.is_read_only,
+                })
+                .collect()
+        })
+    }
+
+    /// Every delegated permission grant in the tenant.
+    pub fn permission_grants(&self) -> Vec<GrantState> {
+        lock(&self.shared.tenant)
+            .grants
+            .iter()
+            .map(|g| GrantState {
+                id: g.id.clone(),
+                client_id: g.client_id.clone(),
+                consent_type: g.consent_type.to_string(),
+                principal_id: g.principal_id.clone(),
+                scope: g.scope.clone(),
+            })
+            .collect()
+    }
+
+    /// Identity Protection's record of the user, if it was ever flagged.
+    pub fn risky_user(&self, id_or_upn: &str) -> Option<RiskState> {
+        let tenant = lock(&self.shared.tenant);
+        let i = tenant.find_user(id_or_upn)?;
+        tenant.users[i].risk.as_ref().map(|r| RiskState {
+            risk_level: r.level.to_string(),
+            risk_state: r.state.to_string(),
+        })
+    }
+
+    /// Change the tenant's Entra ID plan (`GET /subscribedSkus` and sign-in logs follow).
+    pub fn set_entra_id(&self, plan: EntraIdPlan) {
+        lock(&self.shared.tenant).entra_id = plan;
+    }
+
+    /// Add a sign-in to the tenant's sign-in logs (at any time, also while a client polls
+    /// them); returns its id. Panics if the user does not exist.
+    pub fn add_sign_in(&self, spec: SignInSpec) -> String {
+        sign_ins::add(&mut lock(&self.shared.tenant), spec)
+    }
+
+    /// The Microsoft Graph application permissions granted to lockdown's app (its app role
+    /// assignments, as `GET /servicePrincipals/{id}/appRoleAssignments` lists them).
+    pub fn app_permissions(&self) -> Vec<String> {
+        lock(&self.shared.tenant).app_role_assignments.clone()
+    }
+
+    /// Grant or revoke application permissions after tokens were issued: tokens already issued
+    /// keep their `roles` claim (and what it grants), as a real token does until it expires.
+    pub fn set_app_permissions(&self, permissions: &[&str]) {
+        lock(&self.shared.tenant).app_role_assignments =
+            permissions.iter().map(|p| p.to_string()).collect();
+    }
+
     pub fn users(&self) -> Vec<UserState> {
         let tenant = lock(&self.shared.tenant);
         (0..tenant.users.len())
@@ -385,6 +542,20 @@ impl Emulator {
 
     pub fn clear_requests(&self) {
         lock(&self.shared.tenant).clear_requests();
+    }
+
+    /// The Temporary Access Pass issued to a user (case-insensitive UPN or id), if any: for tests
+    /// proving the pass reached stdout and nowhere else.
+    pub fn temporary_access_pass(&self, id_or_upn: &str) -> Option<Tap> {
+        let tenant = lock(&self.shared.tenant);
+        let idx = tenant.find_user(id_or_upn)?;
+        tenant.taps.get(&idx).cloned()
+    }
+
+    /// Allow or refuse Temporary Access Pass, as the tenant's authentication methods policy
+    /// does (allowed at start).
+    pub fn set_temporary_access_pass_policy(&self, allowed: bool) {
+        lock(&self.shared.tenant).tap_disabled = !allowed;
     }
 
     pub fn set_faults(&self, faults: Vec<FaultRule>) {

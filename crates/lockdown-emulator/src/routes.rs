@@ -53,7 +53,33 @@ pub(crate) fn execute(shared: &Shared, req: &Request) -> Reply {
     };
 
     let mut extra_headers = Vec::new();
-    if shared.throttling && !super::intune::is_intune_path(rest) {
+    // Sign-in logs are metered by the identity and access reports service, not by the
+    // identity and access buckets (learn: graph/throttling-limits).
+    let reports = super::throttle::is_reports_path(rest);
+    if shared.throttling && reports {
+        let now = shared.emulated_secs();
+        if let Verdict::Throttled {
+            retry_after,
+            scope,
+            info,
+        } = lock(&shared.throttle).check_reports(now)
+        {
+            return Reply::error(429, "TooManyRequests", "Please retry again later.")
+                .header("Retry-After", retry_after.to_string())
+                .header("x-ms-throttle-scope", scope)
+                .header("x-ms-throttle-information", info);
+        }
+    }
+    let identity_protection = super::throttle::is_identity_protection_path(rest);
+    if shared.throttling
+        && identity_protection
+        && !lock(&shared.throttle).check_identity_protection(shared.emulated_secs())
+    {
+        // learn: graph/throttling-limits — identity protection's 429 has no Retry-After.
+        return Reply::error(429, "TooManyRequests", "Please retry again later.");
+    }
+    if shared.throttling && !reports && !identity_protection && !super::intune::is_intune_path(rest)
+    {
         let (ru, writes) = request_cost(
             &req.method,
             rest,
@@ -106,9 +132,36 @@ fn route(shared: &Shared, req: &Request, rest: &str, query: &Query, id: &Identit
             Ok(t) => t,
             Err(r) => return r,
         };
+        // Keys in the path (method and rule ids) keep their case.
+        let keys = nav.clone();
         let nav: Vec<String> = nav.iter().map(|s| s.to_ascii_lowercase()).collect();
         let nav: Vec<&str> = nav.iter().map(String::as_str).collect();
         return match (method.as_str(), nav.as_slice()) {
+            ("GET", ["authentication", "methods"]) => {
+                super::auth_methods::list(shared, &tenant, target, id)
+            }
+            ("DELETE", ["authentication", collection, _]) => {
+                super::auth_methods::delete(&mut tenant, target, collection, &keys[2], id)
+            }
+            ("POST", ["authentication", "temporaryaccesspassmethods"]) => {
+                super::tap::create(shared, &mut tenant, target, req.body.as_deref(), id)
+            }
+            (_, ["authentication", ..]) => method_not_allowed(),
+            ("GET", ["oauth2permissiongrants"]) => {
+                super::consents::list_for_user(shared, &tenant, target, id)
+            }
+            ("GET", ["mailfolders", "inbox", "messagerules"]) => {
+                super::mail::list(shared, &tenant, target, id)
+            }
+            ("PATCH", ["mailfolders", "inbox", "messagerules", _]) => super::mail::update(
+                shared,
+                &mut tenant,
+                target,
+                &keys[3],
+                req.body.as_deref(),
+                id,
+            ),
+            (_, ["oauth2permissiongrants"]) | (_, ["mailfolders", ..]) => method_not_allowed(),
             ("GET", []) => get_user(shared, &tenant, target, query, id),
             ("PATCH", []) => patch_user(&mut tenant, target, req.body.as_deref(), id),
             ("POST", ["revokesigninsessions"]) => revoke(shared, &mut tenant, target, id),
@@ -121,6 +174,13 @@ fn route(shared: &Shared, req: &Request, rest: &str, query: &Query, id: &Identit
             ("GET", ["memberof"]) | ("GET", ["memberof", "microsoft.graph.directoryrole"]) => {
                 member_of(shared, &tenant, target, query, id)
             }
+            // learn: graph/api/user-list-transitivememberof — direct and transitive memberships;
+            // the emulated tenant has no groups, so a user's roles are both. `/me` needs only
+            // User.Read (member_of's own-account rule).
+            ("GET", ["transitivememberof"])
+            | ("GET", ["transitivememberof", "microsoft.graph.directoryrole"]) => {
+                member_of(shared, &tenant, target, query, id)
+            }
             ("GET", ["manageddevices"]) => {
                 super::intune::list_managed_devices(shared, &tenant, target, query, id)
             }
@@ -129,7 +189,8 @@ fn route(shared: &Shared, req: &Request, rest: &str, query: &Query, id: &Identit
             | (_, ["registereddevices"])
             | (_, ["owneddevices"])
             | (_, ["manageddevices"])
-            | (_, ["memberof", ..]) => method_not_allowed(),
+            | (_, ["memberof", ..])
+            | (_, ["transitivememberof", ..]) => method_not_allowed(),
             (_, [other, ..]) => unknown_segment(other),
         };
     }
@@ -141,7 +202,44 @@ fn route(shared: &Shared, req: &Request, rest: &str, query: &Query, id: &Identit
         };
     }
     let segs: Vec<&str> = rest.split('/').filter(|s| !s.is_empty()).collect();
+    {
+        let mut tenant = lock(&shared.tenant);
+        if let Some(reply) = super::consents::route(shared, &mut tenant, &method, &segs, query, id)
+        {
+            return reply;
+        }
+        if let Some(reply) = super::apps::route(shared, &tenant, &method, rest, query, id) {
+            return reply;
+        }
+    }
+    if segs
+        .first()
+        .is_some_and(|s| s.eq_ignore_ascii_case("identityProtection"))
+    {
+        let mut tenant = lock(&shared.tenant);
+        return super::risk::route(
+            shared,
+            &mut tenant,
+            &method,
+            &segs,
+            &req.query,
+            req.body.as_deref(),
+            id,
+        );
+    }
     match segs.as_slice() {
+        // learn: graph/api/subscribedsku-list
+        [s] if s.eq_ignore_ascii_case("subscribedSkus") => match method.as_str() {
+            "GET" => super::licences::list(shared, &lock(&shared.tenant), query, id),
+            _ => method_not_allowed(),
+        },
+        // learn: graph/api/signin-list
+        [a, s] if a.eq_ignore_ascii_case("auditLogs") && s.eq_ignore_ascii_case("signIns") => {
+            match method.as_str() {
+                "GET" => super::sign_ins::list(shared, &lock(&shared.tenant), &req.query, id),
+                _ => method_not_allowed(),
+            }
+        }
         [d, dev] if d.eq_ignore_ascii_case("devices") => device(
             shared,
             req,

@@ -4,6 +4,12 @@ use time::macros::datetime;
 use time::OffsetDateTime;
 use uuid::Uuid;
 
+use serde_json::json;
+
+use super::auth_methods::{Kind, Method};
+use super::consents::{ClientApp, Grant};
+use super::mail::{Mailbox, Rule};
+use super::risk::Risk;
 use super::state::{Device, ManagedDevice, Tenant, User};
 
 const CREATED: OffsetDateTime = datetime!(2023-03-14 09:00:00 UTC);
@@ -26,6 +32,7 @@ pub mod ids {
     pub const ZOE: &str = "5f8e7d6c-4b3a-4291-8a7b-6c5d4e3f2a1b";
     pub const BREAKGLASS: &str = "d1e2f3a4-b5c6-4d7e-8f9a-0b1c2d3e4f5a";
     pub const LYNNE: &str = "3e5f7a9b-1c2d-4e6f-8a0b-2c4d6e8f0a1c";
+    pub const NESTOR: &str = "b7c9d1e3-5f7a-4b9c-8d1e-3f5a7b9c1d2e";
 }
 
 fn numbered_uuid(base: u128, n: u64) -> String {
@@ -145,10 +152,14 @@ fn user(
         password_resets: 0,
         roles: Vec::new(),
         devices: Vec::new(),
+        methods: vec![Method::password(CREATED)],
+        default_method: None,
+        mailbox: Some(Mailbox::default()),
+        risk: None,
     }
 }
 
-/// Contoso: 54 users, which is a **medium (M, 50–500 users)** tenant for Graph's identity and
+/// Contoso: 55 users, which is a **medium (M, 50–500 users)** tenant for Graph's identity and
 /// access throttling (learn: graph/throttling-limits, "Identity and access service limits").
 pub(crate) fn contoso() -> Tenant {
     let mut t = Tenant::default();
@@ -346,6 +357,19 @@ pub(crate) fn contoso() -> Tenant {
     );
     enrol(&mut t, lynne, None, "Lynne's Galaxy", "Android", "15.0");
 
+    let nestor = t.add_user(user(
+        ids::NESTOR,
+        "nestor@contoso.com",
+        "Nestor Wilke",
+        Some("Nestor"),
+        Some("Wilke"),
+        Some("Director"),
+    ));
+    push_device(&mut t, nestor, dev("NESTORW-LAPTOP", "Windows"));
+    push_device(&mut t, nestor, dev("Nestor's Pixel", "Android"));
+
+    incident(&mut t);
+
     for i in 1..=40u64 {
         let upn = format!("user{i:02}@contoso.com");
         let display = format!("Contoso User {i:02}");
@@ -412,4 +436,200 @@ pub(crate) fn bulk(users: usize, devices_per_user: usize) -> Tenant {
         }
     }
     t
+}
+
+/// Object ids of the service principals of apps Contoso users consented to.
+pub mod apps {
+    pub const MAIL_SYNC_PRO: &str = "c1a5e0f2-6b3d-4e8a-9f1c-2d4b6e8a0c11";
+    pub const CONTOSO_EXPENSES: &str = "c1a5e0f2-6b3d-4e8a-9f1c-2d4b6e8a0c12";
+    pub const PDF_HELPER: &str = "c1a5e0f2-6b3d-4e8a-9f1c-2d4b6e8a0c13";
+}
+
+const REGISTERED: OffsetDateTime = datetime!(2024-02-06 10:12:00 UTC);
+const FLAGGED: OffsetDateTime = datetime!(2026-11-29 06:40:00 UTC);
+
+fn rule(
+    id: &str,
+    name: &str,
+    sequence: i64,
+    conditions: serde_json::Value,
+    actions: serde_json::Value,
+) -> Rule {
+    Rule {
+        id: id.into(),
+        display_name: name.into(),
+        sequence,
+        is_enabled: true,
+        is_read_only: false,
+        conditions,
+        actions,
+    }
+}
+
+fn forward(name: &str, address: &str) -> serde_json::Value {
+    json!([{"emailAddress": {"name": name, "address": address}}])
+}
+
+/// What the opt-in incident steps act on: authentication methods (with a default one), inbox
+/// rules (one read-only), users' consents and a tenant-wide one, a user Identity Protection
+/// flagged, and users without an Exchange Online mailbox.
+fn incident(t: &mut Tenant) {
+    let idx = |t: &Tenant, id: &str| t.find_user(id).expect("seeded user");
+    // Microsoft Graph's service principal, the resource of every grant.
+    let graph = super::apps::GRAPH_SP_ID.to_string();
+    let vendor = "f0e1d2c3-b4a5-4968-8776-5a4b3c2d1e0f".to_string();
+    t.client_apps = vec![
+        ClientApp {
+            id: apps::MAIL_SYNC_PRO.into(),
+            app_id: "e4c2a6b8-0d1f-4a3c-8e5b-7a9c1e3f5b22".into(),
+            display_name: "Mail Sync Pro".into(),
+            owner_tenant: vendor.clone(),
+        },
+        ClientApp {
+            id: apps::CONTOSO_EXPENSES.into(),
+            app_id: "e4c2a6b8-0d1f-4a3c-8e5b-7a9c1e3f5b23".into(),
+            display_name: "Contoso Expenses".into(),
+            owner_tenant: super::state::TENANT_ID.into(),
+        },
+        ClientApp {
+            id: apps::PDF_HELPER.into(),
+            app_id: "e4c2a6b8-0d1f-4a3c-8e5b-7a9c1e3f5b24".into(),
+            display_name: "PDF Helper Online".into(),
+            owner_tenant: vendor,
+        },
+    ];
+
+    // Adele: Authenticator (the default), a mobile phone and a FIDO2 key; a rule that forwards
+    // invoices out of the tenant and one that files newsletters; a consent to a mail app;
+    // Identity Protection already rates her at medium risk.
+    let adele = idx(t, ids::ADELE);
+    let u = &mut t.users[adele];
+    u.methods.extend([
+        Method::new(
+            "_jpuR-TGZtk6aQCLF3BQjA2",
+            Kind::MicrosoftAuthenticator,
+            "Adele's iPhone 15",
+            REGISTERED,
+        ),
+        Method::phone("mobile", "+1 4255550123", REGISTERED),
+        Method::new(
+            "-2_GRUg2-HYz6_1YG4YRAQ2",
+            Kind::Fido2,
+            "YubiKey 5 NFC",
+            REGISTERED,
+        ),
+    ]);
+    u.default_method = Some("_jpuR-TGZtk6aQCLF3BQjA2".into());
+    u.mailbox = Some(Mailbox {
+        rules: vec![
+            rule(
+                "AQAAAJ5dZp8=",
+                "Newsletters",
+                1,
+                json!({"senderContains": ["newsletter"]}),
+                json!({"moveToFolder": "AAMkAGVmMDEzMTM4LTZmYWUtNDdkNC1hMDZlLTU1OGY5OTZhYmY4OAAuAAAAAAAiQ8W967B7TKBjgx9rVEURAQAiIsqMbYjsT5e-T7KzowPTAAAAAAEMAAA=", "stopProcessingRules": true}),
+            ),
+            rule(
+                "AQAAAJ5dZqA=",
+                "Invoices",
+                2,
+                json!({"subjectContains": ["invoice", "payment"]}),
+                json!({"forwardTo": forward("Accounts", "accounts@fabrikam-billing.example"), "markAsRead": true}),
+            ),
+        ],
+    });
+    u.risk = Some(Risk {
+        level: "medium",
+        state: "atRisk",
+        detail: "none",
+        updated: FLAGGED,
+    });
+    t.grants.push(Grant {
+        id: "E3NHhUPqfUy4pFT-010LYFo5-ycA-_5Fhl7nHbaJ7qACy1R9o6oWQJ-cpLSUIt2b".into(),
+        client_id: apps::MAIL_SYNC_PRO.into(),
+        consent_type: "Principal",
+        principal_id: Some(ids::ADELE.into()),
+        resource_id: graph.clone(),
+        scope: " Mail.Read Mail.Send offline_access User.Read".into(),
+    });
+
+    // Nestor: a mobile phone as the default and the Authenticator, so that deleting the phone
+    // first is refused; a rule that deletes security alerts; a consent to a PDF app.
+    let nestor = idx(t, ids::NESTOR);
+    let u = &mut t.users[nestor];
+    u.methods.extend([
+        Method::phone("mobile", "+1 2065550188", REGISTERED),
+        Method::new(
+            "bqBA7hW0gUazK9RJjEqcNQ2",
+            Kind::MicrosoftAuthenticator,
+            "Nestor's Pixel 8",
+            REGISTERED,
+        ),
+    ]);
+    u.default_method = Some(super::auth_methods::PHONE_MOBILE_ID.into());
+    u.mailbox = Some(Mailbox {
+        rules: vec![
+            rule(
+                "AQAAAKNxY0E=",
+                "Security alerts",
+                1,
+                json!({"subjectContains": ["security alert", "unusual sign-in"]}),
+                json!({"delete": true, "stopProcessingRules": true}),
+            ),
+            rule(
+                "AQAAAKNxY0I=",
+                "Team updates",
+                2,
+                json!({"fromAddresses": [{"emailAddress": {"name": "Team", "address": "team@contoso.com"}}]}),
+                json!({"moveToFolder": "AAMkADhNmAAA=", "markImportance": "low"}),
+            ),
+        ],
+    });
+    t.grants.push(Grant {
+        id: "8Ai5wbE2OkiNNMBsW0aIgBNuIP2vK7FDmAmV8XGJ5Ao-VbWnQ0fPR5PeH4oKp3dA".into(),
+        client_id: apps::PDF_HELPER.into(),
+        consent_type: "Principal",
+        principal_id: Some(ids::NESTOR.into()),
+        resource_id: graph.clone(),
+        scope: " Files.Read.All offline_access".into(),
+    });
+
+    // Diego: only a password; a forwarding rule Outlook made read-only, and a harmless one.
+    let diego = idx(t, ids::DIEGO);
+    let mut read_only = rule(
+        "AQAAAGZ0Xh4=",
+        "Forward all",
+        1,
+        json!({}),
+        json!({"forwardTo": forward("Diego", "diego.s@outlook.example")}),
+    );
+    read_only.is_read_only = true;
+    t.users[diego].mailbox = Some(Mailbox {
+        rules: vec![
+            read_only,
+            rule(
+                "AQAAAGZ0Xh8=",
+                "Receipts",
+                2,
+                json!({"subjectContains": ["receipt"]}),
+                json!({"moveToFolder": "AAMkAGRlAAA=", "stopProcessingRules": false}),
+            ),
+        ],
+    });
+
+    // No Exchange Online mailbox: a guest, and a shared kiosk account with no licence.
+    for key in [ids::PRADEEP, ids::KIOSK] {
+        let u = idx(t, key);
+        t.users[u].mailbox = None;
+    }
+
+    // A consent an admin gave for everyone: not any user's own, never listed per user.
+    t.grants.push(Grant {
+        id: "yZpb2FpQ0kSSfOx3Db2Sz3dyb3ZgJ3lFj8f8Zt5fL0Q".into(),
+        client_id: apps::CONTOSO_EXPENSES.into(),
+        consent_type: "AllPrincipals",
+        principal_id: None,
+        resource_id: graph,
+        scope: " User.Read Files.Read".into(),
+    });
 }

@@ -247,6 +247,8 @@ pub(crate) async fn start(
         } => seed::bulk(users, devices_per_user),
     };
     tenant.intune = config.intune;
+    tenant.entra_id = config.entra_id;
+    super::sign_ins::seed(&mut tenant);
     let admin_token = auth::issue(&mut tenant, &auth::admin_spec(), auth::DEFAULT_LIFETIME);
     let app_token = auth::issue(&mut tenant, &auth::app_spec(), auth::DEFAULT_LIFETIME);
     let listener = TcpListener::bind(addr).await?;

@@ -50,6 +50,19 @@ pub const ROLE_TEMPLATES: &[(&str, &str)] = &[
         "e8611ab8-c189-46e8-94e1-60213ab1f814",
     ),
     ("Global Reader", "f2ef992c-3afb-46b9-b7cf-a126ee74c451"),
+    (
+        "Security Administrator",
+        "194ae4cb-b126-40b2-bd5b-6091b380977d",
+    ),
+    ("Security Reader", "5d6b6bb7-de71-4623-b4af-96380a352509"),
+    (
+        "Application Administrator",
+        "9b895d92-2cd3-44c7-9d02-a6ac2d5ea5c3",
+    ),
+    (
+        "Cloud Application Administrator",
+        "158c047a-c907-4556-b7ef-446551a6b5f7",
+    ),
 ];
 
 /// Canonical role name for a display name or template id (case-insensitive).
@@ -89,6 +102,15 @@ pub(crate) struct User {
     pub password_resets: usize,
     pub roles: Vec<&'static str>,
     pub devices: Vec<usize>,
+    /// Registered authentication methods, the password first.
+    pub methods: Vec<super::auth_methods::Method>,
+    /// The id of the default multifactor method, which Graph will not delete while others
+    /// remain (v1.0 does not show which one it is).
+    pub default_method: Option<String>,
+    /// `None`: no Exchange Online mailbox.
+    pub mailbox: Option<super::mail::Mailbox>,
+    /// Identity Protection's record of the user, once it was flagged.
+    pub risk: Option<super::risk::Risk>,
 }
 
 impl User {
@@ -196,6 +218,21 @@ pub(crate) struct Tenant {
     /// the log was cleared meanwhile).
     pub request_seqs: Vec<u64>,
     pub next_seq: u64,
+    /// Temporary Access Passes issued, by user index (one usable pass per user).
+    pub taps: HashMap<usize, super::tap::Tap>,
+    /// The authentication methods policy does not allow Temporary Access Pass.
+    pub tap_disabled: bool,
+    /// The tenant's Entra ID plan (`GET /subscribedSkus`; sign-in logs need P1 or P2).
+    pub entra_id: super::licences::EntraIdPlan,
+    /// Sign-in log records, in the order they were added.
+    pub sign_ins: Vec<super::sign_ins::SignIn>,
+    /// The Microsoft Graph application permissions granted to lockdown's app (its app role
+    /// assignments); an app-only token's `roles` are taken from them when it is issued.
+    pub app_role_assignments: Vec<String>,
+    /// Delegated permission grants: users' own consents and tenant-wide ones.
+    pub grants: Vec<super::consents::Grant>,
+    /// The service principals of the apps the grants are for.
+    pub client_apps: Vec<super::consents::ClientApp>,
 }
 
 impl Tenant {

@@ -1062,7 +1062,7 @@ fn accessors_work_from_a_plain_thread() {
     let rt = tokio::runtime::Runtime::new().unwrap();
     let emu = rt.block_on(start());
     let users = emu.users();
-    assert_eq!(users.len(), 54);
+    assert_eq!(users.len(), 55);
     let johanna = emu.user(contoso_ids::JOHANNA).unwrap();
     assert!(!johanna.account_enabled);
     assert!(!emu.device(&johanna.device_ids[0]).unwrap().account_enabled);
@@ -1160,3 +1160,6 @@ async fn the_token_endpoint_issues_tokens_of_the_configured_lifetime() {
     let (s, _) = get(&emu, "/users/adele@contoso.com", renewed).await;
     assert_eq!(s, 200);
 }
+
+mod check;
+mod incident;

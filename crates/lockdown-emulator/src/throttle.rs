@@ -26,6 +26,37 @@ pub const TENANT_WRITE_WINDOW_SECS: f64 = 300.0;
 pub const DEVICE_WRITE_LIMIT: f64 = 3_000.0;
 pub const DEVICE_WRITE_WINDOW_SECS: f64 = 150.0;
 
+/// Requests per app + tenant per [`REPORTS_WINDOW_SECS`] to the identity and access reports
+/// service (sign-in logs). learn: graph/throttling-limits, "Identity and access reports service
+/// limits": "Five requests per 10 seconds" per app per tenant.
+pub const REPORTS_LIMIT: f64 = 5.0;
+pub const REPORTS_WINDOW_SECS: f64 = 10.0;
+
+/// Whether `path` (decoded, after `/v1.0/`) belongs to the identity and access reports service
+/// (`auditLogs/...`, `reports/...`), which has its own limit instead of the identity buckets.
+pub fn is_reports_path(path: &str) -> bool {
+    let lower = path.trim_start_matches('/').to_ascii_lowercase();
+    lower.starts_with("auditlogs/")
+        || lower == "auditlogs"
+        || lower.starts_with("reports/")
+        // learn: graph/throttling-limits — authenticationMethod is among the resources of the
+        // identity and access reports limits (a user's `authentication/...`).
+        || ((lower.starts_with("users") || lower.starts_with("me/"))
+            && lower.contains("/authentication/"))
+}
+
+/// Requests per tenant (all apps) per second to identity protection and conditional access.
+/// learn: graph/throttling-limits, "Identity protection and conditional access service
+/// limits": 1 request per second per tenant; its 429 carries no `Retry-After`.
+pub const IDENTITY_PROTECTION_PER_SEC: f64 = 1.0;
+
+/// Whether `path` (decoded, after `/v1.0/`) belongs to identity protection (risky users).
+pub fn is_identity_protection_path(path: &str) -> bool {
+    path.trim_start_matches('/')
+        .to_ascii_lowercase()
+        .starts_with("identityprotection")
+}
+
 /// The resource-unit bucket size for a tenant of `users` users.
 pub fn ru_limit_for_tenant(users: usize) -> f64 {
     if users < 50 {
@@ -136,6 +167,8 @@ pub(crate) struct Throttle {
     app_writes: Bucket,
     tenant_writes: Bucket,
     device_writes: Bucket,
+    reports: Bucket,
+    identity_protection: Bucket,
 }
 
 pub(crate) enum Verdict {
@@ -177,6 +210,53 @@ impl Throttle {
                 "Tenant_Application/Write",
                 "WriteLimitExceeded",
             ),
+            reports: Bucket::new(
+                REPORTS_LIMIT,
+                REPORTS_WINDOW_SECS,
+                "Tenant_Application/ReadWrite",
+                "RequestLimitExceeded",
+            ),
+            identity_protection: Bucket::new(
+                IDENTITY_PROTECTION_PER_SEC,
+                1.0,
+                "Tenant/ReadWrite",
+                "RequestLimitExceeded",
+            ),
+        }
+    }
+
+    /// One request to identity protection at emulated time `now`: `true` if it fits.
+    pub fn check_identity_protection(&mut self, now: f64) -> bool {
+        let b = &mut self.identity_protection;
+        b.refill(now);
+        if b.wait_for(1.0) > 0.0 {
+            return false;
+        }
+        b.tokens -= 1.0;
+        true
+    }
+
+    /// One request to the identity and access reports service at emulated time `now`.
+    pub fn check_reports(&mut self, now: f64) -> Verdict {
+        let b = &mut self.reports;
+        b.refill(now);
+        let wait = b.wait_for(1.0);
+        if wait > 0.0 {
+            return Verdict::Throttled {
+                retry_after: (wait.ceil() as u64).max(1),
+                scope: format!(
+                    "{}/{}/{}",
+                    b.scope,
+                    super::state::APP_ID,
+                    super::state::TENANT_ID
+                ),
+                info: b.info,
+            };
+        }
+        b.tokens -= 1.0;
+        Verdict::Allowed {
+            ru: 1,
+            percentage: None,
         }
     }
 
@@ -252,6 +332,21 @@ mod tests {
             request_cost("POST", "users/x/revokeSignInSessions", false, false, None),
             (1, 1)
         );
+    }
+
+    #[test]
+    fn reports_allow_five_per_ten_seconds() {
+        let mut t = Throttle::new(10);
+        for _ in 0..5 {
+            assert!(matches!(t.check_reports(0.0), Verdict::Allowed { .. }));
+        }
+        match t.check_reports(0.0) {
+            Verdict::Throttled { retry_after, .. } => assert_eq!(retry_after, 2),
+            _ => panic!("the sixth request in 10 s is throttled"),
+        }
+        assert!(matches!(t.check_reports(2.0), Verdict::Allowed { .. }));
+        assert!(is_reports_path("auditLogs/signIns"));
+        assert!(!is_reports_path("users/x"));
     }
 
     #[test]

@@ -1,0 +1,152 @@
+//! `lockdown unblock`: undo a lockdown from its report. Each step's undo lives in its module
+//! (`crate::steps`); this module reads the report, says what cannot be undone and what deserves
+//! a warning, asks for confirmation and runs the engine in its unblock mode.
+
+use std::io::BufRead;
+use std::sync::Arc;
+
+use super::{connect, Access, ExitStatus, Fatal, Job, Next, Rejected, Targets};
+use crate::address::UserRef;
+use crate::cli::{GlobalArgs, UnblockArgs};
+use crate::engine::{Engine, Mode, Setup};
+use crate::output::Printer;
+use crate::signal::Cancel;
+use crate::steps::{Record, RunCx, Selection, REGISTRY};
+
+pub async fn run(
+    global: &GlobalArgs,
+    args: &UnblockArgs,
+    cancel: Cancel,
+) -> Result<ExitStatus, Fatal> {
+    let mut targets = match &args.from_report {
+        Some(path) => from_report(path, &args.only)?,
+        None => Targets::open(&args.users, None).await.map_err(|f| {
+            f.with_hint("name users to re-enable, or pass --from-report FILE to undo a block")
+        })?,
+    };
+    let mut actions = vec!["re-enable what lockdown disabled and the user still owns"];
+    if args.tap.is_some() {
+        actions.push("issue a Temporary Access Pass");
+    }
+    let intro = format!(
+        "About to undo the lockdown of these accounts: {}.",
+        actions.join(", ")
+    );
+    if !super::confirmed(args.yes || args.dry_run, &mut targets, &intro).await? {
+        return Ok(ExitStatus::Failure);
+    }
+    let mut printer = Printer::new(global.output, args.report.as_deref())?;
+    let access = if args.dry_run {
+        Access::ReadOnly
+    } else {
+        Access::ReadWrite
+    };
+    let session = connect(global, access).await?;
+    let mut run = RunCx::new(session.token_kind);
+    run.force = args.force;
+    run.tap_minutes = args.tap;
+    let engine = Arc::new(Engine::new(Setup {
+        client: session.client.clone(),
+        mode: Mode::Unblock {
+            dry_run: args.dry_run,
+        },
+        selection: Selection::default(),
+        run,
+        protect: Vec::new(),
+        force: args.force,
+        cancel,
+    }));
+    engine
+        .run(&mut targets, &mut printer, args.concurrency as usize)
+        .await
+}
+
+/// The users of a `block` report that have something to undo, each with its line. A line that
+/// is not a report line is reported with its number; the others still run.
+fn from_report(path: &std::path::Path, only: &[String]) -> Result<Targets, Fatal> {
+    let source = path.display().to_string();
+    let reader: Box<dyn BufRead> = if path.as_os_str() == "-" {
+        Box::new(std::io::BufReader::new(std::io::stdin()))
+    } else {
+        let file = std::fs::File::open(path)
+            .map_err(|e| Fatal::caused(ExitStatus::Usage, format!("cannot read `{source}`"), e))?;
+        Box::new(std::io::BufReader::new(file))
+    };
+    let wanted: Vec<String> = only.iter().map(|u| u.trim().to_ascii_lowercase()).collect();
+    let mut entries = Vec::new();
+    let mut lines = 0usize;
+    for (n, line) in reader.lines().enumerate() {
+        let line = line
+            .map_err(|e| Fatal::caused(ExitStatus::Usage, format!("cannot read `{source}`"), e))?;
+        let line = line.trim();
+        if line.is_empty() {
+            continue;
+        }
+        lines += 1;
+        let record: Record = match serde_json::from_str(line) {
+            Ok(r) => r,
+            Err(e) => {
+                entries.push(Next::Rejected(Rejected {
+                    raw: format!("{source}:{}", n + 1),
+                    line: Some(n + 1),
+                    reason: format!("not a line of a lockdown block report ({e})"),
+                }));
+                continue;
+            }
+        };
+        // Only users lockdown reached and changed: the report says which steps were done.
+        let Some(id) = record.id.clone() else {
+            continue;
+        };
+        if !record.steps.iter().any(|s| s["status"] == "done") {
+            continue;
+        }
+        let keys = [
+            Some(id.to_ascii_lowercase()),
+            record
+                .user_principal_name
+                .as_deref()
+                .map(str::to_ascii_lowercase),
+            Some(record.target.to_ascii_lowercase()),
+        ];
+        if !wanted.is_empty() && !wanted.iter().any(|w| keys.contains(&Some(w.clone()))) {
+            continue;
+        }
+        let user = match UserRef::parse(&id) {
+            Ok(u) => u,
+            Err(e) => {
+                entries.push(Next::Rejected(Rejected {
+                    raw: id,
+                    line: Some(n + 1),
+                    reason: format!("the report's object id {e}"),
+                }));
+                continue;
+            }
+        };
+        for step in REGISTRY {
+            if let Some(warning) = step.undo_warning(&record) {
+                eprintln!("warning: {}: {warning}", record.target);
+            }
+        }
+        let raw = record
+            .user_principal_name
+            .clone()
+            .unwrap_or_else(|| record.target.clone());
+        entries.push(Next::Job(Job {
+            raw,
+            user,
+            record: Some(Box::new(record)),
+        }));
+    }
+    if lines == 0 {
+        return Err(Fatal::usage(format!("`{source}` holds no report lines")));
+    }
+    if !entries.iter().any(|e| matches!(e, Next::Job(_))) {
+        let mut message = format!("`{source}` has no user with anything to undo");
+        if !wanted.is_empty() {
+            message.push_str(" among the users given with --user");
+        }
+        return Err(Fatal::usage(message));
+    }
+    Ok(Targets::replay(entries))
+}

@@ -1,0 +1,127 @@
+//! `unblock`: one user through the registry backwards. Each step owns its undo: the reads it
+//! needs (the state now, who owns what), its decision from the `block` report's line and from
+//! what was read (restore only what is still as lockdown left it, and only what belongs to the
+//! user now), its writes and its checks. The engine sends the rounds and verifies, as for
+//! `block`, and lists what cannot be undone.
+
+use serde_json::Map;
+
+use super::user::{changes, planned, resolved, Routed, Slot};
+use super::{Engine, Mode};
+use crate::graph::users;
+use crate::report::{NotUndone, Outcome, StepStatus, UserReport};
+use crate::steps::{Read, Request, UserCx, REGISTRY};
+use crate::targets::Job;
+
+const USER: &str = "user";
+
+impl Engine {
+    pub(crate) async fn unblock_user(&self, job: Job) -> UserReport {
+        let mut report = UserReport::new(&job.raw);
+        let record = job.record.as_deref();
+        // The account by the object id the report recorded (a UPN may have changed since).
+        let who = record
+            .and_then(|r| r.id.clone())
+            .unwrap_or_else(|| job.user.to_string());
+        let mut first = vec![Routed {
+            slot: None,
+            request: Request::read(Read::one(USER, users::get(&who)), "resolve"),
+        }];
+        for (n, step) in REGISTRY.iter().enumerate() {
+            for read in step.undo_reads(&who, record, &self.run) {
+                first.push(Routed {
+                    slot: Some(n),
+                    request: Request::read(read, "read"),
+                });
+            }
+        }
+        let mut answers = self.round(&job.raw, first).await;
+        let mut own = answers.remove(&None).unwrap_or_default();
+        let Some(user) = resolved(&mut report, own.take(USER)) else {
+            return report;
+        };
+
+        match record {
+            Some(record) => {
+                for step in REGISTRY {
+                    if let Some(reason) = step.not_undoable(record) {
+                        report.not_undone.push(NotUndone {
+                            step: step.name(),
+                            reason,
+                        });
+                    }
+                }
+            }
+            None => report.warnings.push(
+                "without a report only the account can be re-enabled: which devices, rules or risk state lockdown changed is not known (use --from-report)"
+                    .into(),
+            ),
+        }
+
+        let cx = UserCx {
+            run: &self.run,
+            user: &user,
+            raw: &job.raw,
+        };
+        let mut slots: Vec<Slot> = Vec::new();
+        for (n, step) in REGISTRY.iter().enumerate() {
+            let reads = answers.remove(&Some(n)).unwrap_or_default();
+            if let Some(prepared) = step.prepare_undo(&cx, reads, record) {
+                slots.push(Slot {
+                    step: *step,
+                    prepared,
+                    done: false,
+                });
+            }
+        }
+        let mut before = Map::new();
+        for slot in &slots {
+            slot.prepared.before(&mut before);
+        }
+        report.before = Some(before);
+
+        if self.mode == (Mode::Unblock { dry_run: true }) {
+            report.steps = planned(&slots, true);
+            report.outcome = Outcome::Planned;
+            return report;
+        }
+        if let Err(stop) = self.drive(&job.raw, &mut slots).await {
+            return self.cut_short(report, &slots, stop);
+        }
+        report.steps = slots.iter().filter_map(|s| s.prepared.report()).collect();
+        report.after = slots.iter().find_map(|s| s.prepared.after());
+        report.changes = changes(&slots, &report);
+        report.outcome = outcome(&slots);
+        report
+    }
+}
+
+/// `restored` when everything undoable was restored or already was; `partial` when something
+/// was left alone (changed since, not the user's) or failed, and something took effect;
+/// `failed` when nothing did.
+fn outcome(slots: &[Slot]) -> Outcome {
+    let mut failed = false;
+    let mut left_alone = false;
+    let mut effect = false;
+    for slot in slots {
+        let Some(r) = slot.prepared.report() else {
+            continue;
+        };
+        let items: Vec<StepStatus> = r
+            .items
+            .iter()
+            .flat_map(|(_, items)| items.iter().map(|i| i.status))
+            .collect();
+        failed |= r.status == StepStatus::Failed || items.contains(&StepStatus::Failed);
+        left_alone |= r.status == StepStatus::Skipped || items.contains(&StepStatus::Skipped);
+        effect |= slot.step.action().is_some()
+            && matches!(r.status, StepStatus::Done | StepStatus::Already);
+    }
+    if !failed && !left_alone {
+        Outcome::Restored
+    } else if effect {
+        Outcome::Partial
+    } else {
+        Outcome::Failed
+    }
+}
