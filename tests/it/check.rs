@@ -43,7 +43,10 @@ fn target<'a>(lines: &'a [Value], upn: &str) -> &'a Value {
 
 /// Text with every run of whitespace as one space, to match columns.
 fn words(text: &str) -> String {
-    format!(" {} ", text.split_whitespace().collect::<Vec<_>>().join(" "))
+    format!(
+        " {} ",
+        text.split_whitespace().collect::<Vec<_>>().join(" ")
+    )
 }
 
 fn only_reads(t: &Tenant) {
