@@ -186,7 +186,7 @@ impl Prepared for State {
                 NAME,
                 StepStatus::Planned,
                 format!(
-                    "would send {} (users confirmed at the same time share one request; at most one a second)",
+                    "would send {} (with several users, one request a second carries the ids of all who reached this step since the last)",
                     req.describe()
                 ),
             ),
