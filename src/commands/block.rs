@@ -100,7 +100,10 @@ pub async fn run(
             let run =
                 RunCx::new(session.token_kind).inbox_rules(args.inbox_rules.unwrap_or_default());
             if mode == Mode::Block {
-                run.sending(session.client.clone())
+                // A run known (without waiting for more input) to have a single user may send
+                // everything in that user's chain.
+                let (waiting, all) = targets.waiting();
+                run.sending(session.client.clone(), all && waiting <= 1)
             } else {
                 run
             }

@@ -141,6 +141,12 @@ struct Bucket {
     tokens: f64,
     /// Nothing of this class goes out before this instant (after a 429).
     paused_until: Option<Instant>,
+    /// Graph seconds between a request leaving and Graph counting it.
+    lag: f64,
+    /// Refill owed before tokens come back: a full bucket starts refilling when its first
+    /// request is counted, and Graph counts it later than the pacer does. Small buckets
+    /// notice: without this, a run that drains one gets a 429 on its first request after.
+    debt: f64,
 }
 
 impl Bucket {
@@ -150,7 +156,32 @@ impl Bucket {
             rate: capacity / window_secs,
             tokens: capacity,
             paused_until: None,
+            lag: 0.0,
+            debt: 0.0,
         }
+    }
+
+    /// A bucket whose refill starts `lag` Graph seconds after its first request is taken.
+    fn lagging(mut self, lag: f64) -> Self {
+        self.lag = lag;
+        self
+    }
+
+    fn take(&mut self, n: f64) {
+        if n <= 0.0 {
+            return;
+        }
+        if self.tokens >= self.capacity {
+            self.debt = self.rate * self.lag;
+        }
+        self.tokens -= n;
+    }
+
+    fn refill(&mut self, graph_secs: f64) {
+        let add = self.rate * graph_secs;
+        let owed = add.min(self.debt);
+        self.debt -= owed;
+        self.tokens = (self.tokens + (add - owed)).min(self.capacity);
     }
 
     /// Real time until `need` tokens are there, `None` if they are now.
@@ -164,7 +195,7 @@ impl Bucket {
             return None;
         }
         Some(Duration::from_secs_f64(
-            (need - self.tokens) / (self.rate * scale),
+            (need - self.tokens + self.debt) / (self.rate * scale),
         ))
     }
 }
@@ -187,7 +218,7 @@ impl State {
         let graph_secs = now.saturating_duration_since(self.last).as_secs_f64() * scale;
         self.last = now;
         for b in self.buckets_mut() {
-            b.tokens = (b.tokens + b.rate * graph_secs).min(b.capacity);
+            b.refill(graph_secs);
         }
     }
 
@@ -222,8 +253,10 @@ impl Pacer {
                 app_writes: Bucket::new(3_000.0, 150.0),
                 tenant_writes: Bucket::new(18_000.0, 300.0),
                 device_writes: Bucket::new(3_000.0, 150.0),
-                reports: Bucket::new(5.0, 10.0),
-                identity_protection: Bucket::new(1.0, 1.0),
+                // A second of lag covers a request's trip to Graph (and the emulator's faster
+                // clock in tests); the big buckets do not notice a second.
+                reports: Bucket::new(5.0, 10.0).lagging(1.0),
+                identity_protection: Bucket::new(1.0, 1.0).lagging(1.0),
                 last: Instant::now(),
                 held: None,
             }),
@@ -273,12 +306,12 @@ impl Pacer {
             s.held = Some((limit, now));
             return Err(wait.max(Duration::from_millis(1)));
         }
-        s.resource_units.tokens -= cost.resource_units;
-        s.app_writes.tokens -= cost.writes;
-        s.tenant_writes.tokens -= cost.writes;
-        s.device_writes.tokens -= cost.device_writes;
-        s.reports.tokens -= cost.reports;
-        s.identity_protection.tokens -= cost.identity_protection;
+        s.resource_units.take(cost.resource_units);
+        s.app_writes.take(cost.writes);
+        s.tenant_writes.take(cost.writes);
+        s.device_writes.take(cost.device_writes);
+        s.reports.take(cost.reports);
+        s.identity_protection.take(cost.identity_protection);
         Ok(())
     }
 
@@ -435,8 +468,8 @@ mod tests {
             pacer.try_acquire(list).unwrap();
         }
         let wait = pacer.try_acquire(list).unwrap_err();
-        // One request every 2 s.
-        assert!(wait > Duration::from_millis(1_900), "{wait:?}");
+        // One request every 2 s, the first after the second of lag.
+        assert!(wait > Duration::from_millis(2_900), "{wait:?}");
         assert_eq!(pacer.pacing(), Some(Limit::Reports));
         pacer.refund(list);
         assert!(pacer.try_acquire(list).is_ok());

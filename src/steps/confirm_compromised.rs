@@ -4,13 +4,14 @@
 //! risk-based Conditional Access policies apply to it. It needs Microsoft Entra ID P2.
 //!
 //! Identity Protection takes one request per second per tenant and sends no `Retry-After` on its
-//! 429 (learn: graph/throttling-limits), and the action takes many ids: users who reach this
-//! step together go out in one request through the run's [`Coalescer`], at most one request a
-//! second. A user alone in the run sends its own, in its chain. `status` reads the user's risk
+//! 429 (learn: graph/throttling-limits), and the action takes many ids: in a run of several
+//! users, every user's id goes through the run's [`Coalescer`], which sends the ids gathered
+//! meanwhile in one request, at most one a second (and is the only sender, so no two requests
+//! can meet at Graph within that second). The one user of a single-user run sends its own, in
+//! its chain. `status` reads the user's risk
 //! (`GET /identityProtection/riskyUsers?$filter=...`); `block` does not, so as to spend that one
 //! request a second on the action. Undo is `dismiss`, by hand.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -168,29 +169,22 @@ impl Step for ConfirmCompromised {
                 })
         });
         let report = selected.skipped_report(NAME);
-        let mut request = None;
-        let mut registration = None;
-        if report.is_none() {
+        let request = report.is_none().then(|| {
             let mut req = Request::write(
                 NAME,
                 risky_users::confirm_compromised(std::slice::from_ref(&cx.user.id.0)),
                 "confirm compromised",
             );
-            // Together with the users who reach this step at the same time, unless alone.
-            if let Some(coalescer) = &cx.run.risky_users {
-                let reg = coalescer.register();
-                if coalescer.registered() > 1 {
-                    let route: Arc<dyn Route> = coalescer.clone();
-                    req.via = Some(route);
-                }
-                registration = Some(reg);
+            // Together with the other users of the run, unless it has only this one.
+            if let Some(coalescer) = cx.run.risky_users.as_ref().filter(|c| !c.alone) {
+                let route: Arc<dyn Route> = coalescer.clone();
+                req.via = Some(route);
             }
-            request = Some(req);
-        }
+            req
+        });
         Box::new(State {
             risk,
             request,
-            registration,
             report,
         })
     }
@@ -200,8 +194,6 @@ struct State {
     /// What `status` read: the user's risky-user record (`None` inside: never flagged).
     risk: Option<Result<Option<RiskyUser>, GraphError>>,
     request: Option<Request>,
-    /// Counts this user among those on their way to the step, until it has its answer.
-    registration: Option<Registration>,
     report: Option<StepReport>,
 }
 
@@ -348,7 +340,7 @@ impl Prepared for State {
                 NAME,
                 StepStatus::Planned,
                 format!(
-                    "would send {} (users confirmed at the same time share one request; at most one a second)",
+                    "would send {} (with several users, one request a second carries the ids of all who reached this step since the last)",
                     req.describe()
                 ),
             ),
@@ -371,7 +363,6 @@ impl Prepared for State {
                 ),
             });
         }
-        self.registration = None;
         Progress::Done
     }
 
@@ -384,8 +375,8 @@ impl Prepared for State {
 /// request, and sends at most one a second: Identity Protection's limit for the whole tenant.
 pub struct Coalescer {
     client: Arc<GraphClient>,
-    /// Users prepared for the step and not yet answered.
-    registered: AtomicUsize,
+    /// The run has one user: it sends its own request in its chain.
+    alone: bool,
     queue: Mutex<Queue>,
 }
 
@@ -408,17 +399,8 @@ struct Waiting {
 impl std::fmt::Debug for Coalescer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Coalescer")
-            .field("registered", &self.registered.load(Ordering::Relaxed))
+            .field("alone", &self.alone)
             .finish_non_exhaustive()
-    }
-}
-
-/// One user counted among those on their way to the step; dropping it takes the user out.
-pub struct Registration(Arc<Coalescer>);
-
-impl Drop for Registration {
-    fn drop(&mut self) {
-        self.0.registered.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
@@ -428,21 +410,13 @@ const LINGER: Duration = Duration::from_millis(100);
 const PACE: Duration = Duration::from_secs(1);
 
 impl Coalescer {
-    pub fn new(client: Arc<GraphClient>) -> Arc<Coalescer> {
+    /// `alone`: the run has a single user.
+    pub fn new(client: Arc<GraphClient>, alone: bool) -> Arc<Coalescer> {
         Arc::new(Coalescer {
             client,
-            registered: AtomicUsize::new(0),
+            alone,
             queue: Mutex::new(Queue::default()),
         })
-    }
-
-    fn register(self: &Arc<Self>) -> Registration {
-        self.registered.fetch_add(1, Ordering::Relaxed);
-        Registration(self.clone())
-    }
-
-    fn registered(&self) -> usize {
-        self.registered.load(Ordering::Relaxed)
     }
 
     /// Send what waits, a request a second, until nothing does.

@@ -479,9 +479,10 @@ impl RunCx {
         }
     }
 
-    /// A run that writes through `client`: what steps share across users is set up.
-    pub fn sending(mut self, client: Arc<crate::graph::GraphClient>) -> RunCx {
-        self.risky_users = Some(confirm_compromised::Coalescer::new(client));
+    /// A run that writes through `client`: what steps share across users is set up. `alone`:
+    /// the run has a single user, whose requests may all ride in its own chain.
+    pub fn sending(mut self, client: Arc<crate::graph::GraphClient>, alone: bool) -> RunCx {
+        self.risky_users = Some(confirm_compromised::Coalescer::new(client, alone));
         self
     }
 
@@ -837,6 +838,18 @@ mod tests {
             let with = Selection::new(&[], &[alias.to_owned()], &[]).unwrap();
             assert!(with.runs(name));
         }
+        // The confirmation prompt names what they do, in registry order.
+        let actions = incident.actions();
+        let at = |needle: &str| {
+            actions
+                .iter()
+                .position(|a| a.contains(needle))
+                .unwrap_or_else(|| panic!("no {needle:?} in {actions:?}"))
+        };
+        assert!(at("authentication method") < at("consented"));
+        assert!(at("consented") < at("inbox rules"));
+        assert!(at("inbox rules") < at("devices"));
+        assert!(at("devices") < at("compromised"));
         // `--skip` of a step `--incident` adds leaves it out, saying so.
         let skipped = Selection::new(&["inbox-rules".into()], &[], &[])
             .unwrap()
