@@ -5,6 +5,9 @@
 //! - one user with 2 devices: wall time and sequential round trips;
 //! - 1,000 users with 2 devices each: wall time, users per second, requests, operations and
 //!   429s, and the wall time over the floor the enforced limits imply;
+//! - `--incident` for one user (Nestor: 2 devices, 3 methods, 2 rules, 1 consent): round trips;
+//! - `--incident` for 100 users at the limits: wall time over the floor the identity and access
+//!   reports limit (authentication methods) and identity protection's 1 request a second imply;
 //! - peak memory (RSS) of lockdown for 1,000 and 10,000 users.
 //!
 //! A benchmark, not a test: it prints figures and asserts nothing about time.
@@ -15,7 +18,8 @@ use std::time::{Duration, Instant};
 
 use lockdown_emulator::throttle::{
     ru_limit_for_tenant, APP_WRITE_LIMIT, APP_WRITE_WINDOW_SECS, DEVICE_WRITE_LIMIT,
-    DEVICE_WRITE_WINDOW_SECS, RU_WINDOW_SECS, TENANT_WRITE_LIMIT, TENANT_WRITE_WINDOW_SECS,
+    DEVICE_WRITE_WINDOW_SECS, IDENTITY_PROTECTION_PER_SEC, REPORTS_LIMIT, REPORTS_WINDOW_SECS,
+    RU_WINDOW_SECS, TENANT_WRITE_LIMIT, TENANT_WRITE_WINDOW_SECS,
 };
 use lockdown_emulator::{Emulator, EmulatorConfig, Seed};
 
@@ -31,12 +35,17 @@ struct Outcome {
 }
 
 fn run(emu: &Emulator, users: &[String], time_scale: f64) -> Outcome {
+    run_with(emu, users, time_scale, &[])
+}
+
+fn run_with(emu: &Emulator, users: &[String], time_scale: f64, extra: &[&str]) -> Outcome {
     let mut child = Command::new(env!("CARGO_BIN_EXE_lockdown"))
         .env_clear()
         .env("LOCKDOWN_GRAPH_URL", emu.url())
         .env("LOCKDOWN_ACCESS_TOKEN", emu.admin_token())
         .env("LOCKDOWN_TIME_SCALE", time_scale.to_string())
         .args(["block", "--yes", "-o", "json", "--from", "-"])
+        .args(extra)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::null())
@@ -236,7 +245,95 @@ fn main() {
     );
     emu.shutdown();
 
-    // 3. Memory stays flat with the number of users. No latency, and a fast clock so that the
+    // 3. --incident for one user: Nestor (Contoso) has 2 devices, 3 methods (his default, the
+    // phone, is refused until the others are gone), 2 rules and 1 consent.
+    let emu = rt
+        .block_on(Emulator::start(EmulatorConfig {
+            latency: LATENCY,
+            ..EmulatorConfig::default()
+        }))
+        .expect("emulator starts");
+    let one = run_with(
+        &emu,
+        &["nestor@contoso.com".to_owned()],
+        1.0,
+        &["--incident"],
+    );
+    let calls = emu.requests().iter().filter(|r| !r.in_batch).count();
+    println!("--incident, single user (2 devices, 3 methods, 2 rules, 1 consent)");
+    println!("  wall time            {:>8.3} s", one.wall.as_secs_f64());
+    println!(
+        "  round trips          {calls:>8}   (HTTP calls, all sequential; the default method's retry included)"
+    );
+    println!(
+        "  outcomes             {:?} (exit {})\n",
+        one.outcomes, one.exit
+    );
+    emu.shutdown();
+
+    // 4. --incident for a hundred users at Graph's limits. Each lists its authentication
+    // methods (the identity and access reports limit, 5 requests per 10 s, is what binds);
+    // confirmCompromised goes out a request a second for all users gathered meanwhile.
+    let n = 100;
+    let emu = tenant(&rt, n, LATENCY, true, TIME_SCALE);
+    let incident = run_with(&emu, &names(n), TIME_SCALE, &["--incident"]);
+    let requests = emu.requests();
+    let calls = requests.iter().filter(|r| !r.in_batch).count();
+    let operations = requests
+        .iter()
+        .filter(|r| r.in_batch || !r.path.ends_with("$batch"))
+        .count();
+    let throttled = requests.iter().filter(|r| r.status == 429).count();
+    let confirms = requests
+        .iter()
+        .filter(|r| r.path.ends_with("/confirmCompromised"))
+        .count();
+    let over = |need: f64, cap: f64, window: f64| (need - cap).max(0.0) / (cap / window);
+    let reports = requests
+        .iter()
+        .filter(|r| r.path.contains("/authentication/"))
+        .count() as f64;
+    let (identity, identity_bound) = floor_secs(n, 2, n + 1);
+    let (floor, bound) = [
+        (identity, identity_bound),
+        (
+            over(reports, REPORTS_LIMIT, REPORTS_WINDOW_SECS),
+            "identity and access reports",
+        ),
+        // At least one confirmCompromised, and never two within a second.
+        (
+            (confirms as f64 - 1.0).max(0.0) / IDENTITY_PROTECTION_PER_SEC,
+            "identity protection",
+        ),
+    ]
+    .into_iter()
+    .fold((0.0, "none"), |a, b| if b.0 > a.0 { b } else { a });
+    let floor_real = floor / TIME_SCALE;
+    println!("--incident, {n} users at the limits (1 real second = {TIME_SCALE} Graph seconds)");
+    println!(
+        "  wall time            {:>8.2} s   ({:.0} Graph seconds)",
+        incident.wall.as_secs_f64(),
+        incident.wall.as_secs_f64() * TIME_SCALE
+    );
+    println!("  HTTP calls           {calls:>8}   ({operations} Graph operations)");
+    println!(
+        "  authentication-method requests {reports:>4}   confirmCompromised requests {confirms}"
+    );
+    println!("  429 answers          {throttled:>8}");
+    println!(
+        "  floor                {floor_real:>8.2} s   ({floor:.0} Graph seconds, bound by {bound})"
+    );
+    println!(
+        "  wall / floor         {:>8.3}",
+        incident.wall.as_secs_f64() / floor_real
+    );
+    println!(
+        "  outcomes             {:?} (exit {})\n",
+        incident.outcomes, incident.exit
+    );
+    emu.shutdown();
+
+    // 5. Memory stays flat with the number of users. No latency, and a fast clock so that the
     // client's pacing (which mirrors Graph's limits) does not stretch the run for nothing.
     println!("peak memory of lockdown (no latency, limits enforced on a 1000x clock)");
     for n in [1_000, 10_000] {

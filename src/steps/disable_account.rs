@@ -207,14 +207,8 @@ impl Prepared for State {
         verdict: &mut Verdict,
     ) {
         after.insert("accountEnabled".into(), json!(user.account_enabled));
-        if !self.selected {
-            return;
-        }
-        if user.account_enabled == Some(false) {
-            verdict.held.push("accountEnabled is false".into());
-        } else {
-            verdict.problems.push("accountEnabled is still true".into());
-            verdict.contradicts_write |= self.written;
+        if self.selected {
+            expect_enabled(user, false, self.written, verdict);
         }
     }
 }
@@ -347,16 +341,21 @@ impl Prepared for Enable {
         verdict: &mut Verdict,
     ) {
         after.insert("accountEnabled".into(), json!(user.account_enabled));
-        if !self.written {
-            return;
+        if self.written {
+            expect_enabled(user, true, true, verdict);
         }
-        if user.account_enabled == Some(true) {
-            verdict.held.push("accountEnabled is true".into());
-        } else {
-            verdict
-                .problems
-                .push("accountEnabled is still false".into());
-            verdict.contradicts_write = true;
-        }
+    }
+}
+
+/// Verify's check of `accountEnabled`, for the lockdown (`want` false) and its undo (true).
+/// A mismatch after a write Graph accepted may be Graph catching up: verify reads again.
+fn expect_enabled(user: &User, want: bool, written: bool, verdict: &mut Verdict) {
+    if user.account_enabled == Some(want) {
+        verdict.held.push(format!("accountEnabled is {want}"));
+    } else {
+        verdict
+            .problems
+            .push(format!("accountEnabled is still {}", !want));
+        verdict.contradicts_write |= written;
     }
 }
