@@ -177,7 +177,7 @@ pub struct BlockArgs {
 
     /// Users worked on at once. Graph's throttling limits, not this number, set the pace of
     /// a large run: requests are held to them.
-    #[arg(long, default_value_t = 32, value_name = "N",
+    #[arg(long, default_value_t = 64, value_name = "N",
           value_parser = clap::value_parser!(u32).range(1..=256))]
     pub concurrency: u32,
 
