@@ -23,7 +23,6 @@ use crate::check::{
     Verdict,
 };
 use crate::cli::{CheckArgs, GlobalArgs, OutputFormat};
-use crate::graph::batch::Step as Send;
 use crate::graph::{
     paging, roles, service_principals, subscribed_skus, users, GraphClient, GraphError,
     GraphRequest,
@@ -31,7 +30,7 @@ use crate::graph::{
 use crate::hints::{self, Hint};
 use crate::report::ErrorReport;
 use crate::signal::Cancel;
-use crate::steps::{Answers, Read, RunCx, Selected, Selection, Step, REGISTRY};
+use crate::steps::{Read, RunCx, Selected, Selection, Step, REGISTRY};
 use crate::targets::Job;
 
 /// Users read at once: `check` sends only GETs, a handful per user.
@@ -348,57 +347,35 @@ impl Checker {
         let who = job.user.to_string();
         let mut line = TargetLine::new(&job.raw);
         // The first read a real run sends: the user, its roles, and each chosen step's reads.
-        let mut routes: Vec<(Option<usize>, Read)> = vec![
+        let mut reads: Vec<(Option<usize>, Read)> = vec![
             (None, Read::one(USER, users::get(&who))),
             (None, Read::paged(ROLES, roles::list(&who))),
         ];
         for (n, c) in self.chosen.iter().enumerate() {
             for read in c.step.reads(&who, &self.run) {
-                routes.push((Some(n), read));
+                reads.push((Some(n), read));
             }
         }
-        let stage: Vec<Send> = routes
-            .iter()
-            .map(|(_, r)| Send {
-                label: format!("{}: check", job.raw),
-                req: r.req.clone(),
-                resend_unrun: true,
-            })
-            .collect();
-        let outcomes = self.client.execute(vec![stage]).await;
-        let mut own = Answers::new();
-        let mut per_step: Vec<Answers> = self.chosen.iter().map(|_| Answers::new()).collect();
-        for ((slot, read), outcome) in routes.into_iter().zip(outcomes) {
-            let outcome = match outcome {
-                Ok(resp) if read.paged => {
-                    paging::complete(&self.client, resp, &format!("{}: check", job.raw)).await
-                }
-                other => other,
-            };
-            if let Err(e) = &outcome {
-                if e.is_unauthorized() || e.is_token_expired() {
-                    return Err(());
-                }
+        let rejected = std::cell::Cell::new(false);
+        let mut answers = crate::engine::read_stage(&self.client, &job.raw, reads, |e| {
+            if e.is_unauthorized() || e.is_token_expired() {
+                rejected.set(true);
             }
-            match slot {
-                None => own.insert(read.tag, outcome),
-                Some(n) => per_step[n].insert(read.tag, outcome),
-            }
+        })
+        .await;
+        if rejected.get() {
+            return Err(());
         }
-        let user = match own.take(USER).and_then(|r| users::decode(&r)) {
+        let mut own = answers.remove(&None).unwrap_or_default();
+        let user = match crate::engine::read_user(own.take(USER)) {
             Ok(u) => u,
-            Err(e) => {
-                line.outcome = if e.is_not_found() {
-                    Outcome::NotFound
-                } else {
-                    Outcome::Failed
+            Err(unread) => {
+                line.outcome = match unread.outcome {
+                    crate::report::Outcome::NotFound => Outcome::NotFound,
+                    _ => Outcome::Failed,
                 };
-                line.reason = Some(if e.is_not_found() {
-                    "no user with this userPrincipalName or object id: every step would fail".into()
-                } else {
-                    "the user could not be read: every step would fail".into()
-                });
-                line.error = Some(ErrorReport::from_graph(&e, hints::read_user(&e)));
+                line.reason = Some(format!("{}: every step would fail", unread.reason));
+                line.error = Some(unread.error);
                 return Ok(Some(line));
             }
         };
@@ -414,27 +391,7 @@ impl Checker {
             );
             return Ok(None);
         }
-        let admin_roles: Option<Vec<String>> = own
-            .take(ROLES)
-            .and_then(|r| r.json::<paging::Items>())
-            .ok()
-            .and_then(|items| {
-                items
-                    .value
-                    .into_iter()
-                    .map(|v| serde_json::from_value::<roles::DirectoryRole>(v).ok())
-                    .collect::<Option<Vec<_>>>()
-            })
-            .map(|roles| {
-                roles
-                    .into_iter()
-                    .map(|r| {
-                        r.display_name
-                            .or(r.role_template_id)
-                            .unwrap_or_else(|| "unnamed role".into())
-                    })
-                    .collect()
-            });
+        let admin_roles: Option<Vec<String>> = own.take(ROLES).and_then(|r| roles::names(&r)).ok();
         line.exists = true;
         line.id = Some(user.id.0.clone());
         line.user_principal_name = user.user_principal_name.clone();
@@ -449,7 +406,8 @@ impl Checker {
             admin_roles: admin_roles.as_deref(),
             caller: &self.caller,
         };
-        for (c, reads) in self.chosen.iter().zip(per_step) {
+        for (n, c) in self.chosen.iter().enumerate() {
+            let reads = answers.remove(&Some(n)).unwrap_or_default();
             let findings = c.step.expect(&target, reads, &mut line.facts);
             let verdict = verdict_for_target(&c.verdict, &findings);
             line.steps
@@ -485,14 +443,7 @@ async fn read_caller(client: &GraphClient) -> Result<Caller, Fatal> {
                 )
                 .await
                 {
-                    Ok(roles) => Ok(roles
-                        .into_iter()
-                        .map(|r| {
-                            r.display_name
-                                .or(r.role_template_id)
-                                .unwrap_or_else(|| "unnamed role".into())
-                        })
-                        .collect()),
+                    Ok(roles) => Ok(roles.into_iter().map(roles::DirectoryRole::name).collect()),
                     Err(e) => {
                         fatal_if_unauthorized(&e)?;
                         Err(report(

@@ -21,6 +21,7 @@ use futures::stream::FuturesUnordered;
 use futures::StreamExt;
 
 pub use me::MeGuard;
+pub(crate) use user::{read_stage, read_user};
 
 use crate::error::{ExitStatus, Fatal};
 use crate::graph::GraphClient;

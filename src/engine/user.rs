@@ -14,7 +14,7 @@ use tracing::{info, warn};
 use super::{Engine, Mode};
 use crate::graph::batch::Step as Send;
 use crate::graph::users::{self, User};
-use crate::graph::{paging, roles, GraphError, GraphResponse};
+use crate::graph::{paging, roles, GraphClient, GraphError, GraphResponse};
 use crate::hints;
 use crate::report::{ErrorReport, Outcome, StepReport, StepStatus, UserReport};
 use crate::steps::{
@@ -285,22 +285,7 @@ impl Engine {
             futures::future::join_all(shared)
         );
         outcomes.extend(shared);
-        let mut out: HashMap<Option<usize>, Answers> = HashMap::new();
-        for ((slot, tag, paged), outcome) in routes.into_iter().zip(outcomes) {
-            let outcome = match outcome {
-                Ok(resp) if paged => self.complete(resp, raw).await,
-                other => other,
-            };
-            if let Err(e) = &outcome {
-                self.saw(e);
-            }
-            out.entry(slot).or_default().insert(tag, outcome);
-        }
-        out
-    }
-
-    async fn complete(&self, resp: GraphResponse, raw: &str) -> Result<GraphResponse, GraphError> {
-        paging::complete(&self.client, resp, &format!("{raw}: read")).await
+        route_answers(&self.client, raw, routes, outcomes, |e| self.saw(e)).await
     }
 
     /// Every Graph result passes here: a rejected or expired token stops the whole run.
@@ -315,32 +300,8 @@ impl Engine {
 
     /// The role check is advisory: when roles cannot be read, say so once and carry on.
     fn roles_or_warn(&self, roles: Result<GraphResponse, GraphError>) -> Option<Vec<String>> {
-        let roles = roles
-            .and_then(|r| r.json::<paging::Items>())
-            .and_then(|items| {
-                items
-                    .value
-                    .into_iter()
-                    .map(|v| {
-                        serde_json::from_value::<roles::DirectoryRole>(v).map_err(|e| {
-                            GraphError::Decode {
-                                message: format!("directory role: {e}"),
-                            }
-                        })
-                    })
-                    .collect::<Result<Vec<_>, _>>()
-            });
-        match roles {
-            Ok(roles) => Some(
-                roles
-                    .into_iter()
-                    .map(|r| {
-                        r.display_name
-                            .or(r.role_template_id)
-                            .unwrap_or_else(|| "unnamed role".into())
-                    })
-                    .collect(),
-            ),
+        match roles.and_then(|r| roles::names(&r)) {
+            Ok(names) => Some(names),
             Err(e) => {
                 if !self.roles_unreadable.swap(true, Ordering::Relaxed) {
                     warn!("cannot read targets' admin roles ({e}); carrying on without that check (it needs RoleManagement.Read.Directory or Directory.Read.All)");
@@ -413,28 +374,92 @@ pub(crate) fn resolved(
     report: &mut UserReport,
     answer: Result<GraphResponse, GraphError>,
 ) -> Option<User> {
-    match answer.and_then(|r| users::decode(&r)) {
+    match read_user(answer) {
         Ok(user) => {
             report.id = Some(user.id.0.clone());
             report.user_principal_name = user.user_principal_name.clone();
             report.display_name = user.display_name.clone();
             Some(user)
         }
-        Err(e) => {
-            report.outcome = if e.is_not_found() {
-                Outcome::NotFound
-            } else {
-                Outcome::Failed
-            };
-            report.reason = Some(if e.is_not_found() {
-                "no user with this userPrincipalName or object id".into()
-            } else {
-                "could not read the user".into()
-            });
-            report.error = Some(ErrorReport::from_graph(&e, hints::read_user(&e)));
+        Err(unread) => {
+            report.outcome = unread.outcome;
+            report.reason = Some(unread.reason);
+            report.error = Some(unread.error);
             None
         }
     }
+}
+
+/// Why a user could not be read: `not_found`, or `failed` with Graph's error.
+pub(crate) struct Unread {
+    pub(crate) outcome: Outcome,
+    pub(crate) reason: String,
+    pub(crate) error: ErrorReport,
+}
+
+/// The user of a first read's answer, or why there is none.
+pub(crate) fn read_user(answer: Result<GraphResponse, GraphError>) -> Result<User, Box<Unread>> {
+    answer.and_then(|r| users::decode(&r)).map_err(|e| {
+        Box::new(Unread {
+            outcome: if e.is_not_found() {
+                Outcome::NotFound
+            } else {
+                Outcome::Failed
+            },
+            reason: if e.is_not_found() {
+                "no user with this userPrincipalName or object id".into()
+            } else {
+                "could not read the user".into()
+            },
+            error: ErrorReport::from_graph(&e, hints::read_user(&e)),
+        })
+    })
+}
+
+/// Send `reads` as one parallel stage (a user's first read); answers come back routed to their
+/// slot and tag, collections followed to their last page, and every error shown to `saw`.
+pub(crate) async fn read_stage(
+    client: &GraphClient,
+    raw: &str,
+    reads: Vec<(Option<usize>, Read)>,
+    saw: impl Fn(&GraphError),
+) -> HashMap<Option<usize>, Answers> {
+    let mut routes = Vec::with_capacity(reads.len());
+    let stage: Vec<Send> = reads
+        .into_iter()
+        .map(|(slot, read)| {
+            routes.push((slot, read.tag, read.paged));
+            Send {
+                label: format!("{raw}: read"),
+                req: read.req,
+                resend_unrun: true,
+            }
+        })
+        .collect();
+    let outcomes = client.execute(vec![stage]).await;
+    route_answers(client, raw, routes, outcomes, saw).await
+}
+
+/// Each answer to its slot and tag, collections followed to their last page.
+async fn route_answers(
+    client: &GraphClient,
+    raw: &str,
+    routes: Vec<(Option<usize>, String, bool)>,
+    outcomes: Vec<Result<GraphResponse, GraphError>>,
+    saw: impl Fn(&GraphError),
+) -> HashMap<Option<usize>, Answers> {
+    let mut out: HashMap<Option<usize>, Answers> = HashMap::new();
+    for ((slot, tag, paged), outcome) in routes.into_iter().zip(outcomes) {
+        let outcome = match outcome {
+            Ok(resp) if paged => paging::complete(client, resp, &format!("{raw}: read")).await,
+            other => other,
+        };
+        if let Err(e) = &outcome {
+            saw(e);
+        }
+        out.entry(slot).or_default().insert(tag, outcome);
+    }
+    out
 }
 
 pub(crate) fn earlier_of<'a>(slots: &'a [Slot], pending: &[bool]) -> Vec<Earlier<'a>> {

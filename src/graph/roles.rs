@@ -7,13 +7,28 @@
 use serde::Deserialize;
 
 use super::address::user_path;
-use super::GraphRequest;
+use super::{GraphError, GraphRequest, GraphResponse};
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct DirectoryRole {
     pub display_name: Option<String>,
     pub role_template_id: Option<String>,
+}
+
+impl DirectoryRole {
+    /// Its display name, or its template id when Graph gave no name.
+    pub fn name(self) -> String {
+        self.display_name
+            .or(self.role_template_id)
+            .unwrap_or_else(|| "unnamed role".into())
+    }
+}
+
+/// The role names of a whole list answer (`{"value": [...]}`).
+pub fn names(resp: &GraphResponse) -> Result<Vec<String>, GraphError> {
+    let page: super::paging::Page<DirectoryRole> = resp.json()?;
+    Ok(page.value.into_iter().map(DirectoryRole::name).collect())
 }
 
 pub fn list(who: &str) -> GraphRequest {
