@@ -551,15 +551,7 @@ impl Prepared for State {
             }
             Some(Err(e)) => {
                 let err = ErrorReport::from_graph(e, list_hint(e).or_else(|| hints::common(e)));
-                text.push(format!(
-                    "inbox rules:         could not be listed ({} {})",
-                    err.status.map(|s| s.to_string()).unwrap_or_default(),
-                    err.code
-                ));
-                if let Some(h) = &err.hint {
-                    text.push(format!("  hint: {h}"));
-                }
-                json.insert("inboxRulesError".into(), json!(err));
+                super::unreadable_fact(json, text, "inbox rules", "inboxRulesError", err);
             }
             None => {}
         }

@@ -584,6 +584,27 @@ pub struct Verdict {
     pub contradicts_write: bool,
 }
 
+/// A fact `status` could not read: a text line naming what and why, with the hint, and the
+/// error as JSON under `key` (e.g. `inboxRulesError`).
+pub fn unreadable_fact(
+    json: &mut Map<String, Value>,
+    text: &mut Vec<String>,
+    label: &str,
+    key: &str,
+    err: ErrorReport,
+) {
+    text.push(format!(
+        "{:<21}could not be listed ({} {})",
+        format!("{label}:"),
+        err.status.map(|s| s.to_string()).unwrap_or_default(),
+        err.code
+    ));
+    if let Some(h) = &err.hint {
+        text.push(format!("  hint: {h}"));
+    }
+    json.insert(key.into(), serde_json::json!(err));
+}
+
 /// The dry-run report of a step that sends at most one request: what it decided without one
 /// (skipped, already), or the request it would send.
 pub fn planned_one(

@@ -383,15 +383,7 @@ impl Prepared for State {
             }
             Some(Err(e)) => {
                 let err = ErrorReport::from_graph(e, list_hint(e).or_else(|| hints::common(e)));
-                text.push(format!(
-                    "app consents:        could not be listed ({} {})",
-                    err.status.map(|s| s.to_string()).unwrap_or_default(),
-                    err.code
-                ));
-                if let Some(h) = &err.hint {
-                    text.push(format!("  hint: {h}"));
-                }
-                json.insert("appConsentsError".into(), json!(err));
+                super::unreadable_fact(json, text, "app consents", "appConsentsError", err);
             }
             None => {}
         }
