@@ -9,9 +9,7 @@ use std::sync::Mutex;
 
 use time::OffsetDateTime;
 
-use super::{
-    check, connect, stdin_is_terminal, watch, Access, ExitStatus, Fatal, Session, Targets,
-};
+use super::{check, connect, watch, Access, ExitStatus, Fatal, Session, Targets};
 use crate::cli::{BlockArgs, GlobalArgs};
 use crate::engine::{Engine, Mode, Setup};
 use crate::output::Printer;
@@ -53,12 +51,8 @@ pub async fn run(
 ) -> Result<ExitStatus, Fatal> {
     let selection = selection(args)?;
     let mut targets = Targets::open(&args.users, args.from.as_deref()).await?;
-    if !args.dry_run && !args.yes && (targets.reads_stdin() || !stdin_is_terminal()) {
-        return Err(Fatal::usage(
-            "refusing to change accounts without confirmation: there is no terminal to ask on",
-        )
-        .with_hint("pass --yes to confirm, or --dry-run to see what would be sent"));
-    }
+    // Before `--preflight` connects: a run that could not be confirmed sends nothing.
+    super::can_confirm(args.dry_run || args.yes, &targets)?;
     let access = if args.dry_run {
         Access::ReadOnly
     } else {

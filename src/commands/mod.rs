@@ -119,6 +119,18 @@ pub async fn connect(global: &GlobalArgs, access: Access) -> Result<Session, Fat
     })
 }
 
+/// Refuse before sending anything when confirmation is needed (`skip` false) and there is no
+/// terminal to ask on (a script, CI, or users read from stdin).
+pub fn can_confirm(skip: bool, targets: &Targets) -> Result<(), Fatal> {
+    if skip || (!targets.reads_stdin() && stdin_is_terminal()) {
+        return Ok(());
+    }
+    Err(Fatal::usage(
+        "refusing to change accounts without confirmation: there is no terminal to ask on",
+    )
+    .with_hint("pass --yes to confirm, or --dry-run to see what would be sent"))
+}
+
 /// Ask before writing, unless `skip` (`--yes`, or a dry run): `intro` says what will happen,
 /// then the first users are listed. With no terminal to ask on, refuse before sending anything.
 /// `Ok(false)`: the answer was no (already said on stderr).
@@ -127,12 +139,7 @@ pub async fn confirmed(skip: bool, targets: &mut Targets, intro: &str) -> Result
     if skip {
         return Ok(true);
     }
-    if targets.reads_stdin() || !stdin_is_terminal() {
-        return Err(Fatal::usage(
-            "refusing to change accounts without confirmation: there is no terminal to ask on",
-        )
-        .with_hint("pass --yes to confirm, or --dry-run to see what would be sent"));
-    }
+    can_confirm(false, targets)?;
     let (first, more) = targets.peek_jobs(10).await?;
     let mut err = std::io::stderr().lock();
     let _ = writeln!(err, "{intro}");
