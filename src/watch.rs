@@ -15,6 +15,7 @@ use time::OffsetDateTime;
 use crate::auth::TokenKind;
 use crate::check::{Licence, Requirement};
 use crate::graph::sign_ins::SignIn;
+use crate::steps::Record;
 
 /// `90s`, `15m`, `1h`, `2h30m` (whole numbers, each unit once, largest first); a bare number is
 /// seconds.
@@ -106,23 +107,18 @@ pub struct Watched {
 /// `after.signInSessionsValidFromDateTime`, when `revoke_sessions` is `done`; otherwise
 /// `fallback` (the time the watch starts), with a note saying so.
 pub fn from_report_line(
-    line: &Value,
+    line: &Record,
     fallback: OffsetDateTime,
 ) -> Option<(Watched, Option<String>)> {
-    let id = line.get("id")?.as_str()?.to_owned();
+    let id = line.id.clone()?;
     let label = line
-        .get("userPrincipalName")
-        .and_then(Value::as_str)
-        .or_else(|| line.get("target").and_then(Value::as_str))
-        .unwrap_or(&id)
-        .to_owned();
-    let revoked = line
-        .get("steps")
-        .and_then(Value::as_array)
-        .and_then(|steps| steps.iter().find(|s| s["step"] == "revoke_sessions"))
-        .is_some_and(|s| s["status"] == "done");
+        .user_principal_name
+        .clone()
+        .unwrap_or_else(|| line.target.clone());
+    let revoked = line.status("revoke_sessions") == Some("done");
     let at = line
-        .pointer("/after/signInSessionsValidFromDateTime")
+        .after
+        .get("signInSessionsValidFromDateTime")
         .and_then(Value::as_str)
         .and_then(|t| parse_since(t).ok());
     let (since, note) = match at {
@@ -288,6 +284,10 @@ mod tests {
         assert_eq!(format_duration(Duration::ZERO), "0s");
     }
 
+    fn record(line: Value) -> Record {
+        serde_json::from_value(line).expect("a report line")
+    }
+
     #[test]
     fn report_lines_give_ids_and_revoke_times() {
         let now = OffsetDateTime::now_utc();
@@ -297,7 +297,7 @@ mod tests {
             "steps": [{"step": "revoke_sessions", "status": "done"}],
             "after": {"signInSessionsValidFromDateTime": "2026-11-29T13:36:51Z"}
         });
-        let (w, note) = from_report_line(&locked, now).unwrap();
+        let (w, note) = from_report_line(&record(locked), now).unwrap();
         assert_eq!(w.id, "87d3");
         assert_eq!(w.since, parse_since("2026-11-29T13:36:51Z").unwrap());
         assert_eq!(note, None);
@@ -307,10 +307,10 @@ mod tests {
             "steps": [{"step": "revoke_sessions", "status": "failed"}],
             "after": {"signInSessionsValidFromDateTime": "2025-09-01T08:00:00Z"}
         });
-        let (w, note) = from_report_line(&failed, now).unwrap();
+        let (w, note) = from_report_line(&record(failed), now).unwrap();
         assert_eq!(w.since, now);
         assert!(note.unwrap().contains("no revoke time"));
-        assert!(from_report_line(&json!({"target": "nobody", "id": null}), now).is_none());
+        assert!(from_report_line(&record(json!({"target": "nobody", "id": null})), now).is_none());
     }
 
     #[test]

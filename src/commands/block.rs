@@ -146,7 +146,7 @@ fn collect_locked(printer: &mut Printer) -> Locked {
         if !matches!(report.outcome, Outcome::Locked | Outcome::Partial) {
             return;
         }
-        let Ok(line) = serde_json::to_value(report) else {
+        let Ok(line) = serde_json::to_value(report).and_then(serde_json::from_value) else {
             return;
         };
         if let Some(found) = crate::watch::from_report_line(&line, OffsetDateTime::now_utc()) {

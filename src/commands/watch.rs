@@ -84,7 +84,7 @@ fn read_report(path: &std::path::Path, now: OffsetDateTime) -> Result<Vec<Watche
         if line.is_empty() {
             continue;
         }
-        let value: serde_json::Value = serde_json::from_str(line).map_err(|e| {
+        let value: crate::steps::Record = serde_json::from_str(line).map_err(|e| {
             Fatal::usage(format!(
                 "line {} of `{}` is not a JSON line of a `block --report` file: {e}",
                 n + 1,
