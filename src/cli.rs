@@ -266,7 +266,9 @@ pub struct UnblockArgs {
     /// Issue a Temporary Access Pass, usable once, valid for MINUTES (10 to 43200; default 60),
     /// shown once on stdout.
     #[arg(long, value_name = "MINUTES", num_args = 0..=1, default_missing_value = "60",
-          value_parser = clap::value_parser!(u32).range(10..=43_200))]
+          value_parser = clap::value_parser!(u32).range(
+              i64::from(crate::graph::temporary_access_pass::MIN_LIFETIME)
+                  ..=i64::from(crate::graph::temporary_access_pass::MAX_LIFETIME)))]
     pub tap: Option<u32>,
 
     /// Do not ask for confirmation.
