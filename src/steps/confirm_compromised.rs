@@ -20,8 +20,8 @@ use serde_json::{json, Map, Value};
 use tokio::sync::oneshot;
 
 use super::{
-    Answers, Earlier, Prepared, Progress, Read, Reads, Record, Request, Route, RunCx, Selected,
-    Step, UserCx,
+    About, Answers, Earlier, Phase, Prepared, Progress, Read, Reads, Record, Request, Route, RunCx,
+    Selected, Step, UserCx,
 };
 use crate::auth::TokenKind;
 use crate::check::{Licence, Requirement};
@@ -33,23 +33,21 @@ use crate::report::{ErrorReport, StepReport, StepStatus};
 pub struct ConfirmCompromised;
 
 const NAME: &str = "confirm_compromised";
+const ABOUT: About = About {
+    name: NAME,
+    aliases: &["confirm-compromised", "risk"],
+    phase: Phase::CleanUp,
+    default_on: false,
+    incident: true,
+    skippable: true,
+    in_block: true,
+    action: Some("confirm the user compromised in Identity Protection (risk high)"),
+};
 const RISK: &str = "risk";
 
 impl Step for ConfirmCompromised {
-    fn name(&self) -> &'static str {
-        NAME
-    }
-
-    fn aliases(&self) -> &'static [&'static str] {
-        &["confirm-compromised", "risk"]
-    }
-
-    fn default_on(&self) -> bool {
-        false
-    }
-
-    fn incident(&self) -> bool {
-        true
+    fn about(&self) -> &'static About {
+        &ABOUT
     }
 
     // learn: graph/api/riskyuser-confirmcompromised: IdentityRiskyUser.ReadWrite.All, Microsoft
@@ -66,10 +64,6 @@ impl Step for ConfirmCompromised {
             TokenKind::AppOnly => req,
             _ => req.with_roles(ROLES),
         }]
-    }
-
-    fn action(&self) -> Option<&'static str> {
-        Some("confirm the user compromised in Identity Protection (risk high)")
     }
 
     fn reads(&self, who: &str, cx: &RunCx) -> Vec<Read> {

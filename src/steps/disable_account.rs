@@ -4,8 +4,8 @@
 use serde_json::{json, Map, Value};
 
 use super::{
-    Answers, Earlier, Prepared, Progress, Reads, Record, Request, RunCx, Selected, Step, UserCx,
-    Verdict,
+    About, Answers, Earlier, Phase, Prepared, Progress, Reads, Record, Request, RunCx, Selected,
+    Step, UserCx, Verdict,
 };
 use crate::auth::TokenKind;
 use crate::check::{Finding, Requirement, Target, USER_ADMINISTRATOR_OR_HIGHER};
@@ -17,18 +17,20 @@ use crate::report::{yes_no, StepReport, StepStatus};
 pub struct DisableAccount;
 
 const NAME: &str = "disable_account";
+const ABOUT: About = About {
+    name: NAME,
+    aliases: &["account"],
+    phase: Phase::Contain,
+    default_on: true,
+    incident: false,
+    skippable: true,
+    in_block: true,
+    action: Some("disable the account"),
+};
 
 impl Step for DisableAccount {
-    fn name(&self) -> &'static str {
-        NAME
-    }
-
-    fn aliases(&self) -> &'static [&'static str] {
-        &["account"]
-    }
-
-    fn action(&self) -> Option<&'static str> {
-        Some("disable the account")
+    fn about(&self) -> &'static About {
+        &ABOUT
     }
 
     fn prepare(&self, cx: &UserCx<'_>, _reads: Reads, selected: Selected) -> Box<dyn Prepared> {

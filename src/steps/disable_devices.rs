@@ -27,8 +27,8 @@ use serde_json::{json, Map, Value};
 use tracing::warn;
 
 use super::{
-    item, Answers, Earlier, Prepared, Progress, Read, Reads, Record, Request, RunCx, Selected,
-    Step, UserCx, Verdict,
+    item, About, Answers, Earlier, Phase, Prepared, Progress, Read, Reads, Record, Request, RunCx,
+    Selected, Step, UserCx, Verdict,
 };
 use crate::auth::TokenKind;
 use crate::check::{Finding, Licence, Requirement, Target};
@@ -43,22 +43,24 @@ use crate::report::{ErrorReport, ItemReport, StepReport, StepStatus};
 pub struct DisableDevices;
 
 const NAME: &str = "disable_devices";
+const ABOUT: About = About {
+    name: NAME,
+    aliases: &["devices"],
+    phase: Phase::CleanUp,
+    default_on: true,
+    incident: false,
+    skippable: true,
+    in_block: true,
+    action: Some("disable the user's devices"),
+};
 const LIST: &str = "registeredDevices";
 const MANAGED: &str = "managedDevices";
 /// Said once per run: Intune cannot be asked in this tenant or with this token.
 const NO_INTUNE: &str = "disable_devices: Intune not available";
 
 impl Step for DisableDevices {
-    fn name(&self) -> &'static str {
-        NAME
-    }
-
-    fn aliases(&self) -> &'static [&'static str] {
-        &["devices"]
-    }
-
-    fn action(&self) -> Option<&'static str> {
-        Some("disable the user's devices")
+    fn about(&self) -> &'static About {
+        &ABOUT
     }
 
     fn reads(&self, who: &str, _cx: &RunCx) -> Vec<Read> {

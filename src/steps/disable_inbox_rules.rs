@@ -16,8 +16,8 @@ use std::collections::HashMap;
 use serde_json::{json, Map, Value};
 
 use super::{
-    item, Answers, Earlier, Prepared, Progress, Read, Reads, Record, Request, RunCx, Selected,
-    Step, UserCx, Verdict,
+    item, About, Answers, Earlier, Phase, Prepared, Progress, Read, Reads, Record, Request, RunCx,
+    Selected, Step, UserCx, Verdict,
 };
 use crate::check::{Finding, Requirement, Target};
 use crate::graph::mail_rules::{self, MessageRule};
@@ -29,6 +29,16 @@ use crate::report::{ErrorReport, ItemReport, StepReport, StepStatus};
 pub struct DisableInboxRules;
 
 const NAME: &str = "disable_inbox_rules";
+const ABOUT: About = About {
+    name: NAME,
+    aliases: &["inbox-rules", "rules"],
+    phase: Phase::CleanUp,
+    default_on: false,
+    incident: true,
+    skippable: true,
+    in_block: true,
+    action: Some("disable inbox rules that forward or delete mail (every enabled rule with --inbox-rules all)"),
+};
 const LIST: &str = "rules";
 
 /// Which enabled inbox rules to turn off (`--inbox-rules`).
@@ -42,20 +52,8 @@ pub enum Which {
 }
 
 impl Step for DisableInboxRules {
-    fn name(&self) -> &'static str {
-        NAME
-    }
-
-    fn aliases(&self) -> &'static [&'static str] {
-        &["inbox-rules", "rules"]
-    }
-
-    fn default_on(&self) -> bool {
-        false
-    }
-
-    fn incident(&self) -> bool {
-        true
+    fn about(&self) -> &'static About {
+        &ABOUT
     }
 
     // learn: graph/api/mailfolder-list-messagerules, graph/api/messagerule-update:
@@ -104,10 +102,6 @@ impl Step for DisableInboxRules {
                 ))]
             }
         }
-    }
-
-    fn action(&self) -> Option<&'static str> {
-        Some("disable inbox rules that forward or delete mail (every enabled rule with --inbox-rules all)")
     }
 
     fn reads(&self, who: &str, _cx: &RunCx) -> Vec<Read> {

@@ -9,7 +9,8 @@ use serde_json::json;
 use time::OffsetDateTime;
 
 use super::{
-    timestamp, Answers, Earlier, Prepared, Progress, Reads, Record, Request, Selected, Step, UserCx,
+    timestamp, About, Answers, Earlier, Phase, Prepared, Progress, Reads, Record, Request,
+    Selected, Step, UserCx,
 };
 use crate::graph::temporary_access_pass;
 use crate::graph::GraphError;
@@ -19,18 +20,20 @@ use crate::report::{ErrorReport, StepReport, StepStatus};
 pub struct IssueTap;
 
 const NAME: &str = "issue_tap";
+const ABOUT: About = About {
+    name: NAME,
+    aliases: &[],
+    phase: Phase::CleanUp,
+    default_on: true,
+    incident: false,
+    skippable: true,
+    in_block: false,
+    action: Some("issue a Temporary Access Pass"),
+};
 
 impl Step for IssueTap {
-    fn name(&self) -> &'static str {
-        NAME
-    }
-
-    fn in_block(&self) -> bool {
-        false
-    }
-
-    fn action(&self) -> Option<&'static str> {
-        Some("issue a Temporary Access Pass")
+    fn about(&self) -> &'static About {
+        &ABOUT
     }
 
     fn prepare(&self, _cx: &UserCx<'_>, _reads: Reads, _selected: Selected) -> Box<dyn Prepared> {

@@ -12,7 +12,8 @@
 use serde_json::{json, Map, Value};
 
 use super::{
-    item, Answers, Earlier, Prepared, Progress, Read, Reads, Request, RunCx, Selected, Step, UserCx,
+    item, About, Answers, Earlier, Phase, Prepared, Progress, Read, Reads, Request, RunCx,
+    Selected, Step, UserCx,
 };
 use crate::auth::TokenKind;
 use crate::check::{Finding, Licence, Requirement, Target};
@@ -25,19 +26,21 @@ use crate::report::{ErrorReport, StepReport, StepStatus};
 pub struct LockDevices;
 
 const NAME: &str = "lock_devices";
+const ABOUT: About = About {
+    name: NAME,
+    aliases: &[],
+    phase: Phase::CleanUp,
+    default_on: false,
+    incident: false,
+    skippable: true,
+    in_block: true,
+    action: Some("remote-lock the user's Intune devices"),
+};
 const MANAGED: &str = "managedDevices";
 
 impl Step for LockDevices {
-    fn name(&self) -> &'static str {
-        NAME
-    }
-
-    fn default_on(&self) -> bool {
-        false
-    }
-
-    fn action(&self) -> Option<&'static str> {
-        Some("remote-lock the user's Intune devices")
+    fn about(&self) -> &'static About {
+        &ABOUT
     }
 
     /// The same listing `disable_devices` reads: each step reads what it acts on, so either

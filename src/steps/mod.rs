@@ -54,34 +54,84 @@ pub static REGISTRY: &[&dyn Step] = &[
     &verify::Verify,
 ];
 
-/// One lockdown step.
-pub trait Step: Sync {
+/// When a step runs in a user's lockdown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Phase {
+    /// Stops new sign-ins and ends sessions: needs only the user read, goes out first and at
+    /// `x-ms-throttle-priority: high`, and sets the user's `contained_at`.
+    Contain,
+    /// Everything else (methods, consents, rules, devices, risk): its reads start alongside
+    /// containment and its writes follow it, at `low` priority, paced by their own limits.
+    CleanUp,
+}
+
+impl Phase {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Phase::Contain => "contain",
+            Phase::CleanUp => "clean-up",
+        }
+    }
+}
+
+/// What a step is, as plain data: one const per step.
+#[derive(Debug)]
+pub struct About {
     /// Its name in reports, and for `--skip` / `--with`.
-    fn name(&self) -> &'static str;
-
+    pub name: &'static str,
     /// Other names `--skip` / `--with` accept (e.g. `password`, `auth-methods`).
-    fn aliases(&self) -> &'static [&'static str] {
-        &[]
-    }
-
+    pub aliases: &'static [&'static str],
+    pub phase: Phase,
     /// Whether it runs by default (`--skip` turns it off) or only when asked for (`--with`).
-    fn default_on(&self) -> bool {
-        true
-    }
-
+    pub default_on: bool,
     /// Whether `--incident` adds it (opt-in steps that belong in an incident response).
-    fn incident(&self) -> bool {
-        false
-    }
-
+    pub incident: bool,
     /// Whether `--skip` may turn it off (verify cannot be skipped).
-    fn skippable(&self) -> bool {
-        true
-    }
-
+    pub skippable: bool,
+    /// Whether `block` runs it (`--skip`/`--with` know it). A step only `unblock` runs (the
+    /// Temporary Access Pass) says no.
+    pub in_block: bool,
     /// What it does, for the confirmation prompt ("disable the account"); `None` to leave it
     /// out of the prompt.
-    fn action(&self) -> Option<&'static str>;
+    pub action: Option<&'static str>,
+}
+
+/// One lockdown step.
+pub trait Step: Sync {
+    /// What it is (name, aliases, phase, flags, prompt phrase).
+    fn about(&self) -> &'static About;
+
+    fn name(&self) -> &'static str {
+        self.about().name
+    }
+
+    fn aliases(&self) -> &'static [&'static str] {
+        self.about().aliases
+    }
+
+    fn phase(&self) -> Phase {
+        self.about().phase
+    }
+
+    fn default_on(&self) -> bool {
+        self.about().default_on
+    }
+
+    fn incident(&self) -> bool {
+        self.about().incident
+    }
+
+    fn skippable(&self) -> bool {
+        self.about().skippable
+    }
+
+    fn action(&self) -> Option<&'static str> {
+        self.about().action
+    }
+
+    fn in_block(&self) -> bool {
+        self.about().in_block
+    }
 
     /// Requests added to the user's first read. `who` addresses the user as given (UPN or
     /// object id), since the user is not resolved yet: these go out with the resolving read.
@@ -92,12 +142,6 @@ pub trait Step: Sync {
     /// Decide from what was read. `selected` is `Err(flag)` when a flag left this step out:
     /// the step still records its `before` state and facts from the user, but plans no write.
     fn prepare(&self, cx: &UserCx<'_>, reads: Reads, selected: Selected) -> Box<dyn Prepared>;
-
-    /// Whether `block` runs it (`--skip`/`--with` know it). A step only `unblock` runs (the
-    /// Temporary Access Pass) says no.
-    fn in_block(&self) -> bool {
-        true
-    }
 
     /// `unblock`: why what this step did cannot be undone, when it did something (`record` is
     /// the user's line of the `block` report). Listed in the result's `not_undone`.

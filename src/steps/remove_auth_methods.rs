@@ -19,8 +19,8 @@ use std::collections::HashMap;
 use serde_json::{json, Map, Value};
 
 use super::{
-    item, Answers, Earlier, Prepared, Progress, Read, Reads, Record, Request, RunCx, Selected,
-    Step, UserCx, Verdict,
+    item, About, Answers, Earlier, Phase, Prepared, Progress, Read, Reads, Record, Request, RunCx,
+    Selected, Step, UserCx, Verdict,
 };
 use crate::auth::TokenKind;
 use crate::check::{Finding, Requirement, Target};
@@ -33,6 +33,16 @@ use crate::report::{ErrorReport, ItemReport, StepReport, StepStatus};
 pub struct RemoveAuthMethods;
 
 const NAME: &str = "remove_auth_methods";
+const ABOUT: About = About {
+    name: NAME,
+    aliases: &["auth-methods", "methods"],
+    phase: Phase::CleanUp,
+    default_on: false,
+    incident: true,
+    skippable: true,
+    in_block: true,
+    action: Some("delete every authentication method but the password (the user registers again)"),
+};
 const LIST: &str = "methods";
 /// Rounds of deletes at most: the first, the refused default after the others, and one more
 /// for deletes a failure elsewhere in the chain kept from running.
@@ -42,20 +52,8 @@ const REGISTER_AGAIN: &str =
     "the user must register an authentication method again at next sign-in";
 
 impl Step for RemoveAuthMethods {
-    fn name(&self) -> &'static str {
-        NAME
-    }
-
-    fn aliases(&self) -> &'static [&'static str] {
-        &["auth-methods", "methods"]
-    }
-
-    fn default_on(&self) -> bool {
-        false
-    }
-
-    fn incident(&self) -> bool {
-        true
+    fn about(&self) -> &'static About {
+        &ABOUT
     }
 
     // learn: graph/api/authentication-list-methods, each `*authenticationmethod-delete`:
@@ -106,10 +104,6 @@ impl Step for RemoveAuthMethods {
                 crate::graph::short_reason(&e)
             ))],
         }
-    }
-
-    fn action(&self) -> Option<&'static str> {
-        Some("delete every authentication method but the password (the user registers again)")
     }
 
     fn reads(&self, who: &str, _cx: &RunCx) -> Vec<Read> {

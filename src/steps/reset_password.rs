@@ -6,7 +6,8 @@
 use serde_json::{Map, Value};
 
 use super::{
-    Answers, Earlier, Prepared, Progress, Reads, Record, Request, RunCx, Selected, Step, UserCx,
+    About, Answers, Earlier, Phase, Prepared, Progress, Reads, Record, Request, RunCx, Selected,
+    Step, UserCx,
 };
 use crate::auth::TokenKind;
 use crate::check::{Finding, Requirement, Target, USER_ADMINISTRATOR_OR_HIGHER};
@@ -18,18 +19,20 @@ use crate::report::{ErrorReport, StepReport, StepStatus};
 pub struct ResetPassword;
 
 const NAME: &str = "reset_password";
+const ABOUT: About = About {
+    name: NAME,
+    aliases: &["password"],
+    phase: Phase::Contain,
+    default_on: true,
+    incident: false,
+    skippable: true,
+    in_block: true,
+    action: Some("reset the password"),
+};
 
 impl Step for ResetPassword {
-    fn name(&self) -> &'static str {
-        NAME
-    }
-
-    fn aliases(&self) -> &'static [&'static str] {
-        &["password"]
-    }
-
-    fn action(&self) -> Option<&'static str> {
-        Some("reset the password")
+    fn about(&self) -> &'static About {
+        &ABOUT
     }
 
     fn not_undoable(&self, record: &Record) -> Option<String> {

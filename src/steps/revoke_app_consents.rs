@@ -15,8 +15,8 @@ use std::collections::{BTreeSet, HashMap};
 use serde_json::{json, Map, Value};
 
 use super::{
-    item, Answers, Earlier, Prepared, Progress, Read, Reads, Record, Request, RunCx, Selected,
-    Step, UserCx, Verdict,
+    item, About, Answers, Earlier, Phase, Prepared, Progress, Read, Reads, Record, Request, RunCx,
+    Selected, Step, UserCx, Verdict,
 };
 use crate::auth::TokenKind;
 use crate::check::{Finding, Requirement, Target};
@@ -29,6 +29,16 @@ use crate::report::{ErrorReport, ItemReport, StepReport, StepStatus};
 pub struct RevokeAppConsents;
 
 const NAME: &str = "revoke_app_consents";
+const ABOUT: About = About {
+    name: NAME,
+    aliases: &["app-consents", "consents"],
+    phase: Phase::CleanUp,
+    default_on: false,
+    incident: true,
+    skippable: true,
+    in_block: true,
+    action: Some("revoke the apps the user consented to"),
+};
 const LIST: &str = "grants";
 const GRANT: &str = "grant/";
 const APP: &str = "app/";
@@ -39,20 +49,8 @@ const TENANT_WIDE: &str =
     "tenant-wide (admin) consents are the organisation's, not the user's, and are left alone";
 
 impl Step for RevokeAppConsents {
-    fn name(&self) -> &'static str {
-        NAME
-    }
-
-    fn aliases(&self) -> &'static [&'static str] {
-        &["app-consents", "consents"]
-    }
-
-    fn default_on(&self) -> bool {
-        false
-    }
-
-    fn incident(&self) -> bool {
-        true
+    fn about(&self) -> &'static About {
+        &ABOUT
     }
 
     // learn: graph/api/user-list-oauth2permissiongrants, graph/api/oauth2permissiongrant-delete:
@@ -112,10 +110,6 @@ impl Step for RevokeAppConsents {
                 crate::graph::short_reason(&e)
             ))],
         }
-    }
-
-    fn action(&self) -> Option<&'static str> {
-        Some("revoke the apps the user consented to")
     }
 
     fn reads(&self, who: &str, _cx: &RunCx) -> Vec<Read> {

@@ -6,8 +6,8 @@ use serde_json::{json, Map, Value};
 use time::OffsetDateTime;
 
 use super::{
-    timestamp, Answers, Earlier, Prepared, Progress, Reads, Record, Request, RunCx, Selected, Step,
-    UserCx, Verdict,
+    timestamp, About, Answers, Earlier, Phase, Prepared, Progress, Reads, Record, Request, RunCx,
+    Selected, Step, UserCx, Verdict,
 };
 use crate::auth::TokenKind;
 use crate::check::{Finding, Requirement, Target};
@@ -19,22 +19,24 @@ use crate::report::{ErrorReport, StepReport, StepStatus};
 pub struct RevokeSessions;
 
 const NAME: &str = "revoke_sessions";
+const ABOUT: About = About {
+    name: NAME,
+    aliases: &["sessions"],
+    phase: Phase::Contain,
+    default_on: true,
+    incident: false,
+    skippable: true,
+    in_block: true,
+    action: Some("revoke sign-in sessions"),
+};
 
 /// Graph stores whole seconds, and its `Date` header and the stored time come from different
 /// moments of the same request, so the comparison allows one second.
 const CLOCK_SLACK: time::Duration = time::Duration::seconds(1);
 
 impl Step for RevokeSessions {
-    fn name(&self) -> &'static str {
-        NAME
-    }
-
-    fn aliases(&self) -> &'static [&'static str] {
-        &["sessions"]
-    }
-
-    fn action(&self) -> Option<&'static str> {
-        Some("revoke sign-in sessions")
+    fn about(&self) -> &'static About {
+        &ABOUT
     }
 
     fn prepare(&self, cx: &UserCx<'_>, _reads: Reads, selected: Selected) -> Box<dyn Prepared> {

@@ -8,8 +8,8 @@ use std::time::Duration;
 use serde_json::Map;
 
 use super::{
-    Answers, Earlier, Prepared, Progress, Read, Reads, Record, Request, RunCx, Selected, Step,
-    UserCx, Verdict,
+    About, Answers, Earlier, Phase, Prepared, Progress, Read, Reads, Record, Request, RunCx,
+    Selected, Step, UserCx, Verdict,
 };
 use crate::check::Requirement;
 use crate::graph::users::{self, UserId};
@@ -18,21 +18,23 @@ use crate::report::{ErrorReport, Snapshot, StepReport, StepStatus};
 pub struct Verify;
 
 const NAME: &str = "verify";
+const ABOUT: About = About {
+    name: NAME,
+    aliases: &[],
+    phase: Phase::CleanUp,
+    default_on: true,
+    incident: false,
+    skippable: false,
+    in_block: true,
+    action: None,
+};
 const USER: &str = "user";
 /// Reads in all, the first included.
 const ATTEMPTS: u32 = 3;
 
 impl Step for Verify {
-    fn name(&self) -> &'static str {
-        NAME
-    }
-
-    fn skippable(&self) -> bool {
-        false
-    }
-
-    fn action(&self) -> Option<&'static str> {
-        None
+    fn about(&self) -> &'static About {
+        &ABOUT
     }
 
     fn prepare_undo(
