@@ -55,6 +55,8 @@ pub enum StepStatus {
     Skipped,
     Failed,
     Planned,
+    /// The run was stopped (Ctrl-C, the token) before this step finished.
+    Interrupted,
 }
 
 impl StepStatus {
@@ -65,6 +67,7 @@ impl StepStatus {
             StepStatus::Skipped => "skipped",
             StepStatus::Failed => "failed",
             StepStatus::Planned => "planned",
+            StepStatus::Interrupted => "interrupted",
         }
     }
 }
@@ -212,6 +215,11 @@ pub struct UserReport {
     pub user_principal_name: Option<String>,
     pub display_name: Option<String>,
     pub outcome: Outcome,
+    /// `block`: Graph's time (RFC 3339) at which the account was contained (the last
+    /// containment write, or the read that found it already contained); `null` when
+    /// containment did not complete.
+    #[serde(rename = "contained_at", skip_serializing_if = "Option::is_none")]
+    pub contained_at: Option<Option<String>>,
     /// Why the user was refused, not found or failed before any step.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
@@ -247,6 +255,7 @@ impl UserReport {
             user_principal_name: None,
             display_name: None,
             outcome: Outcome::Failed,
+            contained_at: None,
             reason: None,
             error: None,
             steps: Vec::new(),
@@ -301,6 +310,11 @@ impl UserReport {
         out.push('\n');
         if let Some(reason) = &self.reason {
             out.push_str(&format!("  {reason}\n"));
+        }
+        if let Some(Some(at)) = &self.contained_at {
+            // `2026-12-07T14:02:11Z` -> `14:02:11`, Graph's clock in UTC.
+            let clock = at.get(11..19).unwrap_or(at);
+            out.push_str(&format!("  contained at {clock} UTC\n"));
         }
         if let Some(err) = &self.error {
             push_error(&mut out, err, "  ");

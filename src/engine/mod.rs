@@ -25,11 +25,12 @@ pub(crate) use user::{read_stage, read_user};
 
 use crate::error::{ExitStatus, Fatal};
 use crate::graph::GraphClient;
+use crate::graph::Priority;
 use crate::output::Printer;
 use crate::progress::Progress;
 use crate::report::{Outcome, UserReport};
 use crate::signal::Cancel;
-use crate::steps::{RunCx, Selection};
+use crate::steps::{Phase, RunCx, Selection, REGISTRY};
 use crate::targets::{Next, Rejected, Targets};
 
 /// What the run does with each user.
@@ -52,6 +53,25 @@ pub(crate) enum Stop {
     Unauthorized,
 }
 
+impl Stop {
+    pub(crate) fn interrupted() -> Stop {
+        Stop::Interrupted("interrupted".into())
+    }
+}
+
+/// What a user in flight tells the run before it finishes.
+#[derive(Debug)]
+pub(crate) enum Event {
+    /// Its containment is over: it took effect (`contained`) or it did not; its clean-up may
+    /// go on, and another user may start its containment.
+    Contained { target: String, contained: bool },
+}
+
+/// Users past their containment whose clean-up is still under way, at most, per user of
+/// `--concurrency`: a slow clean-up (authentication methods at 5 requests per 10 s) never
+/// keeps the next users from being contained, while memory stays bounded.
+const CLEAN_UP_BACKLOG_PER_SLOT: usize = 64;
+
 /// What every user of a run shares.
 pub struct Engine {
     pub(crate) client: Arc<GraphClient>,
@@ -72,7 +92,9 @@ pub struct Engine {
     roles_unreadable: AtomicBool,
     /// Set when no new user may start (the report file failed).
     halted: Mutex<Option<String>>,
-    cancel: Cancel,
+    pub(crate) cancel: Cancel,
+    pub(crate) events: tokio::sync::mpsc::UnboundedSender<Event>,
+    heard: Mutex<Option<tokio::sync::mpsc::UnboundedReceiver<Event>>>,
 }
 
 /// How an engine is set up.
@@ -88,7 +110,10 @@ pub struct Setup {
 
 impl Engine {
     pub fn new(setup: Setup) -> Engine {
+        let (events, heard) = tokio::sync::mpsc::unbounded_channel();
         Engine {
+            events,
+            heard: Mutex::new(Some(heard)),
             me: MeGuard::new(setup.run.token_kind),
             client: setup.client,
             mode: setup.mode,
@@ -135,7 +160,8 @@ impl Engine {
         self.halted.lock().unwrap().clone()
     }
 
-    /// Run every user from `targets`, `concurrency` at a time, printing each as it finishes.
+    /// Run every user from `targets`, printing each as it finishes: `concurrency` users in
+    /// their containment at a time, and, behind them, users whose clean-up goes on.
     pub async fn run(
         self: Arc<Self>,
         targets: &mut Targets,
@@ -147,6 +173,15 @@ impl Engine {
         let progress = Progress::new();
         // Entries started and not yet finished: what a stop leaves interrupted.
         let mut pending: HashSet<String> = HashSet::new();
+        // Entries whose containment is not over yet.
+        let mut containing: HashSet<String> = HashSet::new();
+        let backlog = concurrency.saturating_mul(CLEAN_UP_BACKLOG_PER_SLOT);
+        let mut heard = self
+            .heard
+            .lock()
+            .unwrap()
+            .take()
+            .expect("an engine runs once");
         let mut in_flight: FuturesUnordered<BoxFuture<'static, (String, Option<UserReport>)>> =
             FuturesUnordered::new();
         let mut input_done = false;
@@ -155,25 +190,31 @@ impl Engine {
         let cancel = self.cancel.clone();
         loop {
             let halted = stopping || self.halt_reason().is_some();
-            let can_take = !input_done && !halted && in_flight.len() < concurrency;
+            let room = in_flight.len() < backlog;
+            let can_take = !input_done && !halted && containing.len() < concurrency && room;
             if in_flight.is_empty() && (input_done || halted) {
                 break;
             }
+            self.reserve_for_containment(targets, containing.len(), room && !halted, concurrency);
             tokio::select! {
                 biased;
+                Some(event) = heard.recv() => match event {
+                    Event::Contained { target, contained } => {
+                        containing.remove(&target);
+                        if contained {
+                            tally.contained += 1;
+                        }
+                        self.update(&progress, &tally, targets, in_flight.len(), input_done);
+                    }
+                },
                 Some((target, report)) = in_flight.next(), if !in_flight.is_empty() => {
                     pending.remove(&target);
+                    containing.remove(&target);
                     if let Some(report) = report {
                         tally.add(report.outcome);
-                        progress.suspend(|| self.emit(printer, &report));
+                        progress.suspend(|| self.emit(printer, report));
                     }
-                    let (waiting, all) = targets.waiting();
-                    progress.update(
-                        &tally.counts(),
-                        self.client.stats(),
-                        self.client.pacing(),
-                        (waiting + in_flight.len(), all || input_done),
-                    );
+                    self.update(&progress, &tally, targets, in_flight.len(), input_done);
                 }
                 _ = cancel.cancelled(), if !stopping => {
                     stopping = true;
@@ -191,10 +232,11 @@ impl Engine {
                     Ok(Some(Next::Rejected(r))) => {
                         let report = rejected_report(&r);
                         tally.add(report.outcome);
-                        progress.suspend(|| self.emit(printer, &report));
+                        progress.suspend(|| self.emit(printer, report));
                     }
                     Ok(Some(Next::Job(job))) => {
                         pending.insert(job.raw.clone());
+                        containing.insert(job.raw.clone());
                         let engine = self.clone();
                         in_flight.push(Box::pin(async move {
                             let target = job.raw.clone();
@@ -205,6 +247,12 @@ impl Engine {
             }
         }
         drop(in_flight);
+        // Containment that users told of as they finished.
+        while let Ok(Event::Contained { contained, .. }) = heard.try_recv() {
+            if contained {
+                tally.contained += 1;
+            }
+        }
         progress.finish();
         if let Some(reason) = self.halt_reason() {
             // Users cut off mid-way, then users never reached, in input order: each gets a line.
@@ -216,7 +264,7 @@ impl Engine {
                     Next::Rejected(r) => {
                         let report = rejected_report(&r);
                         tally.add(report.outcome);
-                        self.emit(printer, &report);
+                        self.emit(printer, report);
                     }
                 }
             }
@@ -225,7 +273,7 @@ impl Engine {
                 report.outcome = Outcome::Interrupted;
                 report.reason = Some(format!("{reason} before this user was finished"));
                 tally.add(report.outcome);
-                self.emit(printer, &report);
+                self.emit(printer, report);
             }
         }
         eprintln!("{}", tally.summary(started.elapsed(), self.mode));
@@ -256,9 +304,80 @@ impl Engine {
         })
     }
 
-    /// Print one user; if the report file fails, no new user starts.
-    fn emit(&self, printer: &mut Printer, report: &UserReport) {
-        if let Err(e) = printer.emit(report) {
+    /// Keep in Graph's write buckets what the containment of the users still to come needs,
+    /// so that clean-up writes (low priority) never spend it: per user, a write for each
+    /// containment step, for the users in containment and those that can start now (all that
+    /// are read when the input is read to its end, else a window's worth more). Nothing is
+    /// kept when no new user can start (the clean-up backlog is full, or the run is stopping).
+    fn reserve_for_containment(
+        &self,
+        targets: &Targets,
+        containing: usize,
+        can_start: bool,
+        concurrency: usize,
+    ) {
+        if self.mode != Mode::Block {
+            return;
+        }
+        let per_user = REGISTRY
+            .iter()
+            .filter(|s| s.phase() == Phase::Contain)
+            .filter(|s| self.selection.of(**s) == Some(crate::steps::Selected::Yes))
+            .count();
+        let (waiting, all) = targets.waiting();
+        let coming = if !can_start {
+            0
+        } else if all {
+            waiting
+        } else {
+            waiting + concurrency
+        };
+        self.client
+            .reserve_for_high(((containing + coming) * per_user) as f64);
+    }
+
+    /// The progress line: users contained and finished, out of how many when that is known,
+    /// and what paces each part of the run.
+    fn update(
+        &self,
+        progress: &Progress,
+        tally: &Tally,
+        targets: &Targets,
+        in_flight: usize,
+        input_done: bool,
+    ) {
+        let (waiting, all) = targets.waiting();
+        let finished = tally.total();
+        let known = all || input_done;
+        progress.update(&crate::progress::Counts {
+            finished,
+            contained: tally.contained,
+            locked: tally.locked + tally.restored,
+            partial: tally.partial,
+            failed: tally.failed,
+            total: known.then_some(finished + in_flight + waiting),
+            left: waiting + in_flight,
+            containment: self.mode == Mode::Block,
+            throttled: self
+                .client
+                .stats()
+                .throttled
+                .load(std::sync::atomic::Ordering::Relaxed),
+            contain_paced_by: self.client.pacing(Priority::High),
+            clean_up_paced_by: self
+                .client
+                .pacing(Priority::Low)
+                .or_else(|| self.client.pacing(Priority::Normal)),
+        });
+    }
+
+    /// Print one user; if the report file fails, no new user starts. Every line of a `block`
+    /// run carries `contained_at`, `null` when containment did not complete.
+    fn emit(&self, printer: &mut Printer, mut report: UserReport) {
+        if self.mode == Mode::Block && report.contained_at.is_none() {
+            report.contained_at = Some(None);
+        }
+        if let Err(e) = printer.emit(&report) {
             let mut halted = self.halted.lock().unwrap();
             if halted.is_none() {
                 eprintln!("error: {e}; no new user will be started");
@@ -278,18 +397,11 @@ fn rejected_report(r: &Rejected) -> UserReport {
     report
 }
 
-/// Counts for the progress line.
-#[derive(Debug, Default, Clone, Copy)]
-pub struct Counts {
-    pub done: usize,
-    pub locked: usize,
-    pub partial: usize,
-    pub failed: usize,
-}
-
 #[derive(Default)]
 struct Tally {
     input_error: bool,
+    /// Users whose containment took effect.
+    contained: usize,
     locked: usize,
     partial: usize,
     failed: usize,
@@ -333,21 +445,13 @@ impl Tally {
             + self.restored
     }
 
-    fn counts(&self) -> Counts {
-        Counts {
-            done: self.total(),
-            locked: self.locked + self.restored,
-            partial: self.partial,
-            failed: self.failed,
-        }
-    }
-
     fn summary(&self, elapsed: Duration, mode: Mode) -> String {
         let mut parts = Vec::new();
         match mode {
             Mode::DryRun => parts.push(format!("{} planned", self.planned)),
             Mode::Status => parts.push(format!("{} found", self.found)),
             Mode::Block => {
+                parts.push(format!("{} contained", self.contained));
                 parts.push(format!("{} locked", self.locked));
                 parts.push(format!("{} partial", self.partial));
             }

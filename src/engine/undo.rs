@@ -35,7 +35,8 @@ impl Engine {
                 });
             }
         }
-        let mut answers = self.round(&job.raw, first).await;
+        let round = self.send(&job.raw, first, None, None).remove(0);
+        let mut answers = self.answers(&job.raw, round).await;
         let mut own = answers.remove(&None).unwrap_or_default();
         let Some(user) = resolved(&mut report, own.take(USER)) else {
             return report;
@@ -86,7 +87,7 @@ impl Engine {
             return report;
         }
         if let Err(stop) = self.drive(&job.raw, &mut slots).await {
-            return self.cut_short(report, &slots, stop);
+            return self.cut_short(report, &slots, stop, None);
         }
         report.steps = slots.iter().filter_map(|s| s.prepared.report()).collect();
         report.after = slots.iter().find_map(|s| s.prepared.after());

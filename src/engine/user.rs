@@ -5,20 +5,25 @@
 //! the reads, then the writes with verify's re-read at the end of the chain.
 
 use std::collections::HashMap;
+use std::ops::Range;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
+
+use futures::future::BoxFuture;
+use time::OffsetDateTime;
 
 use serde_json::{json, Map, Value};
 use tracing::{info, warn};
 
 use super::{Engine, Mode};
-use crate::graph::batch::Step as Send;
+use crate::graph::batch::{self, Step as Send};
 use crate::graph::users::{self, User};
-use crate::graph::{paging, roles, GraphClient, GraphError, GraphResponse};
+use crate::graph::{paging, roles, GraphClient, GraphError, GraphResponse, Priority};
 use crate::hints;
 use crate::report::{ErrorReport, Outcome, StepReport, StepStatus, UserReport};
 use crate::steps::{
-    Answers, Earlier, Prepared, Progress, Read, Request, Selected, Step, UserCx, REGISTRY,
+    timestamp, Answers, Earlier, Phase, Prepared, Progress, Read, Request, Selected, Step, UserCx,
+    REGISTRY,
 };
 use crate::targets::Job;
 
@@ -39,6 +44,45 @@ pub(crate) struct Routed {
     pub(crate) request: Request,
 }
 
+/// Where an answer goes: the slot (`None`: the engine's own), the tag, whether to follow its
+/// pages (and at which priority), and whether it answers a write.
+pub(crate) struct Route {
+    slot: Option<usize>,
+    tag: String,
+    paged: bool,
+    priority: Option<Priority>,
+    write: bool,
+}
+
+impl Route {
+    fn of(r: &Routed) -> Route {
+        Route {
+            slot: r.slot,
+            tag: r.request.tag.clone(),
+            paged: r.request.paged,
+            priority: r.request.req.priority,
+            write: r.request.req.method.is_write(),
+        }
+    }
+}
+
+type SharedAnswer = (Route, BoxFuture<'static, Result<GraphResponse, GraphError>>);
+
+/// One part of a round, handed over: the client's batch of it, and the requests that went to
+/// a route shared with other users.
+pub(crate) struct Round {
+    batch: batch::Tracked,
+    routes: Vec<Route>,
+    shared: Vec<SharedAnswer>,
+}
+
+impl Round {
+    /// Every request of it is on the wire or answered: nothing waits for a throttling limit.
+    fn on_the_wire(&self) -> bool {
+        self.batch.on_the_wire()
+    }
+}
+
 impl Engine {
     /// One entry's result; `None` when it turned out to be the same account as another entry.
     pub(crate) async fn user(&self, job: Job) -> Option<UserReport> {
@@ -47,12 +91,23 @@ impl Engine {
         }
         let mut report = UserReport::new(&job.raw);
         let who = job.user.to_string();
+        let block = self.mode == Mode::Block;
 
-        // 1. The first read: the user, each chosen step's reads, the roles, and /me once.
-        let chosen: Vec<(&'static dyn Step, Selected)> = REGISTRY
+        // The chosen steps, containment first (in registry order within each phase).
+        let mut chosen: Vec<(&'static dyn Step, Selected)> = REGISTRY
             .iter()
             .filter_map(|s| self.selection.of(*s).map(|sel| (*s, sel)))
             .collect();
+        chosen.sort_by_key(|(s, _)| s.phase());
+        let contain = chosen
+            .iter()
+            .take_while(|(s, _)| s.phase() == Phase::Contain)
+            .count();
+
+        // 1. The first read: the user, the roles, `/me` once per run, and each chosen step's
+        //    reads. When writing, containment reads only what its own steps need, at high
+        //    priority; the clean-up's reads start alongside at low priority, and a throttling
+        //    limit that holds them back (authentication methods) never holds back containment.
         let mut first = vec![Routed {
             slot: None,
             request: Request::read(Read::one(USER, users::get(&who)), "resolve"),
@@ -70,24 +125,39 @@ impl Engine {
                 request: Request::read(Read::one(ME, users::me()), "signed-in account"),
             });
         }
+        let mut later = Vec::new();
         for (n, (step, sel)) in chosen.iter().enumerate() {
             if sel.is_yes() {
                 for read in step.reads(&who, &self.run) {
-                    first.push(Routed {
+                    let r = Routed {
                         slot: Some(n),
                         request: Request::read(read, "read"),
-                    });
+                    };
+                    if block && n >= contain {
+                        later.push(r);
+                    } else {
+                        first.push(r);
+                    }
                 }
             }
         }
-        let mut answers = self.round(&job.raw, first).await;
+        let (first_priority, later_priority) = if block {
+            (Some(Priority::High), Some(Priority::Low))
+        } else {
+            (None, None)
+        };
+        let mut clean_up_reads =
+            (!later.is_empty()).then(|| self.send(&job.raw, later, later_priority, None).remove(0));
+        let first = self.send(&job.raw, first, first_priority, None).remove(0);
+        let mut answers = self.answers(&job.raw, first).await;
         let mut own = answers.remove(&None).unwrap_or_default();
         if asks_me {
             self.me.settle(own.take(ME));
         }
-        let user = match resolved(&mut report, own.take(USER)) {
-            Some(u) => u,
-            None => return Some(report),
+        let read = own.take(USER);
+        let read_at = read.as_ref().ok().and_then(GraphResponse::date);
+        let Some(user) = resolved(&mut report, read) else {
+            return Some(report);
         };
         if !self
             .resolved
@@ -128,14 +198,29 @@ impl Engine {
             }
         }
 
-        // 3. Each step decides from what was read.
+        // 3. Each step decides from what was read: containment now; the clean-up now too when
+        //    its reads are in or on the wire (they land in this round trip, and the whole user
+        //    then goes out as one chain), else once they are in.
         let cx = UserCx {
             run: &self.run,
             user: &user,
             raw: &job.raw,
         };
+        let together = match &clean_up_reads {
+            None => true,
+            Some(reads) => reads.on_the_wire(),
+        };
+        if together {
+            if let Some(reads) = clean_up_reads.take() {
+                for (slot, a) in self.answers(&job.raw, reads).await {
+                    answers.insert(slot, a);
+                }
+            }
+        }
+        let mut chosen = chosen.into_iter();
         let mut slots: Vec<Slot> = Vec::with_capacity(chosen.len());
-        for (n, (step, sel)) in chosen.into_iter().enumerate() {
+        let ready = if together { usize::MAX } else { contain };
+        for (n, (step, sel)) in chosen.by_ref().take(ready).enumerate() {
             let reads = answers.remove(&Some(n)).unwrap_or_default();
             slots.push(Slot {
                 step,
@@ -143,11 +228,6 @@ impl Engine {
                 done: false,
             });
         }
-        let mut before = Map::new();
-        for slot in &slots {
-            slot.prepared.before(&mut before);
-        }
-        report.before = Some(before);
 
         match self.mode {
             Mode::Status => {
@@ -159,11 +239,11 @@ impl Engine {
                         .facts(&mut report.facts, &mut report.facts_text);
                 }
                 report.steps = planned(&slots, false);
-                report.before = None;
                 report.outcome = Outcome::Found;
                 return Some(report);
             }
             Mode::DryRun => {
+                report.before = Some(before(&slots));
                 report.steps = planned(&slots, true);
                 report.outcome = Outcome::Planned;
                 return Some(report);
@@ -171,9 +251,80 @@ impl Engine {
             Mode::Block | Mode::Unblock { .. } => {}
         }
 
-        // 4. Rounds of requests until every step has reported.
-        if let Err(stop) = self.drive(&job.raw, &mut slots).await {
-            return Some(self.cut_short(report, &slots, stop));
+        // 4. Containment: its writes, at high priority, as soon as the guards passed. When the
+        //    clean-up goes in the same chain, its part is answered apart, after containment's.
+        let mut clean_up_first = None;
+        let contained = if together {
+            let requests = self.requests(&slots, 0..slots.len());
+            let mut parts = self.send(
+                &job.raw,
+                requests,
+                Some(Priority::High),
+                Some((contain, Priority::Low)),
+            );
+            clean_up_first = parts.pop();
+            let first = parts.pop();
+            self.drive_phase(
+                &job.raw,
+                &mut slots,
+                0..contain,
+                first,
+                Some(Priority::High),
+            )
+            .await
+        } else {
+            self.drive_phase(&job.raw, &mut slots, 0..contain, None, Some(Priority::High))
+                .await
+        };
+        let contained_at = match contained {
+            Ok(written) => contained_at(&slots[..contain], written.or(read_at)),
+            Err(stop) => {
+                self.contained(&job.raw, false);
+                report.before = Some(before(&slots));
+                return Some(self.cut_short(report, &slots, stop, None));
+            }
+        };
+        self.contained(&job.raw, contained_at.is_some());
+        report.contained_at = Some(timestamp(contained_at));
+
+        // 5. The clean-up: what was left to prepare, then its rounds at low priority.
+        if let Some(reads) = clean_up_reads.take() {
+            let got = tokio::select! {
+                got = self.answers(&job.raw, reads) => Some(got),
+                _ = self.cancel.cancelled() => None,
+            };
+            let Some(got) = got else {
+                report.before = Some(before(&slots));
+                return Some(self.cut_short(
+                    report,
+                    &slots,
+                    super::Stop::interrupted(),
+                    contained_at,
+                ));
+            };
+            answers.extend(got);
+            for (n, (step, sel)) in chosen.enumerate() {
+                let reads = answers.remove(&Some(contain + n)).unwrap_or_default();
+                slots.push(Slot {
+                    step,
+                    prepared: step.prepare(&cx, reads, sel),
+                    done: false,
+                });
+            }
+        }
+        report.before = Some(before(&slots));
+        let all = slots.len();
+        if let Err(stop) = self
+            .drive_phase(
+                &job.raw,
+                &mut slots,
+                contain..all,
+                clean_up_first,
+                Some(Priority::Low),
+            )
+            .await
+        {
+            return Some(self.cut_short(report, &slots, stop, contained_at));
         }
         report.steps = slots.iter().filter_map(|s| s.prepared.report()).collect();
         report.after = slots.iter().find_map(|s| s.prepared.after());
@@ -182,22 +333,52 @@ impl Engine {
         Some(report)
     }
 
-    /// Rounds of requests until every slot has reported: each round is one ordered plan, a
-    /// stage per slot in registry order; a slot's `finish` may ask for another round.
+    /// Rounds of requests until every slot has reported (`unblock`).
     pub(crate) async fn drive(&self, raw: &str, slots: &mut [Slot]) -> Result<(), super::Stop> {
-        let mut round: Vec<Routed> = Vec::new();
-        for n in 0..slots.len() {
-            let (earlier, rest) = slots.split_at(n);
-            let earlier = earlier_of(earlier, &[]);
-            for request in rest[0].prepared.requests(&earlier) {
+        let all = slots.len();
+        self.drive_phase(raw, slots, 0..all, None, None)
+            .await
+            .map(|_| ())
+    }
+
+    /// The requests of the slots in `range`, each slot's as one stage, in slot order.
+    fn requests(&self, slots: &[Slot], range: Range<usize>) -> Vec<Routed> {
+        let mut round = Vec::new();
+        for n in range {
+            let earlier = earlier_of(&slots[..n], &[]);
+            for request in slots[n].prepared.requests(&earlier) {
                 round.push(Routed {
                     slot: Some(n),
                     request,
                 });
             }
         }
+        round
+    }
+
+    /// Rounds of requests for the slots in `range` until each has reported: each round is one
+    /// ordered plan, a stage per slot; a slot's `finish` may ask for another round. `first`: the
+    /// first round, when it was sent already (with another phase's requests, in one chain).
+    /// Answers Graph's time of the last write that succeeded. A clean-up phase (low priority)
+    /// stops waiting at Ctrl-C; containment lets what it sent land.
+    async fn drive_phase(
+        &self,
+        raw: &str,
+        slots: &mut [Slot],
+        range: Range<usize>,
+        first: Option<Round>,
+        priority: Option<Priority>,
+    ) -> Result<Option<OffsetDateTime>, super::Stop> {
+        let mut pending_first = first;
+        let mut round: Vec<Routed> = if pending_first.is_some() {
+            Vec::new()
+        } else {
+            self.requests(slots, range.clone())
+        };
+        let mut written: Option<OffsetDateTime> = None;
         let mut wait = Duration::ZERO;
         let mut first_round = true;
+        let interruptible = priority == Some(Priority::Low);
         loop {
             if let Some(stop) = self.stopped() {
                 return Err(stop);
@@ -205,19 +386,36 @@ impl Engine {
             if !wait.is_zero() {
                 self.client.retry_policy().sleep(wait).await;
             }
-            let sent: Vec<usize> = {
-                let mut s: Vec<usize> = round.iter().filter_map(|r| r.slot).collect();
-                s.dedup();
-                s
+            let sent: Vec<usize> = match &pending_first {
+                Some(_) => range.clone().collect(),
+                None => {
+                    let mut s: Vec<usize> = round.iter().filter_map(|r| r.slot).collect();
+                    s.dedup();
+                    s
+                }
             };
-            let mut answers = self.round(raw, std::mem::take(&mut round)).await;
+            let part = match pending_first.take() {
+                Some(part) => part,
+                None => self
+                    .send(raw, std::mem::take(&mut round), priority, None)
+                    .remove(0),
+            };
+            let mut answers = if interruptible {
+                tokio::select! {
+                    got = self.answers(raw, part) => got,
+                    _ = self.cancel.cancelled() => return Err(super::Stop::interrupted()),
+                }
+            } else {
+                self.answers(raw, part).await
+            };
             let mut pending: Vec<bool> = vec![false; slots.len()];
             wait = Duration::ZERO;
-            for n in 0..slots.len() {
+            for n in range.clone() {
                 if slots[n].done || (!first_round && !sent.contains(&n)) {
                     continue;
                 }
                 let own = answers.remove(&Some(n)).unwrap_or_default();
+                written = written.max(own.written());
                 let (earlier, rest) = slots.split_at_mut(n);
                 let earlier = earlier_of(earlier, &pending);
                 let slot = &mut rest[0];
@@ -237,54 +435,104 @@ impl Engine {
             }
             first_round = false;
             if round.is_empty() {
-                return Ok(());
+                return Ok(written);
             }
         }
     }
 
-    /// Send one round: the requests of each slot as one stage, in registry order, the
-    /// engine's own first. Answers come back routed to their slot and tag; collections are
-    /// followed to their last page.
-    pub(crate) async fn round(
+    /// Hand one round over: the requests of each slot as one stage, in slot order, the
+    /// engine's own first, each at `priority`. `split`: the slots from this one on form a second
+    /// part, at its own priority, answered apart (after the first part's, in one chain when
+    /// the round is one user's). Requests that go with other users' go to their route.
+    pub(crate) fn send(
         &self,
         raw: &str,
         requests: Vec<Routed>,
-    ) -> HashMap<Option<usize>, Answers> {
-        // What a step asked to send last follows everything else, in step order.
-        let (mut requests, at_end): (Vec<Routed>, Vec<Routed>) =
-            requests.into_iter().partition(|r| !r.request.last);
-        requests.extend(at_end);
-        // What goes together with other users' is handed to its route.
-        let (requests, routed): (Vec<Routed>, Vec<Routed>) =
-            requests.into_iter().partition(|r| r.request.via.is_none());
+        priority: Option<Priority>,
+        split: Option<(usize, Priority)>,
+    ) -> Vec<Round> {
+        let (head, tail): (Vec<Routed>, Vec<Routed>) = match split {
+            Some((at, _)) => requests
+                .into_iter()
+                .partition(|r| r.slot.is_none_or(|n| n < at)),
+            None => (requests, Vec::new()),
+        };
+        let mut parts = vec![(head, priority)];
+        if let Some((_, later)) = split {
+            parts.push((tail, Some(later)));
+        }
         let mut stages: Vec<Vec<Send>> = Vec::new();
-        let mut routes: Vec<(Option<usize>, String, bool)> = Vec::new();
-        let mut last: Option<Option<usize>> = None;
-        let parallel = requests.iter().all(|r| !r.request.req.method.is_write());
-        for r in requests {
-            // The first read goes out as one parallel stage; writes keep each step's order.
-            if stages.is_empty() || (!parallel && last != Some(r.slot)) {
-                stages.push(Vec::new());
+        let mut sizes = Vec::new();
+        let mut routes: Vec<Vec<Route>> = Vec::new();
+        let mut shared: Vec<Vec<SharedAnswer>> = Vec::new();
+        for (requests, priority) in parts {
+            // What a step asked to send last follows everything else of its part, in order.
+            let (mut requests, at_end): (Vec<Routed>, Vec<Routed>) =
+                requests.into_iter().partition(|r| !r.request.last);
+            requests.extend(at_end);
+            // What goes together with other users' is handed to its route.
+            let (requests, routed): (Vec<Routed>, Vec<Routed>) =
+                requests.into_iter().partition(|r| r.request.via.is_none());
+            let before = stages.len();
+            let mut part_routes = Vec::new();
+            let mut last: Option<Option<usize>> = None;
+            let parallel = requests.iter().all(|r| !r.request.req.method.is_write());
+            for r in requests {
+                // A first read goes out as one parallel stage; writes keep each step's order.
+                if stages.len() == before || (!parallel && last != Some(r.slot)) {
+                    stages.push(Vec::new());
+                }
+                last = Some(r.slot);
+                part_routes.push(Route::of(&r));
+                stages.last_mut().expect("a stage").push(Send {
+                    label: format!("{raw}: {}", r.request.what),
+                    req: r.request.req.at(priority),
+                    resend_unrun: !r.request.last,
+                });
             }
-            last = Some(r.slot);
-            routes.push((r.slot, r.request.tag.clone(), r.request.paged));
-            stages.last_mut().expect("a stage").push(Send {
-                label: format!("{raw}: {}", r.request.what),
-                req: r.request.req,
-                resend_unrun: !r.request.last,
-            });
+            let mut part_shared = Vec::new();
+            for r in routed {
+                let route = Route::of(&r);
+                let via = r.request.via.expect("routed requests have a route");
+                part_shared.push((
+                    route,
+                    via.send(
+                        r.request.req.at(priority),
+                        format!("{raw}: {}", r.request.what),
+                    ),
+                ));
+            }
+            sizes.push(stages.len() - before);
+            routes.push(part_routes);
+            shared.push(part_shared);
         }
-        let mut shared = Vec::with_capacity(routed.len());
-        for r in routed {
-            let via = r.request.via.expect("routed requests have a route");
-            routes.push((r.slot, r.request.tag, r.request.paged));
-            shared.push(via.send(r.request.req, format!("{raw}: {}", r.request.what)));
-        }
-        let (mut outcomes, shared) = futures::join!(
-            self.client.execute(stages),
-            futures::future::join_all(shared)
-        );
+        sizes.pop();
+        let tracked = self.client.submit(stages, &sizes);
+        tracked
+            .into_iter()
+            .zip(routes)
+            .zip(shared)
+            .map(|((batch, routes), shared)| Round {
+                batch,
+                routes,
+                shared,
+            })
+            .collect()
+    }
+
+    /// The answers of a round handed over by [`Engine::send`], routed to their slot and tag,
+    /// collections followed to their last page.
+    pub(crate) async fn answers(&self, raw: &str, part: Round) -> HashMap<Option<usize>, Answers> {
+        let Round {
+            batch,
+            mut routes,
+            shared,
+        } = part;
+        let (shared_routes, shared): (Vec<Route>, Vec<_>) = shared.into_iter().unzip();
+        let (mut outcomes, shared) =
+            futures::join!(batch.outcomes(), futures::future::join_all(shared));
         outcomes.extend(shared);
+        routes.extend(shared_routes);
         route_answers(&self.client, raw, routes, outcomes, |e| self.saw(e)).await
     }
 
@@ -333,18 +581,47 @@ impl Engine {
     }
 
     /// The report of a user whose run was stopped before it finished: the steps it finished
-    /// stand, and the outcome says why it stopped.
+    /// stand, the others are `interrupted`, and the outcome says why it stopped. A user whose
+    /// containment took effect (`contained_at`) is `partial`: closed, not cleaned up.
     pub(crate) fn cut_short(
         &self,
         mut report: UserReport,
         slots: &[Slot],
         stop: super::Stop,
+        contained_at: Option<OffsetDateTime>,
     ) -> UserReport {
-        report.steps = slots.iter().filter_map(|s| s.prepared.report()).collect();
+        report.steps = slots
+            .iter()
+            .map(|s| match s.prepared.report() {
+                Some(r) if s.done || r.status != StepStatus::Failed => r,
+                _ => StepReport::new(
+                    s.step.name(),
+                    StepStatus::Interrupted,
+                    "stopped before this step finished; what it sent may have taken effect (lockdown status shows the state now)".to_owned(),
+                ),
+            })
+            .collect();
+        if contained_at.is_some() {
+            report.contained_at = Some(timestamp(contained_at));
+        }
+        let why = match &stop {
+            super::Stop::Interrupted(reason) => reason.clone(),
+            super::Stop::Unauthorized if self.expired.load(Ordering::Relaxed) => {
+                "stopped: the access token expired".into()
+            }
+            super::Stop::Unauthorized => "stopped: Graph rejected the token".into(),
+        };
+        if contained_at.is_some() {
+            report.outcome = Outcome::Partial;
+            report.reason = Some(format!(
+                "{why} after this account was contained, before its clean-up finished"
+            ));
+            return report;
+        }
         match stop {
-            super::Stop::Interrupted(reason) => {
+            super::Stop::Interrupted(_) => {
                 report.outcome = Outcome::Interrupted;
-                report.reason = Some(format!("{reason} before this user was finished"));
+                report.reason = Some(format!("{why} before this user was finished"));
             }
             super::Stop::Unauthorized => {
                 report.outcome = if slots.iter().any(|s| {
@@ -357,14 +634,18 @@ impl Engine {
                 } else {
                     Outcome::Failed
                 };
-                report.reason = Some(if self.expired.load(Ordering::Relaxed) {
-                    "stopped: the access token expired".into()
-                } else {
-                    "stopped: Graph rejected the token".into()
-                });
+                report.reason = Some(why);
             }
         }
         report
+    }
+
+    /// Tell the run that this user's containment is over (`contained`: it took effect).
+    fn contained(&self, raw: &str, contained: bool) {
+        let _ = self.events.send(super::Event::Contained {
+            target: raw.to_owned(),
+            contained,
+        });
     }
 }
 
@@ -428,7 +709,13 @@ pub(crate) async fn read_stage(
     let stage: Vec<Send> = reads
         .into_iter()
         .map(|(slot, read)| {
-            routes.push((slot, read.tag, read.paged));
+            routes.push(Route {
+                slot,
+                tag: read.tag,
+                paged: read.paged,
+                priority: read.req.priority,
+                write: false,
+            });
             Send {
                 label: format!("{raw}: read"),
                 req: read.req,
@@ -440,24 +727,33 @@ pub(crate) async fn read_stage(
     route_answers(client, raw, routes, outcomes, saw).await
 }
 
-/// Each answer to its slot and tag, collections followed to their last page.
+/// Each answer to its slot and tag, collections followed to their last page; Graph's time of
+/// each successful write is noted with the answers of its slot.
 async fn route_answers(
     client: &GraphClient,
     raw: &str,
-    routes: Vec<(Option<usize>, String, bool)>,
+    routes: Vec<Route>,
     outcomes: Vec<Result<GraphResponse, GraphError>>,
     saw: impl Fn(&GraphError),
 ) -> HashMap<Option<usize>, Answers> {
     let mut out: HashMap<Option<usize>, Answers> = HashMap::new();
-    for ((slot, tag, paged), outcome) in routes.into_iter().zip(outcomes) {
+    for (route, outcome) in routes.into_iter().zip(outcomes) {
         let outcome = match outcome {
-            Ok(resp) if paged => paging::complete(client, resp, &format!("{raw}: read")).await,
+            Ok(resp) if route.paged => {
+                paging::complete(client, resp, route.priority, &format!("{raw}: read")).await
+            }
             other => other,
         };
         if let Err(e) = &outcome {
             saw(e);
         }
-        out.entry(slot).or_default().insert(tag, outcome);
+        let answers = out.entry(route.slot).or_default();
+        if route.write {
+            if let Ok(resp) = &outcome {
+                answers.wrote_at(resp.date());
+            }
+        }
+        answers.insert(route.tag, outcome);
     }
     out
 }
@@ -548,4 +844,30 @@ fn outcome(slots: &[Slot]) -> Outcome {
     } else {
         Outcome::Failed
     }
+}
+
+/// Each slot's `before` state, merged: what an undo needs.
+fn before(slots: &[Slot]) -> Map<String, Value> {
+    let mut before = Map::new();
+    for slot in slots {
+        slot.prepared.before(&mut before);
+    }
+    before
+}
+
+/// When the account was contained: Graph's time `at` (of the last containment write, or of
+/// the read that found nothing to write), when every containment step took effect (done or
+/// already, or left out for a reason that is not a failure) and at least one acted; `None`
+/// when containment did not complete.
+fn contained_at(contain: &[Slot], at: Option<OffsetDateTime>) -> Option<OffsetDateTime> {
+    let reports: Vec<StepReport> = contain.iter().filter_map(|s| s.prepared.report()).collect();
+    let failed = reports
+        .iter()
+        .any(|r| matches!(r.status, StepStatus::Failed | StepStatus::Interrupted));
+    let acted = reports
+        .iter()
+        .any(|r| matches!(r.status, StepStatus::Done | StepStatus::Already));
+    (!failed && acted && reports.len() == contain.len())
+        .then_some(at)
+        .flatten()
 }

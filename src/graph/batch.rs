@@ -17,7 +17,7 @@
 //! one by one for the rest of the run.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -32,7 +32,7 @@ use tracing::{debug, warn};
 use super::error::{ApiError, GraphError};
 use super::pacer::cost_of;
 use super::retry;
-use super::{Body, GraphRequest, GraphResponse, Inner, Pacing, Target};
+use super::{Body, GraphRequest, GraphResponse, Inner, Pacing, Priority, Target};
 
 /// Graph's limit on requests per batch.
 pub const MAX_BATCH: usize = 20;
@@ -44,6 +44,7 @@ const MAX_IN_FLIGHT: usize = 16;
 const FEW_CHAINS: usize = 8;
 
 pub type Outcome = Result<GraphResponse, GraphError>;
+type Reply = oneshot::Sender<Vec<Outcome>>;
 
 /// One request of a plan, with the label its retry warnings carry.
 pub struct Step {
@@ -56,7 +57,106 @@ pub struct Step {
 
 struct Submission {
     stages: Vec<Vec<Step>>,
+    parts: Vec<Part>,
+}
+
+/// Consecutive stages of a plan whose outcomes are answered together, as soon as they are all
+/// in, even while later stages wait for the pacer.
+struct Part {
+    stages: usize,
     reply: oneshot::Sender<Vec<Outcome>>,
+    /// Its requests not on the wire yet, shared with the submitter's [`Tracked`].
+    unsent: Arc<AtomicUsize>,
+}
+
+/// Part of a plan handed to the batcher: its outcomes when they are all in, and meanwhile
+/// whether any of its requests is still waiting to go out (held by the pacer, or waiting out a
+/// `Retry-After`).
+pub struct Tracked {
+    rx: oneshot::Receiver<Vec<Outcome>>,
+    count: usize,
+    unsent: Arc<AtomicUsize>,
+}
+
+impl Tracked {
+    /// Every request of it is on the wire or answered: its outcomes arrive within the round
+    /// trip under way, with nothing held back by a throttling limit.
+    pub fn on_the_wire(&self) -> bool {
+        self.unsent.load(Ordering::Relaxed) == 0
+    }
+
+    pub async fn outcomes(self) -> Vec<Outcome> {
+        let count = self.count;
+        self.rx
+            .await
+            .unwrap_or_else(|_| (0..count).map(|_| Err(gone())).collect())
+    }
+
+    fn new(count: usize) -> (Tracked, Part) {
+        let (reply, rx) = oneshot::channel();
+        let unsent = Arc::new(AtomicUsize::new(count));
+        (
+            Tracked {
+                rx,
+                count,
+                unsent: unsent.clone(),
+            },
+            Part {
+                stages: 0,
+                reply,
+                unsent,
+            },
+        )
+    }
+}
+
+/// Split `stages` into parts of `sizes` stages (the last part takes what is left), each with
+/// its [`Tracked`] for the submitter and its [`Part`] for the sender.
+fn parts(stages: &[Vec<Step>], sizes: &[usize]) -> (Vec<Tracked>, Vec<Part>) {
+    let mut tracked = Vec::new();
+    let mut parts = Vec::new();
+    let mut at = 0;
+    for k in 0..=sizes.len() {
+        let end = sizes
+            .get(k)
+            .map_or(stages.len(), |n| (at + n).min(stages.len()));
+        let count = stages[at..end].iter().map(Vec::len).sum();
+        let (t, mut p) = Tracked::new(count);
+        p.stages = end - at;
+        tracked.push(t);
+        parts.push(p);
+        at = end;
+    }
+    (tracked, parts)
+}
+
+/// Send `stages` one after the other without the batcher, by `send` (in a task of its own),
+/// answering each part when its stages are done. A part counts as not on the wire until it is
+/// answered, since its requests wait for the pacer out of sight.
+pub fn spawn_direct<F, Fut>(stages: Vec<Vec<Step>>, sizes: &[usize], send: F) -> Vec<Tracked>
+where
+    F: Fn(Vec<Step>) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = Vec<Outcome>> + Send,
+{
+    let (tracked, parts) = parts(&stages, sizes);
+    tokio::spawn(async move {
+        let mut stages = stages.into_iter();
+        for part in parts {
+            let mut outcomes = Vec::new();
+            for stage in stages.by_ref().take(part.stages) {
+                outcomes.extend(send(stage).await);
+            }
+            part.unsent.store(0, Ordering::Relaxed);
+            let _ = part.reply.send(outcomes);
+        }
+    });
+    tracked
+}
+
+fn gone() -> GraphError {
+    GraphError::Refused {
+        message: "the request queue stopped".into(),
+    }
 }
 
 #[derive(Clone)]
@@ -73,16 +173,22 @@ impl Batcher {
 
     /// Run a plan; the outcomes come back in the order of the flattened stages.
     pub async fn execute(&self, stages: Vec<Vec<Step>>) -> Vec<Outcome> {
-        let count: usize = stages.iter().map(Vec::len).sum();
-        let (reply, rx) = oneshot::channel();
-        let gone = || GraphError::Refused {
-            message: "the request queue stopped".into(),
-        };
-        if self.tx.send(Submission { stages, reply }).is_err() {
-            return (0..count).map(|_| Err(gone())).collect();
+        let mut parts = self.submit(stages, &[]);
+        parts.remove(0).outcomes().await
+    }
+
+    /// Hand a plan over; it goes out as the pacer allows, whether or not the outcomes are
+    /// awaited. `sizes`: the plan is answered in parts of that many stages, the last part
+    /// taking the rest (one [`Tracked`] per part, in order).
+    pub fn submit(&self, stages: Vec<Vec<Step>>, sizes: &[usize]) -> Vec<Tracked> {
+        let (tracked, parts) = parts(&stages, sizes);
+        if let Err(e) = self.tx.send(Submission { stages, parts }) {
+            for part in e.0.parts {
+                let n = part.unsent.load(Ordering::Relaxed);
+                let _ = part.reply.send((0..n).map(|_| Err(gone())).collect());
+            }
         }
-        rx.await
-            .unwrap_or_else(|_| (0..count).map(|_| Err(gone())).collect())
+        tracked
     }
 }
 
@@ -99,6 +205,8 @@ struct Item {
     label: String,
     resend_unrun: bool,
     stage: usize,
+    /// Which part of its plan it belongs to.
+    part: usize,
     state: State,
     /// Its tries under the one retry policy.
     attempts: retry::Attempts,
@@ -107,8 +215,21 @@ struct Item {
 
 struct Plan {
     items: Vec<Item>,
-    reply: Option<oneshot::Sender<Vec<Outcome>>>,
+    /// Each part's reply, until it is sent, and its count of requests not on the wire.
+    replies: Vec<(Option<Reply>, Arc<AtomicUsize>)>,
     seq: u64,
+}
+
+impl Plan {
+    fn unsent(&self, n: usize) -> &AtomicUsize {
+        &self.replies[self.items[n].part].1
+    }
+}
+
+impl Item {
+    fn priority(&self) -> Priority {
+        self.req.priority.unwrap_or(Priority::Normal)
+    }
 }
 
 impl Plan {
@@ -233,16 +354,23 @@ impl Engine {
     fn add(&mut self, sub: Submission) {
         let id = self.next_id;
         self.next_id += 1;
+        // Stage n belongs to the part whose stages cover it.
+        let mut part_of = Vec::new();
+        for (k, part) in sub.parts.iter().enumerate() {
+            part_of.extend(std::iter::repeat_n(k, part.stages));
+        }
         let items: Vec<Item> = sub
             .stages
             .into_iter()
             .enumerate()
             .flat_map(|(stage, steps)| {
+                let part = part_of.get(stage).copied().unwrap_or(0);
                 steps.into_iter().map(move |s| Item {
                     req: s.req,
                     label: s.label,
                     resend_unrun: s.resend_unrun,
                     stage,
+                    part,
                     state: State::Ready,
                     attempts: retry::Attempts::default(),
                     outcome: None,
@@ -251,23 +379,31 @@ impl Engine {
             .collect();
         let mut plan = Plan {
             items,
-            reply: Some(sub.reply),
+            replies: sub
+                .parts
+                .into_iter()
+                .map(|p| (Some(p.reply), p.unsent))
+                .collect(),
             seq: id,
         };
-        if plan.items.is_empty() {
-            let _ = plan.reply.take().unwrap().send(Vec::new());
-            return;
+        plan.answer_parts();
+        if !plan.replies.iter().all(|r| r.0.is_none()) {
+            self.plans.insert(id, plan);
         }
-        self.plans.insert(id, plan);
     }
 
     /// Pick the next batch: a dependsOn chain for a plan that is alone, else up to 20 ready
-    /// requests from different plans. Requests the pacer cannot afford yet stay queued.
+    /// requests from different plans, the most urgent priority first, then the oldest plan.
+    /// Requests the pacer cannot afford yet stay queued.
     fn form(&mut self, now: Instant) -> Formed {
-        let mut ready: Vec<(u64, u64, usize)> = self
+        let mut ready: Vec<(Priority, u64, u64, usize)> = self
             .plans
             .iter()
-            .flat_map(|(id, p)| p.ready(now).into_iter().map(move |n| (p.seq, *id, n)))
+            .flat_map(|(id, p)| {
+                p.ready(now)
+                    .into_iter()
+                    .map(move |n| (p.items[n].priority(), p.seq, *id, n))
+            })
             .collect();
         if ready.is_empty() {
             return Formed::Nothing;
@@ -277,42 +413,54 @@ impl Engine {
         let mut wait: Option<Instant> = None;
         let mut members: Vec<(u64, usize)> = Vec::new();
         let mut sequential = false;
-        if let Some(plan_id) = self.chain_to_send(&ready).filter(|_| !direct) {
-            // That plan's ready frontier, then every later stage, as one chain, if nothing of
-            // the frontier is still out or waiting.
-            ready.retain(|r| r.1 == plan_id);
-            let plan = &self.plans[&plan_id];
-            let stage = plan.frontier().expect("a ready plan has a frontier");
-            let frontier_all_ready = plan
-                .items
-                .iter()
-                .filter(|i| i.stage == stage && i.state != State::Done)
-                .count()
-                == ready.len();
-            let chain: Vec<usize> = if frontier_all_ready {
-                ready
+        // A dependsOn chain: that plan's ready frontier, then every later stage, if nothing of
+        // the frontier is still out or waiting, and only when it spans stages (requests of one
+        // stage have no order among them, and a batch is either fully sequential or fully
+        // parallel). Otherwise a parallel batch, which can carry other plans' requests too.
+        let chain = self
+            .chain_to_send(&ready)
+            .filter(|_| !direct)
+            .and_then(|plan_id| {
+                let plan = &self.plans[&plan_id];
+                let stage = plan.frontier()?;
+                let frontier: Vec<usize> = ready
                     .iter()
-                    .map(|r| r.2)
-                    .chain(
-                        plan.items
-                            .iter()
-                            .enumerate()
-                            .filter(|(_, i)| i.stage > stage && i.state == State::Ready)
-                            .map(|(n, _)| n),
-                    )
+                    .filter(|r| r.2 == plan_id)
+                    .map(|r| r.3)
+                    .collect();
+                let frontier_all_ready = plan
+                    .items
+                    .iter()
+                    .filter(|i| i.stage == stage && i.state != State::Done)
+                    .count()
+                    == frontier.len();
+                let later = plan
+                    .items
+                    .iter()
+                    .enumerate()
+                    .filter(|(_, i)| i.stage > stage && i.state == State::Ready)
+                    .map(|(n, _)| n);
+                let chain: Vec<usize> = frontier
+                    .iter()
+                    .copied()
+                    .chain(later)
                     .take(MAX_BATCH)
-                    .collect()
-            } else {
-                ready.iter().map(|r| r.2).take(MAX_BATCH).collect()
-            };
-            // Requests of one stage have no order among them: a chain only when it spans
-            // stages (a batch is either fully sequential or fully parallel).
-            let spans_stages = chain
-                .iter()
-                .any(|n| plan.items[*n].stage != plan.items[chain[0]].stage);
-            sequential = frontier_all_ready && spans_stages;
+                    .collect();
+                let spans_stages = chain
+                    .iter()
+                    .any(|n| plan.items[*n].stage != plan.items[chain[0]].stage);
+                (frontier_all_ready && spans_stages).then_some((plan_id, chain))
+            });
+        if let Some((plan_id, chain)) = chain {
+            sequential = true;
+            let plan = &self.plans[&plan_id];
             for n in chain {
-                match self.inner.pacer.try_acquire(cost_of(&plan.items[n].req)) {
+                let item = &plan.items[n];
+                match self
+                    .inner
+                    .pacer
+                    .try_acquire(cost_of(&item.req), item.priority())
+                {
                     Ok(()) => members.push((plan_id, n)),
                     Err(d) => {
                         wait = Some(now + d);
@@ -322,12 +470,12 @@ impl Engine {
             }
         } else {
             let limit = if direct { 1 } else { MAX_BATCH };
-            for (_, plan_id, n) in ready {
+            for (priority, _, plan_id, n) in ready {
                 if members.len() == limit {
                     break;
                 }
                 let cost = cost_of(&self.plans[&plan_id].items[n].req);
-                match self.inner.pacer.try_acquire(cost) {
+                match self.inner.pacer.try_acquire(cost, priority) {
                     Ok(()) => members.push((plan_id, n)),
                     Err(d) => {
                         let t = now + d;
@@ -343,7 +491,9 @@ impl Engine {
             };
         }
         for (plan_id, n) in &members {
-            let item = &mut self.plans.get_mut(plan_id).unwrap().items[*n];
+            let plan = self.plans.get_mut(plan_id).unwrap();
+            plan.unsent(*n).fetch_sub(1, Ordering::Relaxed);
+            let item = &mut plan.items[*n];
             item.state = State::InFlight;
             item.attempts.begin();
         }
@@ -357,9 +507,13 @@ impl Engine {
     /// few plans in the whole run have more than one request left, the first ready one, so that
     /// each of a handful of users gets its ordered writes in one round trip. Past that, parallel
     /// batches of the next request of many plans carry more operations per call.
-    fn chain_to_send(&self, ready: &[(u64, u64, usize)]) -> Option<u64> {
-        let mut plans: Vec<u64> = ready.iter().map(|r| r.1).collect();
-        plans.dedup();
+    fn chain_to_send(&self, ready: &[(Priority, u64, u64, usize)]) -> Option<u64> {
+        let mut seen = std::collections::HashSet::new();
+        let plans: Vec<u64> = ready
+            .iter()
+            .map(|r| r.2)
+            .filter(|p| seen.insert(*p))
+            .collect();
         if plans.len() == 1 {
             return Some(plans[0]);
         }
@@ -408,7 +562,9 @@ impl Engine {
             Err(e) if batching_unsupported(&e) => {
                 // Not run: queue again, to go out one by one.
                 for (p, n) in &sent.members {
-                    let item = &mut self.plans.get_mut(p).unwrap().items[*n];
+                    let plan = self.plans.get_mut(p).unwrap();
+                    plan.unsent(*n).fetch_add(1, Ordering::Relaxed);
+                    let item = &mut plan.items[*n];
                     item.state = State::Ready;
                     item.attempts.not_run();
                 }
@@ -443,6 +599,7 @@ impl Engine {
                     self.inner.pacer.refund(cost_of(&item.req));
                     item.attempts.not_run();
                     if item.resend_unrun {
+                        plan.replies[item.part].1.fetch_add(1, Ordering::Relaxed);
                         item.state = State::Ready;
                     } else {
                         item.state = State::Done;
@@ -469,6 +626,7 @@ impl Engine {
                         .failed(policy, err, &item.label, &self.inner.stats)
                     {
                         retry::Next::Retry(delay) => {
+                            plan.replies[item.part].1.fetch_add(1, Ordering::Relaxed);
                             item.state = State::Waiting(now + policy.real(delay));
                         }
                         retry::Next::Fail(err) => {
@@ -479,23 +637,41 @@ impl Engine {
                 }
             }
         }
-        let finished: Vec<u64> = self
-            .plans
-            .iter()
-            .filter(|(_, p)| p.items.iter().all(|i| i.state == State::Done))
-            .map(|(id, _)| *id)
-            .collect();
+        let mut finished = Vec::new();
+        for (id, plan) in self.plans.iter_mut() {
+            if plan.answer_parts() {
+                finished.push(*id);
+            }
+        }
         for id in finished {
-            let mut plan = self.plans.remove(&id).unwrap();
-            let outcomes = plan
+            self.plans.remove(&id);
+        }
+    }
+}
+
+impl Plan {
+    /// Answer each part whose requests are all done; true when every part is answered.
+    fn answer_parts(&mut self) -> bool {
+        for k in 0..self.replies.len() {
+            if self.replies[k].0.is_none()
+                || self
+                    .items
+                    .iter()
+                    .any(|i| i.part == k && i.state != State::Done)
+            {
+                continue;
+            }
+            let outcomes = self
                 .items
                 .iter_mut()
-                .map(|i| i.outcome.take().unwrap())
+                .filter(|i| i.part == k)
+                .map(|i| i.outcome.take().expect("a done request has its outcome"))
                 .collect();
-            if let Some(reply) = plan.reply.take() {
+            if let Some(reply) = self.replies[k].0.take() {
                 let _ = reply.send(outcomes);
             }
         }
+        self.replies.iter().all(|r| r.0.is_none())
     }
 }
 
@@ -557,19 +733,29 @@ async fn send_batch(
             "method": req.method.as_str(),
             "url": relative_url(inner, &req.target)?,
         });
+        let mut headers = serde_json::Map::new();
         if let Some(Body(body)) = &req.body {
             item["body"] = body.clone();
-            item["headers"] = json!({ "Content-Type": "application/json" });
+            headers.insert("Content-Type".into(), json!("application/json"));
+        }
+        if let Some(p) = req.priority {
+            headers.insert("x-ms-throttle-priority".into(), json!(p.as_str()));
+        }
+        if !headers.is_empty() {
+            item["headers"] = Value::Object(headers);
         }
         if sequential && n > 0 {
             item["dependsOn"] = json!([n.to_string()]);
         }
         requests.push(item);
     }
+    // The envelope is not counted by Graph's limits; it carries the most urgent priority of
+    // what it holds.
     let envelope = GraphRequest {
         method: super::Method::Post,
         target: Target::Path("/$batch".into()),
         body: Some(Body(json!({ "requests": requests }))),
+        priority: reqs.iter().filter_map(|(r, _)| r.priority).min(),
     };
     // A retry of the envelope names what it carries.
     let mut label = reqs

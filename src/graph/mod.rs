@@ -87,11 +87,34 @@ impl fmt::Debug for Body {
     }
 }
 
+/// `x-ms-throttle-priority`: when Graph must throttle, it throttles `low` requests first and
+/// `high` ones last; the limits stay the same (learn: graph/throttling, "Throttling priority";
+/// Microsoft recommends `high` only for user-initiated requests, which a lockdown's containment
+/// is). lockdown's pacer holds `low` requests back for `high` ones too.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Priority {
+    High,
+    Normal,
+    Low,
+}
+
+impl Priority {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Priority::High => "high",
+            Priority::Normal => "normal",
+            Priority::Low => "low",
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct GraphRequest {
     pub method: Method,
     pub target: Target,
     pub body: Option<Body>,
+    /// Sent as `x-ms-throttle-priority` when set.
+    pub priority: Option<Priority>,
 }
 
 impl GraphRequest {
@@ -100,6 +123,7 @@ impl GraphRequest {
             method: Method::Get,
             target: Target::Path(path.into()),
             body: None,
+            priority: None,
         }
     }
 
@@ -108,6 +132,7 @@ impl GraphRequest {
             method: Method::Post,
             target: Target::Path(path.into()),
             body: None,
+            priority: None,
         }
     }
 
@@ -116,6 +141,7 @@ impl GraphRequest {
             method: Method::Post,
             target: Target::Path(path.into()),
             body: Some(Body(body)),
+            priority: None,
         }
     }
 
@@ -124,6 +150,7 @@ impl GraphRequest {
             method: Method::Patch,
             target: Target::Path(path.into()),
             body: Some(Body(body)),
+            priority: None,
         }
     }
 
@@ -132,7 +159,24 @@ impl GraphRequest {
             method: Method::Delete,
             target: Target::Path(path.into()),
             body: None,
+            priority: None,
         }
+    }
+
+    /// A GET of an absolute `@odata.nextLink`.
+    pub fn next_link(link: String) -> Self {
+        Self {
+            method: Method::Get,
+            target: Target::Absolute(link),
+            body: None,
+            priority: None,
+        }
+    }
+
+    /// The same request, sent at this priority.
+    pub fn at(mut self, priority: Option<Priority>) -> Self {
+        self.priority = priority;
+        self
     }
 
     /// How the request reads in a plan or a log line: `PATCH /v1.0/users/{id}`.
@@ -272,9 +316,16 @@ impl GraphClient {
         &self.inner.stats
     }
 
-    /// The throttling limit holding requests back now, if one is (for the progress line).
-    pub fn pacing(&self) -> Option<pacer::Limit> {
-        self.inner.pacer.pacing()
+    /// The throttling limit holding back requests of this priority now, if one is (for the
+    /// progress line).
+    pub fn pacing(&self, priority: Priority) -> Option<pacer::Limit> {
+        self.inner.pacer.pacing(priority)
+    }
+
+    /// Write capacity that `low` requests leave to `high` ones: what the containment of the
+    /// users not yet contained is expected to need (see [`pacer::Pacer::reserve`]).
+    pub fn reserve_for_high(&self, writes: f64) {
+        self.inner.pacer.reserve(writes);
     }
 
     pub async fn token(&self) -> Result<Secret, GraphError> {
@@ -306,23 +357,33 @@ impl GraphClient {
     /// Run stages in order, the requests of a stage in any order; a failure never stops the
     /// rest. Outcomes come back in the order of the flattened stages.
     pub async fn execute(&self, stages: Vec<Vec<batch::Step>>) -> Vec<batch::Outcome> {
+        let mut parts = self.submit(stages, &[]);
+        parts.remove(0).outcomes().await
+    }
+
+    /// Hand stages over at once, to go out in order as the pacer allows whether or not the
+    /// outcomes are awaited. They are answered in parts of `sizes` stages (the last part taking
+    /// the rest), each part as soon as its requests are done, and each can be asked whether it is
+    /// all on the wire (see [`batch::Tracked`]). Must be called inside the runtime.
+    pub fn submit(&self, stages: Vec<Vec<batch::Step>>, sizes: &[usize]) -> Vec<batch::Tracked> {
         if let Some(b) = &self.batcher {
-            return b.execute(stages).await;
+            return b.submit(stages, sizes);
         }
-        let mut outcomes = Vec::new();
-        for stage in stages {
-            let results: Vec<batch::Outcome> =
+        let inner = self.inner.clone();
+        batch::spawn_direct(stages, sizes, move |stage| {
+            let inner = inner.clone();
+            async move {
+                let inner = &inner;
                 futures::stream::iter(stage.into_iter().map(|s| async move {
-                    self.inner
+                    inner
                         .send_http(&s.req, &s.label, Pacing::Acquire, false)
                         .await
                 }))
                 .buffered(4)
                 .collect()
-                .await;
-            outcomes.extend(results);
-        }
-        outcomes
+                .await
+            }
+        })
     }
 
     /// Send and decode a JSON body.
@@ -393,7 +454,12 @@ impl Inner {
         loop {
             attempts.begin();
             if pacing == Pacing::Acquire || (pacing == Pacing::Prepaid && attempts.tries() > 1) {
-                self.pacer.acquire(pacer::cost_of(req)).await;
+                self.pacer
+                    .acquire(
+                        pacer::cost_of(req),
+                        req.priority.unwrap_or(Priority::Normal),
+                    )
+                    .await;
             }
             let token = self.token().await?;
             let result = self
@@ -445,6 +511,9 @@ impl Inner {
             .header(AUTHORIZATION, auth)
             .header("accept", "application/json")
             .header("client-request-id", client_request_id);
+        if let Some(p) = req.priority {
+            builder = builder.header("x-ms-throttle-priority", p.as_str());
+        }
         builder = match &req.body {
             Some(Body(json)) => builder
                 .header("content-type", "application/json")

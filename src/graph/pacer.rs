@@ -24,7 +24,7 @@ use std::time::{Duration, Instant};
 
 use reqwest::header::HeaderMap;
 
-use super::{GraphRequest, Method, Target};
+use super::{GraphRequest, Method, Priority, Target};
 
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct Cost {
@@ -209,8 +209,18 @@ struct State {
     reports: Bucket,
     identity_protection: Bucket,
     last: Instant,
-    /// The bucket that last held a request back, and when.
-    held: Option<(Limit, Instant)>,
+    /// The bucket that last held back a request of each priority (high, normal, low), and when.
+    held: [Option<(Limit, Instant)>; 3],
+    /// Writes that `low` requests leave in the write buckets for `high` ones.
+    reserve: f64,
+}
+
+fn rank(p: Priority) -> usize {
+    match p {
+        Priority::High => 0,
+        Priority::Normal => 1,
+        Priority::Low => 2,
+    }
 }
 
 impl State {
@@ -258,7 +268,8 @@ impl Pacer {
                 reports: Bucket::new(5.0, 10.0).lagging(1.0),
                 identity_protection: Bucket::new(1.0, 1.0).lagging(1.0),
                 last: Instant::now(),
-                held: None,
+                held: [None; 3],
+                reserve: 0.0,
             }),
             scale: if time_scale > 0.0 && time_scale.is_finite() {
                 time_scale
@@ -277,18 +288,41 @@ impl Pacer {
         }
     }
 
-    /// Take the tokens for `cost` if they are there; otherwise say how long to wait.
-    pub fn try_acquire(&self, cost: Cost) -> Result<(), Duration> {
+    /// Keep `writes` of the write buckets for `high` requests: `low` ones (clean-up) may take a
+    /// write only while more than that is left. The engine sets it to what the containment of
+    /// the users it can still start is expected to need, so that a slow clean-up never spends
+    /// the burst those users' containment needs; it is 0 once none is left to contain.
+    pub fn reserve(&self, writes: f64) {
+        let mut s = self.state.lock().unwrap();
+        s.reserve = writes.max(0.0);
+    }
+
+    /// Take the tokens for `cost` if they are there; otherwise say how long to wait. A `low`
+    /// request leaves the reserve (see [`Pacer::reserve`]) in the write buckets.
+    pub fn try_acquire(&self, cost: Cost, priority: Priority) -> Result<(), Duration> {
         if !self.enabled {
             return Ok(());
         }
         let now = Instant::now();
         let mut s = self.state.lock().unwrap();
         s.refill(now, self.scale);
+        let keep = if priority == Priority::Low && cost.writes > 0.0 {
+            s.reserve
+        } else {
+            0.0
+        };
         let needs = [
             (cost.resource_units, &s.resource_units, Limit::ResourceUnits),
-            (cost.writes, &s.app_writes, Limit::AppWrites),
-            (cost.writes, &s.tenant_writes, Limit::TenantWrites),
+            (
+                cost.writes + keep.min(s.app_writes.capacity - cost.writes),
+                &s.app_writes,
+                Limit::AppWrites,
+            ),
+            (
+                cost.writes + keep.min(s.tenant_writes.capacity - cost.writes),
+                &s.tenant_writes,
+                Limit::TenantWrites,
+            ),
             (cost.device_writes, &s.device_writes, Limit::DeviceWrites),
             (cost.reports, &s.reports, Limit::Reports),
             (
@@ -303,7 +337,7 @@ impl Pacer {
             .filter_map(|(need, b, limit)| Some((b.wait(*need, now, self.scale)?, *limit)))
             .max_by_key(|(wait, _)| *wait);
         if let Some((wait, limit)) = wait {
-            s.held = Some((limit, now));
+            s.held[rank(priority)] = Some((limit, now));
             return Err(wait.max(Duration::from_millis(1)));
         }
         s.resource_units.take(cost.resource_units);
@@ -336,21 +370,21 @@ impl Pacer {
         }
     }
 
-    /// The limit that held a request back in the last few (Graph) seconds: what paces the run
-    /// now, for the progress line.
-    pub fn pacing(&self) -> Option<Limit> {
+    /// The limit that held back a request of this priority in the last few (Graph) seconds:
+    /// what paces that part of the run now, for the progress line.
+    pub fn pacing(&self, priority: Priority) -> Option<Limit> {
         if !self.enabled {
             return None;
         }
         let s = self.state.lock().unwrap();
-        let (limit, at) = s.held?;
+        let (limit, at) = s.held[rank(priority)]?;
         let recent = Duration::from_secs_f64(3.0 / self.scale);
         (at.elapsed() <= recent).then_some(limit)
     }
 
     /// Wait for the tokens, then take them.
-    pub async fn acquire(&self, cost: Cost) {
-        while let Err(wait) = self.try_acquire(cost) {
+    pub async fn acquire(&self, cost: Cost, priority: Priority) {
+        while let Err(wait) = self.try_acquire(cost, priority) {
             tokio::time::sleep(wait).await;
         }
     }
@@ -450,14 +484,17 @@ mod tests {
         let confirm = cost_of(&GraphRequest::post(
             "/identityProtection/riskyUsers/confirmCompromised",
         ));
-        assert!(pacer.pacing().is_none());
-        pacer.try_acquire(confirm).unwrap();
-        let wait = pacer.try_acquire(confirm).unwrap_err();
+        assert!(pacer.pacing(Priority::Normal).is_none());
+        pacer.try_acquire(confirm, Priority::Normal).unwrap();
+        let wait = pacer.try_acquire(confirm, Priority::Normal).unwrap_err();
         assert!(wait > Duration::from_millis(900), "{wait:?}");
-        assert_eq!(pacer.pacing(), Some(Limit::IdentityProtection));
+        assert_eq!(
+            pacer.pacing(Priority::Normal),
+            Some(Limit::IdentityProtection)
+        );
         // Other requests are not held back by it.
         let read = cost_of(&GraphRequest::get("/users/x"));
-        assert!(pacer.try_acquire(read).is_ok());
+        assert!(pacer.try_acquire(read, Priority::Normal).is_ok());
     }
 
     #[test]
@@ -465,14 +502,14 @@ mod tests {
         let pacer = Pacer::new(1.0);
         let list = cost_of(&GraphRequest::get("/users/x/authentication/methods"));
         for _ in 0..5 {
-            pacer.try_acquire(list).unwrap();
+            pacer.try_acquire(list, Priority::Normal).unwrap();
         }
-        let wait = pacer.try_acquire(list).unwrap_err();
+        let wait = pacer.try_acquire(list, Priority::Normal).unwrap_err();
         // One request every 2 s, the first after the second of lag.
         assert!(wait > Duration::from_millis(2_900), "{wait:?}");
-        assert_eq!(pacer.pacing(), Some(Limit::Reports));
+        assert_eq!(pacer.pacing(Priority::Normal), Some(Limit::Reports));
         pacer.refund(list);
-        assert!(pacer.try_acquire(list).is_ok());
+        assert!(pacer.try_acquire(list, Priority::Normal).is_ok());
     }
 
     #[test]
@@ -486,15 +523,36 @@ mod tests {
         };
         for _ in 0..3_000 {
             pacer
-                .try_acquire(write)
+                .try_acquire(write, Priority::Normal)
                 .expect("the first 3,000 writes burst");
         }
-        let wait = pacer.try_acquire(write).unwrap_err();
+        let wait = pacer.try_acquire(write, Priority::Normal).unwrap_err();
         // 3,000 per 150 s refills one write every 50 ms.
         assert!(
             wait <= Duration::from_millis(51) && wait >= Duration::from_millis(40),
             "{wait:?}"
         );
+    }
+
+    #[test]
+    fn low_writes_leave_the_reserve_to_high_ones_and_each_priority_names_its_limit() {
+        let pacer = Pacer::new(1.0);
+        let write = cost_of(&GraphRequest::patch("/devices/abc", serde_json::json!({})));
+        pacer.reserve(2_990.0);
+        for _ in 0..10 {
+            pacer.try_acquire(write, Priority::Low).unwrap();
+        }
+        // 2,990 left: a clean-up write waits, a containment write does not.
+        assert!(pacer.try_acquire(write, Priority::Low).is_err());
+        assert_eq!(pacer.pacing(Priority::Low), Some(Limit::AppWrites));
+        assert_eq!(pacer.pacing(Priority::High), None);
+        pacer.try_acquire(write, Priority::High).unwrap();
+        // Reads are not held back by the reserve.
+        let read = cost_of(&GraphRequest::get("/users/x/registeredDevices"));
+        assert!(pacer.try_acquire(read, Priority::Low).is_ok());
+        // Nothing left to contain: the clean-up takes the rest.
+        pacer.reserve(0.0);
+        assert!(pacer.try_acquire(write, Priority::Low).is_ok());
     }
 
     #[test]
@@ -518,9 +576,9 @@ mod tests {
             device_writes: 0.0,
             ..Cost::default()
         };
-        assert!(pacer.try_acquire(write).unwrap_err() > Duration::from_secs(2));
+        assert!(pacer.try_acquire(write, Priority::Normal).unwrap_err() > Duration::from_secs(2));
         assert!(
-            pacer.try_acquire(read).is_ok(),
+            pacer.try_acquire(read, Priority::Normal).is_ok(),
             "reads are not held back by a write limit"
         );
     }
@@ -537,7 +595,7 @@ mod tests {
             ..Cost::default()
         };
         pacer.observe(write, Method::Patch, &headers);
-        assert!(pacer.try_acquire(write).is_err());
+        assert!(pacer.try_acquire(write, Priority::Normal).is_err());
     }
 
     #[test]
@@ -552,8 +610,8 @@ mod tests {
         let mut headers = HeaderMap::new();
         headers.insert("x-ms-resource-unit", "3500".parse().unwrap());
         // Charged 1, really cost 3,500: the whole small-tenant budget.
-        pacer.try_acquire(read).unwrap();
+        pacer.try_acquire(read, Priority::Normal).unwrap();
         pacer.observe(read, Method::Get, &headers);
-        assert!(pacer.try_acquire(read).is_err());
+        assert!(pacer.try_acquire(read, Priority::Normal).is_err());
     }
 }

@@ -3,7 +3,7 @@
 
 use serde::Deserialize;
 
-use super::{GraphClient, GraphError, GraphRequest, GraphResponse, Method, Target};
+use super::{GraphClient, GraphError, GraphRequest, GraphResponse};
 
 /// One page of a collection.
 #[derive(Debug, Deserialize)]
@@ -20,10 +20,12 @@ pub struct Items {
 }
 
 /// Complete a first page that was fetched elsewhere (in a batch): follow its
-/// `@odata.nextLink`, if any, and answer with every item in one body.
+/// `@odata.nextLink`, if any, at the first page's priority, and answer with every item in one
+/// body.
 pub async fn complete(
     client: &GraphClient,
     first: GraphResponse,
+    priority: Option<super::Priority>,
     label: &str,
 ) -> Result<GraphResponse, GraphError> {
     let page: Page<serde_json::Value> = first.json()?;
@@ -31,16 +33,8 @@ pub async fn complete(
         return Ok(first);
     };
     let mut items = page.value;
-    let rest: Vec<serde_json::Value> = collect_all(
-        client,
-        GraphRequest {
-            method: Method::Get,
-            target: Target::Absolute(link),
-            body: None,
-        },
-        label,
-    )
-    .await?;
+    let rest: Vec<serde_json::Value> =
+        collect_all(client, GraphRequest::next_link(link).at(priority), label).await?;
     items.extend(rest);
     let body =
         serde_json::to_vec(&serde_json::json!({ "value": items })).expect("JSON values serialize");
@@ -75,11 +69,7 @@ pub async fn collect_all<T: serde::de::DeserializeOwned>(
             }
             Some(link) => {
                 previous = Some(link.clone());
-                req = GraphRequest {
-                    method: Method::Get,
-                    target: Target::Absolute(link),
-                    body: None,
-                };
+                req = GraphRequest::next_link(link).at(req.priority);
             }
         }
     }

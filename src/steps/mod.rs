@@ -424,9 +424,13 @@ impl Request {
     }
 }
 
-/// Answers to one step's requests, by tag.
+/// Answers to one step's requests, by tag, and Graph's time of the last write among them that
+/// succeeded.
 #[derive(Debug, Default)]
-pub struct Answers(HashMap<String, Result<GraphResponse, GraphError>>);
+pub struct Answers(
+    HashMap<String, Result<GraphResponse, GraphError>>,
+    Option<time::OffsetDateTime>,
+);
 
 impl Answers {
     pub fn new() -> Answers {
@@ -435,6 +439,16 @@ impl Answers {
 
     pub fn insert(&mut self, tag: String, answer: Result<GraphResponse, GraphError>) {
         self.0.insert(tag, answer);
+    }
+
+    /// A write among these answers succeeded at Graph's time `at` (its `Date`).
+    pub fn wrote_at(&mut self, at: Option<time::OffsetDateTime>) {
+        self.1 = self.1.max(at);
+    }
+
+    /// Graph's time of the last write among these answers that succeeded.
+    pub fn written(&self) -> Option<time::OffsetDateTime> {
+        self.1
     }
 
     /// The answer to the request tagged `tag`. A request the engine never got to (the run was

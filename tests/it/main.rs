@@ -8,6 +8,7 @@ mod block;
 mod bulk;
 mod check;
 mod cli;
+mod contain;
 mod devices;
 mod guards;
 mod incident;

@@ -106,14 +106,37 @@ fn ctrl_c_reports_what_was_done_and_exits_130() {
         .iter()
         .filter(|l| l["outcome"] == "interrupted")
         .count();
+    // Users contained but not cleaned up when Ctrl-C came are `partial`, their unfinished
+    // steps `interrupted`.
+    let partial: Vec<&serde_json::Value> =
+        lines.iter().filter(|l| l["outcome"] == "partial").collect();
     assert!(locked >= 1, "some users finished before Ctrl-C");
     assert!(interrupted >= 1, "some users were not reached");
-    assert_eq!(locked + interrupted, users.len(), "{stdout}");
-    // What the report says matches the tenant.
+    assert_eq!(
+        locked + partial.len() + interrupted,
+        users.len(),
+        "{stdout}"
+    );
+    for l in &partial {
+        assert!(l["contained_at"].is_string(), "{l}");
+        assert!(l["reason"]
+            .as_str()
+            .unwrap()
+            .contains("after this account was contained"));
+    }
+    // What the report says matches the tenant; the summary says how many were contained.
     for l in &lines {
         let upn = l["target"].as_str().unwrap();
-        if l["outcome"] == "locked" {
+        if l["outcome"] == "locked" || l["outcome"] == "partial" {
             assert!(!t.user(upn).account_enabled, "{upn}");
+            assert!(l["contained_at"].is_string(), "{l}");
+        } else {
+            assert!(l["contained_at"].is_null(), "{l}");
         }
     }
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains(&format!("{} contained", locked + partial.len())),
+        "{stderr}"
+    );
 }

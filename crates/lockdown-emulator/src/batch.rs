@@ -201,6 +201,12 @@ pub(crate) fn run(
             status: 0,
             in_batch: true,
             token: token_tag,
+            priority: it
+                .headers
+                .iter()
+                .find(|(k, _)| k.eq_ignore_ascii_case("x-ms-throttle-priority"))
+                .and_then(|(_, v)| v.as_str())
+                .map(str::to_ascii_lowercase),
         });
         let failed_dep = it.depends_on.iter().find(|d| {
             items

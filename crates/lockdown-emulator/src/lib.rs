@@ -332,6 +332,9 @@ pub struct RequestRecord {
     pub status: u16,
     pub in_batch: bool,
     pub token: TokenKindTag,
+    /// `x-ms-throttle-priority` as sent (on the request, or on the item of a batch), lower
+    /// case. learn: graph/throttling, "Throttling priority": it does not change the limits.
+    pub priority: Option<String>,
 }
 
 impl RequestRecord {

@@ -336,6 +336,8 @@ async fn handle(
             status: 0,
             in_batch: false,
             token,
+            priority: header_str(&headers, "x-ms-throttle-priority")
+                .map(|p| p.to_ascii_lowercase()),
         })
     };
     if !shared.latency.is_zero() {
