@@ -207,6 +207,7 @@ pub(crate) fn run(
                 .find(|(k, _)| k.eq_ignore_ascii_case("x-ms-throttle-priority"))
                 .and_then(|(_, v)| v.as_str())
                 .map(str::to_ascii_lowercase),
+            at: std::time::Instant::now(),
         });
         let failed_dep = it.depends_on.iter().find(|d| {
             items

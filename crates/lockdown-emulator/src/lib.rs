@@ -335,6 +335,9 @@ pub struct RequestRecord {
     /// `x-ms-throttle-priority` as sent (on the request, or on the item of a batch), lower
     /// case. learn: graph/throttling, "Throttling priority": it does not change the limits.
     pub priority: Option<String>,
+    /// When it was taken in (a batch's items: when each ran), for benchmarks that time when
+    /// a write took effect.
+    pub at: std::time::Instant,
 }
 
 impl RequestRecord {

@@ -338,6 +338,7 @@ async fn handle(
             token,
             priority: header_str(&headers, "x-ms-throttle-priority")
                 .map(|p| p.to_ascii_lowercase()),
+            at: std::time::Instant::now(),
         })
     };
     if !shared.latency.is_zero() {
