@@ -22,7 +22,7 @@ use crate::check::{
     verdict_for_target, Caller, CallerLine, Me, Outcome, Requirement, StepLine, Target, TargetLine,
     Verdict,
 };
-use crate::cli::{CheckArgs, GlobalArgs, OutputFormat};
+use crate::cli::{CheckArgs, Global, OutputFormat};
 use crate::graph::{
     paging, roles, service_principals, subscribed_skus, users, GraphClient, GraphError,
     GraphRequest,
@@ -37,7 +37,7 @@ use crate::targets::Job;
 const CONCURRENCY: usize = 8;
 
 pub async fn run(
-    global: &GlobalArgs,
+    global: &Global,
     args: &CheckArgs,
     cancel: Cancel,
 ) -> Result<ExitStatus, Fatal> {

@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use super::{connect, Access, ExitStatus, Fatal, Targets};
-use crate::cli::{GlobalArgs, StatusArgs};
+use crate::cli::{Global, StatusArgs};
 use crate::engine::{Engine, Mode, Setup};
 use crate::output::Printer;
 use crate::signal::Cancel;
@@ -14,7 +14,7 @@ use crate::steps::{RunCx, Selection};
 const CONCURRENCY: usize = 8;
 
 pub async fn run(
-    global: &GlobalArgs,
+    global: &Global,
     args: &StatusArgs,
     cancel: Cancel,
 ) -> Result<ExitStatus, Fatal> {

@@ -18,7 +18,7 @@ use time::OffsetDateTime;
 
 use super::{connect, Access, ExitStatus, Fatal};
 use crate::address::UserRef;
-use crate::cli::{GlobalArgs, OutputFormat, WatchArgs};
+use crate::cli::{Global, OutputFormat, WatchArgs};
 use crate::graph::sign_ins::{self, SignIn};
 use crate::graph::{paging, users, GraphClient, GraphError};
 use crate::signal::Cancel;
@@ -37,7 +37,7 @@ pub struct Options {
 pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(30);
 
 pub async fn run(
-    global: &GlobalArgs,
+    global: &Global,
     args: &WatchArgs,
     cancel: Cancel,
 ) -> Result<ExitStatus, Fatal> {
