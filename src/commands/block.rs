@@ -45,7 +45,7 @@ pub fn selection(args: &BlockArgs) -> Result<Selection, Fatal> {
         return Err(
             Fatal::usage("nothing selected would stop this account signing in").with_hint(
                 format!(
-                    "keep at least one of {} (it is --skip or --keep-enabled that leaves them out)",
+                    "the steps that stop sign-in are {}: let --skip or --keep-enabled leave out some of them, not all",
                     contain.join(", ")
                 ),
             ),
@@ -59,11 +59,7 @@ pub fn selection(args: &BlockArgs) -> Result<Selection, Fatal> {
     Ok(selection)
 }
 
-pub async fn run(
-    global: &Global,
-    args: &BlockArgs,
-    cancel: Cancel,
-) -> Result<ExitStatus, Fatal> {
+pub async fn run(global: &Global, args: &BlockArgs, cancel: Cancel) -> Result<ExitStatus, Fatal> {
     let selection = selection(args)?;
     let mut targets = Targets::open(&args.users, args.from.as_deref()).await?;
     // Before `--preflight` connects: a run that could not be confirmed sends nothing.
@@ -122,7 +118,11 @@ pub async fn run(
         cancel: cancel.clone(),
     }));
     let status = engine
-        .run(&mut targets, &mut printer, args.concurrency.concurrency as usize)
+        .run(
+            &mut targets,
+            &mut printer,
+            args.concurrency.concurrency as usize,
+        )
         .await?;
     let (Some(duration), Some(locked)) = (args.watch, locked) else {
         return Ok(status);

@@ -36,11 +36,7 @@ use crate::targets::Job;
 /// Users read at once: `check` sends only GETs, a handful per user.
 const CONCURRENCY: usize = 8;
 
-pub async fn run(
-    global: &Global,
-    args: &CheckArgs,
-    cancel: Cancel,
-) -> Result<ExitStatus, Fatal> {
+pub async fn run(global: &Global, args: &CheckArgs, cancel: Cancel) -> Result<ExitStatus, Fatal> {
     let selection = selection(args)?;
     let mut targets = if args.users.is_empty() && args.from.is_none() {
         None

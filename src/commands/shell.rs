@@ -84,7 +84,10 @@ fn render_man(w: &mut dyn Write) -> io::Result<()> {
         }
     }
     for command in &commands {
-        if !command.get_arguments().any(|a| !shared(a) && !a.is_hide_set()) {
+        if !command
+            .get_arguments()
+            .any(|a| !shared(a) && !a.is_hide_set())
+        {
             continue;
         }
         let heading = format!("lockdown {} options", command.get_name());
@@ -109,10 +112,13 @@ fn render_man(w: &mut dyn Write) -> io::Result<()> {
         .iter()
         .max_by_key(|c| c.get_arguments().filter(|a| shared(a)).count())
     {
-        let command = widest
-            .clone()
-            .disable_help_flag(true)
-            .mut_args(|a| if shared(&a) { a } else { a.hide(true) });
+        let command = widest.clone().disable_help_flag(true).mut_args(|a| {
+            if shared(&a) {
+                a
+            } else {
+                a.hide(true)
+            }
+        });
         Man::new(command).render_options_section(&mut body)?;
         writeln!(body, ".PP")?;
         writeln!(

@@ -13,11 +13,7 @@ use crate::steps::{RunCx, Selection};
 /// Users read at once; `status` sends only GETs, one small batch of them per user.
 const CONCURRENCY: usize = 8;
 
-pub async fn run(
-    global: &Global,
-    args: &StatusArgs,
-    cancel: Cancel,
-) -> Result<ExitStatus, Fatal> {
+pub async fn run(global: &Global, args: &StatusArgs, cancel: Cancel) -> Result<ExitStatus, Fatal> {
     let mut selection = Selection::new(&[], &args.with, &[]).map_err(Fatal::usage)?;
     if args.incident {
         selection = selection.incident();

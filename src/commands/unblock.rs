@@ -13,11 +13,7 @@ use crate::output::Printer;
 use crate::signal::Cancel;
 use crate::steps::{Record, RunCx, Selection, REGISTRY};
 
-pub async fn run(
-    global: &Global,
-    args: &UnblockArgs,
-    cancel: Cancel,
-) -> Result<ExitStatus, Fatal> {
+pub async fn run(global: &Global, args: &UnblockArgs, cancel: Cancel) -> Result<ExitStatus, Fatal> {
     let mut targets = match &args.from_report {
         Some(path) => from_report(path, &args.only)?,
         None => Targets::open(&args.users, None).await.map_err(|f| {
@@ -57,7 +53,11 @@ pub async fn run(
         cancel,
     }));
     engine
-        .run(&mut targets, &mut printer, args.concurrency.concurrency as usize)
+        .run(
+            &mut targets,
+            &mut printer,
+            args.concurrency.concurrency as usize,
+        )
         .await
 }
 

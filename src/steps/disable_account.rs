@@ -247,8 +247,7 @@ pub(super) fn undo(cx: &UserCx<'_>, record: Option<&Record>) -> Option<Box<dyn P
 /// not enable it (lockdown did not disable it, or it is left alone). Nothing else the unblock
 /// does lets the user in then (a Temporary Access Pass does not open a disabled account).
 pub(super) fn stays_disabled(cx: &UserCx<'_>, record: Option<&Record>) -> bool {
-    cx.user.account_enabled == Some(false)
-        && !matches!(decide(cx, record), Some(Decision::Send(_)))
+    cx.user.account_enabled == Some(false) && !matches!(decide(cx, record), Some(Decision::Send(_)))
 }
 
 /// What the undo does with the account; `None` when there is nothing to say about it (lockdown
@@ -298,8 +297,9 @@ fn decide(cx: &UserCx<'_>, record: Option<&Record>) -> Option<Decision> {
     }
     let left_disabled = record.after.get("accountEnabled") == Some(&json!(false));
     Some(match now {
-        // Someone enabled it after lockdown left it disabled: said, not taken for lockdown's.
-        Some(true) if left_disabled => report(
+        // Someone enabled it after lockdown left it disabled: said, not taken for lockdown's
+        // (with `--force`, asking for it enabled whatever happened since, it already is).
+        Some(true) if left_disabled && !cx.run.force => report(
             StepStatus::Skipped,
             "changed since the lockdown (now on): someone enabled the account after lockdown disabled it".to_owned(),
         ),

@@ -821,15 +821,12 @@ pub fn find(name: &str) -> Result<&'static dyn Step, String> {
 
 /// The step named `name`, among those `block` runs.
 fn find_in_block(name: &str) -> Result<&'static dyn Step, String> {
-    find(name)
-        .ok()
-        .filter(|s| s.in_block())
-        .ok_or_else(|| {
-            format!(
-                "unknown step `{name}`; steps are {}",
-                labels(Choice::Skip).join(", ")
-            )
-        })
+    find(name).ok().filter(|s| s.in_block()).ok_or_else(|| {
+        format!(
+            "unknown step `{name}`; steps are {}",
+            labels(Choice::Skip).join(", ")
+        )
+    })
 }
 
 /// Which flag a list of step names is for.

@@ -12,6 +12,7 @@ mod devices;
 mod guards;
 mod incident;
 mod input;
+mod newcomer;
 mod records;
 mod reliability;
 mod schema;
