@@ -77,6 +77,23 @@ impl Cli {
         };
         let lead = cli.leading;
         let (output, graph, batch) = cli.command.options();
+        if graph.is_none() {
+            // A command that does not talk to Graph takes none of these, before its name either.
+            let given = matches
+                .ids()
+                .map(|id| id.as_str())
+                .find(|id| matches.value_source(id) == Some(ValueSource::CommandLine));
+            if let (Some(id), Some((name, _))) = (given, matches.subcommand()) {
+                let message = format!(
+                    "--{} does not apply to `lockdown {name}`\n",
+                    id.replace('_', "-")
+                );
+                return Err(
+                    clap::Error::raw(clap::error::ErrorKind::ArgumentConflict, message)
+                        .with_cmd(&Cli::command()),
+                );
+            }
+        }
         let output = output.cloned().unwrap_or_default();
         let graph = graph.cloned().unwrap_or_default();
         fn pick<T>(before: Option<T>, after: T, here: bool) -> T {
@@ -658,6 +675,28 @@ mod tests {
         let p = parse(&["lockdown", "status", "x@contoso.com"]).unwrap();
         assert_eq!(p.global.timeout, 30);
         assert_eq!(p.global.max_retries, 8);
+    }
+
+    #[test]
+    fn an_option_for_graph_before_a_command_that_does_not_talk_to_it_is_refused() {
+        for args in [
+            &["lockdown", "--timeout", "5", "sandbox"][..],
+            &["lockdown", "-o", "json", "completions", "bash"][..],
+            &["lockdown", "-v", "man"][..],
+        ] {
+            let err = parse(args).unwrap_err();
+            assert_eq!(
+                err.kind(),
+                clap::error::ErrorKind::ArgumentConflict,
+                "{args:?}"
+            );
+            assert!(
+                err.to_string().contains("does not apply to `lockdown "),
+                "{err}"
+            );
+        }
+        // Batching does not apply to a read-only command, as it never did: taken, unused.
+        assert!(parse(&["lockdown", "--no-batch", "status", "x@contoso.com"]).is_ok());
     }
 
     #[test]

@@ -538,6 +538,16 @@ fn input_mistakes_are_named_for_what_they_are() {
         .iter()
         .any(|l| l["outcome"] == "failed" && l["reason"] == "empty user name"));
     assert!(t.emu.requests().iter().all(|r| !r.path.contains("adele")));
+    // As text, the empty argument is shown as one.
+    let run = t
+        .lockdown()
+        .args(["block", "--yes", "", "alex@contoso.com"])
+        .run();
+    assert!(
+        run.stdout.contains("\"\": failed\n  empty user name"),
+        "{}",
+        run.stdout
+    );
 }
 
 #[test]
