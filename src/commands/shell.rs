@@ -154,10 +154,14 @@ fn render_man(w: &mut dyn Write) -> io::Result<()> {
     w.write_all(strip(body).as_bytes())
 }
 
-/// A line of roff text: a backslash and an apostrophe printed as themselves, and no leading
-/// dot that roff would read as a request.
+/// A line of roff text: a backslash, an apostrophe and a hyphen printed as themselves, and no
+/// leading dot that roff would read as a request.
 fn roff_text(text: &str) -> String {
-    let text = text.replace('\\', "\\e").replace('\'', "\\*(Aq");
+    // `\-` is a minus sign, which `man` keeps as the `-` of an option for copy and paste.
+    let text = text
+        .replace('\\', "\\e")
+        .replace('\'', "\\*(Aq")
+        .replace('-', "\\-");
     if text.starts_with('.') {
         format!("\\&{text}")
     } else {

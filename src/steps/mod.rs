@@ -1018,6 +1018,70 @@ mod tests {
     }
 
     #[test]
+    fn a_selection_contains_while_one_containment_step_runs() {
+        let contain: Vec<&str> = REGISTRY
+            .iter()
+            .filter(|s| s.phase() == Phase::Contain)
+            .map(|s| s.name())
+            .collect();
+        assert!(Selection::new(&[], &[], &[]).unwrap().contains());
+        for kept in &contain {
+            let others: Vec<String> = contain
+                .iter()
+                .filter(|n| *n != kept)
+                .map(|n| n.to_string())
+                .collect();
+            assert!(
+                Selection::new(&others, &[], &[]).unwrap().contains(),
+                "{kept}"
+            );
+        }
+        let all: Vec<String> = contain.iter().map(|n| n.to_string()).collect();
+        assert!(!Selection::new(&all, &[], &[]).unwrap().contains());
+        let by_flag = Selection::new(
+            &["sessions".into(), "password".into()],
+            &[],
+            &[("disable_account", "--keep-enabled")],
+        )
+        .unwrap();
+        assert!(!by_flag.contains());
+    }
+
+    #[test]
+    fn a_step_both_skipped_and_added_is_a_conflict_and_a_skip_beats_incident() {
+        let err =
+            Selection::new(&["devices".into()], &["disable_devices".into()], &[]).unwrap_err();
+        assert_eq!(
+            err,
+            "--skip devices and --with disable_devices conflict: both name the step disable_devices (devices); give one of them"
+        );
+        let err = Selection::new(&["inbox-rules".into()], &["rules".into()], &[]).unwrap_err();
+        assert!(err.contains("conflict"), "{err}");
+        let sel = Selection::new(&["auth-methods".into()], &[], &[])
+            .unwrap()
+            .incident();
+        assert_eq!(
+            sel.of(find("remove_auth_methods").unwrap()),
+            Some(Selected::No("--skip remove_auth_methods".into()))
+        );
+        assert!(sel.runs("revoke_app_consents"));
+    }
+
+    #[test]
+    fn labels_name_each_step_once_with_its_first_alias() {
+        assert_eq!(
+            find("auth-methods").unwrap().about().label(),
+            "remove_auth_methods (auth-methods)"
+        );
+        let with = labels(Choice::With);
+        assert!(with.iter().all(|l| !l.starts_with("disable_account")));
+        let skip = labels(Choice::Skip);
+        assert!(!skip.iter().any(|l| l.starts_with("verify")));
+        assert!(skip.contains(&"disable_account (account)".to_owned()));
+        assert!(skip.contains(&"remove_auth_methods (auth-methods)".to_owned()));
+    }
+
+    #[test]
     fn flag_skips_name_their_flag() {
         let sel = Selection::new(&[], &[], &[("disable_account", "--keep-enabled")]).unwrap();
         assert_eq!(
