@@ -1,9 +1,16 @@
 //! Command-line definitions. Doc comments are the help text; command logic lives in
-//! `commands/` and receives already-resolved options.
+//! `commands/` and receives already-resolved options ([`Global`] and its command's arguments).
+//!
+//! Each command declares the options that apply to it: the output and connection options only
+//! on the commands that talk to Graph, `--no-batch` only on those that write. For the scripts
+//! written when these options were global, they are still taken before the command's name
+//! (`lockdown -o json block ...`), hidden from help; one given after the name wins.
 
+use std::ops::RangeInclusive;
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::parser::ValueSource;
+use clap::{ArgMatches, Args, CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
 
 use crate::auth::AuthMode;
 use crate::cloud::Cloud;
@@ -15,65 +22,233 @@ use crate::cloud::Cloud;
     name = "lockdown",
     version,
     propagate_version = true,
-    max_term_width = 100
+    max_term_width = 100,
+    after_help = "Each command's options: lockdown COMMAND --help"
 )]
 pub struct Cli {
     #[command(flatten)]
-    pub global: GlobalArgs,
+    leading: Leading,
 
     #[command(subcommand)]
     pub command: Command,
 }
 
-/// Options every command takes, before or after its name. In a command's `--help` they come
-/// under their own heading after the command's own options.
+/// The options every command that talks to Graph shares, resolved: from after the command's
+/// name, or before it.
+#[derive(Debug, Clone)]
+pub struct Global {
+    pub output: OutputFormat,
+    pub verbose: u8,
+    pub auth: AuthMode,
+    pub cloud: Cloud,
+    pub graph_url: Option<String>,
+    pub sandbox: bool,
+    pub timeout: u64,
+    pub max_retries: u32,
+    pub no_batch: bool,
+}
+
+/// The parsed command line.
+#[derive(Debug)]
+pub struct Parsed {
+    pub global: Global,
+    pub command: Command,
+}
+
+/// Parse the process's arguments; a usage error prints and exits 2, as clap does.
+pub fn parse() -> Parsed {
+    let matches = Cli::command().get_matches();
+    Cli::resolve(&matches).unwrap_or_else(|e| e.exit())
+}
+
+impl Cli {
+    /// The command and its options, with the options given before its name filled in where
+    /// none was given after it.
+    pub fn resolve(matches: &ArgMatches) -> Result<Parsed, clap::Error> {
+        let cli = Cli::from_arg_matches(matches)?;
+        let sub = matches.subcommand().map(|(_, m)| m);
+        // Given on the command line after the command's name (not its default, nor from the
+        // environment): that one wins over one given before the name.
+        let here = |id: &str| {
+            sub.is_some_and(|m| {
+                m.ids().any(|i| i.as_str() == id)
+                    && m.value_source(id) == Some(ValueSource::CommandLine)
+            })
+        };
+        let lead = cli.leading;
+        let (output, graph, batch) = cli.command.options();
+        if graph.is_none() {
+            // A command that does not talk to Graph takes none of these, before its name either.
+            let given = matches
+                .ids()
+                .map(|id| id.as_str())
+                .find(|id| matches.value_source(id) == Some(ValueSource::CommandLine));
+            if let (Some(id), Some((name, _))) = (given, matches.subcommand()) {
+                let message = format!(
+                    "--{} does not apply to `lockdown {name}`\n",
+                    id.replace('_', "-")
+                );
+                return Err(
+                    clap::Error::raw(clap::error::ErrorKind::ArgumentConflict, message)
+                        .with_cmd(&Cli::command()),
+                );
+            }
+        }
+        let output = output.cloned().unwrap_or_default();
+        let graph = graph.cloned().unwrap_or_default();
+        fn pick<T>(before: Option<T>, after: T, here: bool) -> T {
+            match before {
+                Some(v) if !here => v,
+                _ => after,
+            }
+        }
+        let global = Global {
+            output: pick(lead.output, output.output, here("output")),
+            verbose: lead.verbose.saturating_add(output.verbose),
+            auth: pick(lead.auth, graph.auth, here("auth")),
+            cloud: pick(lead.cloud, graph.cloud, here("cloud")),
+            graph_url: match lead.graph_url {
+                Some(url) if !here("graph_url") => Some(url),
+                _ => graph.graph_url,
+            },
+            sandbox: lead.sandbox || graph.sandbox,
+            timeout: pick(lead.timeout, graph.timeout, here("timeout")),
+            max_retries: pick(lead.max_retries, graph.max_retries, here("max_retries")),
+            no_batch: lead.no_batch || batch.is_some_and(|b| b.no_batch),
+        };
+        Ok(Parsed {
+            global,
+            command: cli.command,
+        })
+    }
+}
+
+/// The bounds of bounded values, each stated once: the parser takes them, the help shows them.
+pub const TIMEOUT_SECONDS: RangeInclusive<u64> = 1..=600;
+pub const MAX_RETRIES: RangeInclusive<i64> = 1..=50;
+pub const CONCURRENCY: RangeInclusive<i64> = 1..=256;
+/// Users worked on at once by `block` and `unblock`, unless `--concurrency` says otherwise.
+pub const DEFAULT_CONCURRENCY: u32 = 64;
+pub const WATCH_INTERVAL_SECONDS: RangeInclusive<u64> = 1..=3600;
+pub const TAP_MINUTES: RangeInclusive<i64> = crate::graph::temporary_access_pass::MIN_LIFETIME
+    as i64
+    ..=crate::graph::temporary_access_pass::MAX_LIFETIME as i64;
+
+/// The options of [`OutputArgs`] and [`GraphArgs`] as given before the command's name, hidden
+/// from help (see the module's documentation).
 #[derive(Debug, Args)]
-#[command(next_help_heading = "Global options")]
-pub struct GlobalArgs {
+struct Leading {
+    #[arg(short, long, value_enum, hide = true)]
+    output: Option<OutputFormat>,
+    #[arg(short, long, action = clap::ArgAction::Count, hide = true)]
+    verbose: u8,
+    #[arg(long, value_enum, hide = true)]
+    auth: Option<AuthMode>,
+    #[arg(long, value_enum, hide = true)]
+    cloud: Option<Cloud>,
+    #[arg(long, hide = true)]
+    graph_url: Option<String>,
+    #[arg(long, hide = true)]
+    sandbox: bool,
+    #[arg(long, hide = true, value_parser = clap::value_parser!(u64).range(TIMEOUT_SECONDS))]
+    timeout: Option<u64>,
+    #[arg(long, hide = true, value_parser = clap::value_parser!(u32).range(MAX_RETRIES))]
+    max_retries: Option<u32>,
+    #[arg(long, hide = true)]
+    no_batch: bool,
+}
+
+/// How results are printed and logged, for the commands that talk to Graph.
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Output options")]
+pub struct OutputArgs {
     /// Output format: text for people, json for one JSON object per user per line.
-    #[arg(short, long, global = true, value_enum, default_value_t = OutputFormat::Text)]
+    #[arg(short, long, value_enum, value_name = "FORMAT", default_value_t = OutputFormat::Text)]
     pub output: OutputFormat,
 
     /// More logging on stderr: -v debug, -vv trace. RUST_LOG overrides.
-    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    #[arg(short, long, action = clap::ArgAction::Count)]
     pub verbose: u8,
+}
 
+impl Default for OutputArgs {
+    fn default() -> Self {
+        OutputArgs {
+            output: OutputFormat::Text,
+            verbose: 0,
+        }
+    }
+}
+
+/// Where Graph is and how to sign in to it, for the commands that talk to Graph.
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Connection options")]
+pub struct GraphArgs {
     /// Where the token comes from.
-    #[arg(long, global = true, value_enum, default_value_t = AuthMode::Auto)]
+    #[arg(long, value_enum, value_name = "MODE", default_value_t = AuthMode::Auto)]
     pub auth: AuthMode,
 
     /// Which Microsoft cloud: selects the Graph host and sign-in authority together.
-    #[arg(long, global = true, value_enum, default_value_t = Cloud::Global)]
+    #[arg(long, value_enum, value_name = "CLOUD", default_value_t = Cloud::Global)]
     pub cloud: Cloud,
 
     /// Graph root to use instead of the cloud's (for the emulator or a proxy), e.g.
     /// https://graph.microsoft.com. HTTPS only, except plain HTTP to a loopback address.
-    #[arg(long, global = true, env = "LOCKDOWN_GRAPH_URL", value_name = "URL")]
+    #[arg(long, env = "LOCKDOWN_GRAPH_URL", value_name = "URL")]
     pub graph_url: Option<String>,
 
     /// Run against the embedded emulated Contoso tenant: no tenant, no credentials, nothing
     /// leaves this machine.
-    #[arg(long, global = true)]
+    #[arg(long)]
     pub sandbox: bool,
 
-    /// Seconds before one Graph request times out.
-    #[arg(long, global = true, default_value_t = 30, value_name = "SECONDS",
-          value_parser = clap::value_parser!(u64).range(1..=600))]
+    /// Seconds before one Graph request times out, 1..=600.
+    #[arg(long, default_value_t = 30, value_name = "SECONDS",
+          value_parser = clap::value_parser!(u64).range(TIMEOUT_SECONDS))]
     pub timeout: u64,
 
-    /// Tries per Graph request (the first included) for throttling and 503/504. A request that
-    /// gets no answer (timeout, lost connection) gets at most 3.
-    #[arg(long, global = true, default_value_t = 8, value_name = "N",
-          value_parser = clap::value_parser!(u32).range(1..=50))]
+    /// Tries per Graph request (the first included) for throttling and 503/504, 1..=50. A
+    /// request that gets no answer (timeout, lost connection) gets at most 3.
+    #[arg(long, default_value_t = 8, value_name = "N",
+          value_parser = clap::value_parser!(u32).range(MAX_RETRIES))]
     pub max_retries: u32,
+}
 
+impl Default for GraphArgs {
+    fn default() -> Self {
+        GraphArgs {
+            auth: AuthMode::Auto,
+            cloud: Cloud::Global,
+            graph_url: None,
+            sandbox: false,
+            timeout: 30,
+            max_retries: 8,
+        }
+    }
+}
+
+/// How writes travel, for the commands that write.
+#[derive(Debug, Clone, Args)]
+#[command(next_help_heading = "Connection options")]
+pub struct BatchArgs {
     /// Send each Graph request on its own instead of packing them into JSON batches.
-    #[arg(long, global = true)]
+    #[arg(long)]
     pub no_batch: bool,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+/// Users worked on at once, shared by `block` and `unblock`.
+#[derive(Debug, Clone, Args)]
+pub struct ConcurrencyArgs {
+    /// Users worked on at once, 1..=256. Graph's throttling limits, not this number, set the
+    /// pace of a large run: requests are held to them.
+    #[arg(long, default_value_t = DEFAULT_CONCURRENCY, value_name = "N",
+          value_parser = clap::value_parser!(u32).range(CONCURRENCY))]
+    pub concurrency: u32,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, ValueEnum)]
 pub enum OutputFormat {
+    #[default]
     Text,
     Json,
 }
@@ -101,6 +276,20 @@ pub enum Command {
     Man,
 }
 
+impl Command {
+    /// The shared options this command takes: output, connection, batching.
+    fn options(&self) -> (Option<&OutputArgs>, Option<&GraphArgs>, Option<&BatchArgs>) {
+        match self {
+            Command::Block(a) => (Some(&a.out), Some(&a.graph), Some(&a.batch)),
+            Command::Unblock(a) => (Some(&a.out), Some(&a.graph), Some(&a.batch)),
+            Command::Status(a) => (Some(&a.out), Some(&a.graph), None),
+            Command::Check(a) => (Some(&a.out), Some(&a.graph), None),
+            Command::Watch(a) => (Some(&a.out), Some(&a.graph), None),
+            Command::Sandbox(_) | Command::Completions(_) | Command::Man => (None, None, None),
+        }
+    }
+}
+
 #[derive(Debug, Args)]
 pub struct BlockArgs {
     /// userPrincipalName or object id (GUID) of each user to lock down.
@@ -125,17 +314,19 @@ pub struct BlockArgs {
     #[arg(long)]
     pub keep_enabled: bool,
 
-    /// Leave out a step (repeatable, or comma-separated).
-    #[arg(long, value_name = "STEP", value_delimiter = ',',
-          value_parser = crate::steps::names(crate::steps::Choice::Skip))]
+    // The help lists the steps from the registry, so it is built rather than written here.
+    #[arg(long, value_name = "STEP", value_delimiter = ',', hide_possible_values = true,
+          value_parser = crate::steps::StepParser(crate::steps::Choice::Skip),
+          help = crate::steps::flag_help(crate::steps::Choice::Skip, "Leave out a step"))]
     pub skip: Vec<String>,
 
-    /// Add an opt-in step (repeatable, or comma-separated).
-    #[arg(long, value_name = "STEP", value_delimiter = ',',
-          value_parser = crate::steps::names(crate::steps::Choice::With))]
+    #[arg(long, value_name = "STEP", value_delimiter = ',', hide_possible_values = true,
+          value_parser = crate::steps::StepParser(crate::steps::Choice::With),
+          help = crate::steps::flag_help(crate::steps::Choice::With, "Add an opt-in step"))]
     pub with: Vec<String>,
 
-    /// Add every opt-in step an incident response calls for (the incident steps of --with).
+    /// Add every opt-in step an incident response calls for (the incident steps of --with); a
+    /// --skip of one of them still leaves it out.
     #[arg(long)]
     pub incident: bool,
 
@@ -175,11 +366,8 @@ pub struct BlockArgs {
     #[arg(long)]
     pub force: bool,
 
-    /// Users worked on at once. Graph's throttling limits, not this number, set the pace of
-    /// a large run: requests are held to them.
-    #[arg(long, default_value_t = 64, value_name = "N",
-          value_parser = clap::value_parser!(u32).range(1..=256))]
-    pub concurrency: u32,
+    #[command(flatten)]
+    pub concurrency: ConcurrencyArgs,
 
     /// Run `lockdown check` first, and write nothing if any step is expected to fail (unless
     /// --force): its lines are printed and the run exits 1.
@@ -191,6 +379,15 @@ pub struct BlockArgs {
     #[arg(long, value_name = "DURATION", value_parser = crate::watch::parse_duration,
           conflicts_with = "dry_run")]
     pub watch: Option<std::time::Duration>,
+
+    #[command(flatten)]
+    pub out: OutputArgs,
+
+    #[command(flatten)]
+    pub graph: GraphArgs,
+
+    #[command(flatten)]
+    pub batch: BatchArgs,
 }
 
 #[derive(Debug, Args)]
@@ -204,20 +401,27 @@ pub struct CheckArgs {
     #[arg(long, value_name = "FILE")]
     pub from: Option<PathBuf>,
 
-    /// Leave out a step, as `block --skip` would (repeatable, or comma-separated).
-    #[arg(long, value_name = "STEP", value_delimiter = ',',
-          value_parser = crate::steps::names(crate::steps::Choice::Skip))]
+    #[arg(long, value_name = "STEP", value_delimiter = ',', hide_possible_values = true,
+          value_parser = crate::steps::StepParser(crate::steps::Choice::Skip),
+          help = crate::steps::flag_help(crate::steps::Choice::Skip,
+              "Leave out a step, as `block --skip` would"))]
     pub skip: Vec<String>,
 
-    /// Check an opt-in step too, as `block --with` would run it (repeatable, or
-    /// comma-separated).
-    #[arg(long, value_name = "STEP", value_delimiter = ',',
-          value_parser = crate::steps::names(crate::steps::Choice::With))]
+    #[arg(long, value_name = "STEP", value_delimiter = ',', hide_possible_values = true,
+          value_parser = crate::steps::StepParser(crate::steps::Choice::With),
+          help = crate::steps::flag_help(crate::steps::Choice::With,
+              "Check an opt-in step too, as `block --with` would run it"))]
     pub with: Vec<String>,
 
     /// Check every opt-in incident step, as `block --incident` runs them.
     #[arg(long)]
     pub incident: bool,
+
+    #[command(flatten)]
+    pub out: OutputArgs,
+
+    #[command(flatten)]
+    pub graph: GraphArgs,
 }
 
 #[derive(Debug, Args)]
@@ -241,10 +445,16 @@ pub struct WatchArgs {
           value_parser = crate::watch::parse_duration)]
     pub duration: std::time::Duration,
 
-    /// Seconds between polls of the sign-in logs.
+    /// Seconds between polls of the sign-in logs, 1..=3600.
     #[arg(long, default_value_t = 30, value_name = "SECONDS",
-          value_parser = clap::value_parser!(u64).range(1..=3600))]
+          value_parser = clap::value_parser!(u64).range(WATCH_INTERVAL_SECONDS))]
     pub interval: u64,
+
+    #[command(flatten)]
+    pub out: OutputArgs,
+
+    #[command(flatten)]
+    pub graph: GraphArgs,
 }
 
 #[derive(Debug, Args)]
@@ -263,12 +473,11 @@ pub struct UnblockArgs {
     #[arg(long = "user", value_name = "UPN_OR_ID", requires = "from_report")]
     pub only: Vec<String>,
 
-    /// Issue a Temporary Access Pass, usable once, valid for MINUTES (10 to 43200; default 60),
-    /// shown once on stdout.
-    #[arg(long, value_name = "MINUTES", num_args = 0..=1, default_missing_value = "60",
-          value_parser = clap::value_parser!(u32).range(
-              i64::from(crate::graph::temporary_access_pass::MIN_LIFETIME)
-                  ..=i64::from(crate::graph::temporary_access_pass::MAX_LIFETIME)))]
+    /// Issue a Temporary Access Pass, usable once, valid for MINUTES (10..=43200; default 60),
+    /// shown once on stdout. The minutes only as --tap=MINUTES: a word after --tap is a user.
+    #[arg(long, value_name = "MINUTES", num_args = 0..=1, require_equals = true,
+          default_missing_value = "60",
+          value_parser = clap::value_parser!(u32).range(TAP_MINUTES))]
     pub tap: Option<u32>,
 
     /// Do not ask for confirmation.
@@ -287,10 +496,17 @@ pub struct UnblockArgs {
     #[arg(long)]
     pub force: bool,
 
-    /// Users worked on at once.
-    #[arg(long, default_value_t = 32, value_name = "N",
-          value_parser = clap::value_parser!(u32).range(1..=256))]
-    pub concurrency: u32,
+    #[command(flatten)]
+    pub concurrency: ConcurrencyArgs,
+
+    #[command(flatten)]
+    pub out: OutputArgs,
+
+    #[command(flatten)]
+    pub graph: GraphArgs,
+
+    #[command(flatten)]
+    pub batch: BatchArgs,
 }
 
 #[derive(Debug, Args)]
@@ -307,10 +523,10 @@ pub struct StatusArgs {
     #[arg(long, value_name = "FILE")]
     pub report: Option<PathBuf>,
 
-    /// Also show what an opt-in step would change, as `block --with` would run it (repeatable,
-    /// or comma-separated).
-    #[arg(long, value_name = "STEP", value_delimiter = ',',
-          value_parser = crate::steps::names(crate::steps::Choice::With))]
+    #[arg(long, value_name = "STEP", value_delimiter = ',', hide_possible_values = true,
+          value_parser = crate::steps::StepParser(crate::steps::Choice::With),
+          help = crate::steps::flag_help(crate::steps::Choice::With,
+              "Also show what an opt-in step would change, as `block --with` would run it"))]
     pub with: Vec<String>,
 
     /// Also show what every incident step would change, as `block --incident` runs them.
@@ -320,42 +536,177 @@ pub struct StatusArgs {
     /// Which inbox rules to count as ones `block` would disable, as for `block --inbox-rules`.
     #[arg(long, value_enum, value_name = "WHICH")]
     pub inbox_rules: Option<crate::steps::disable_inbox_rules::Which>,
+
+    #[command(flatten)]
+    pub out: OutputArgs,
+
+    #[command(flatten)]
+    pub graph: GraphArgs,
 }
 
 #[derive(Debug, Args)]
 pub struct CompletionsArgs {
     /// The shell to complete for.
-    #[arg(value_enum)]
+    #[arg(value_enum, value_name = "SHELL")]
     pub shell: clap_complete::Shell,
 }
 
 #[derive(Debug, Args)]
 pub struct SandboxArgs {
     /// Address to listen on (loopback only).
-    #[arg(long, default_value = "127.0.0.1:8080")]
+    #[arg(long, value_name = "ADDRESS", default_value = "127.0.0.1:8080")]
     pub listen: std::net::SocketAddr,
 
-    /// Seed a bulk tenant of this many users instead of Contoso.
-    #[arg(long, value_name = "N")]
-    pub users: Option<usize>,
+    /// Seed a bulk tenant of this many users (at least 1) instead of Contoso.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..))]
+    pub users: Option<u64>,
 
     /// Devices per user in a bulk tenant.
-    #[arg(long, default_value_t = 2, requires = "users")]
+    #[arg(long, value_name = "N", default_value_t = 2, requires = "users")]
     pub devices_per_user: usize,
 
     /// Milliseconds of latency added to every request.
-    #[arg(long, default_value_t = 0)]
+    #[arg(long, value_name = "MS", default_value_t = 0)]
     pub latency_ms: u64,
 
     /// Enforce Graph's identity-and-access throttling limits.
     #[arg(long)]
     pub throttle: bool,
 
-    /// Emulated seconds per real second (speeds up throttling windows and Retry-After).
-    #[arg(long, default_value_t = 1.0)]
+    /// Emulated seconds per real second, above 0 (speeds up throttling windows and
+    /// Retry-After).
+    #[arg(long, value_name = "FACTOR", default_value_t = 1.0, value_parser = positive)]
     pub time_scale: f64,
 
-    /// Fraction of requests (0–1) that fail with 503 or 504, for trying out retries.
-    #[arg(long, default_value_t = 0.0)]
+    /// Fraction of requests that fail with 503 or 504, 0..=1, for trying out retries.
+    #[arg(long, value_name = "FRACTION", default_value_t = 0.0, value_parser = fraction)]
     pub fault_rate: f64,
+}
+
+/// A number above 0.
+fn positive(s: &str) -> Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(v) if v > 0.0 && v.is_finite() => Ok(v),
+        _ => Err("a number above 0 (e.g. 10)".to_owned()),
+    }
+}
+
+/// A fraction from 0 to 1.
+fn fraction(s: &str) -> Result<f64, String> {
+    match s.trim().parse::<f64>() {
+        Ok(v) if (0.0..=1.0).contains(&v) => Ok(v),
+        _ => Err("a fraction from 0 to 1 (e.g. 0.1)".to_owned()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(args: &[&str]) -> Result<Parsed, clap::Error> {
+        let matches = Cli::command().try_get_matches_from(args)?;
+        Cli::resolve(&matches)
+    }
+
+    #[test]
+    fn the_definitions_hold_together() {
+        Cli::command().debug_assert();
+    }
+
+    /// Each bounded value's help states its range as `LOW..=HIGH`, and the parser holds to the
+    /// very range the help states.
+    #[test]
+    fn every_stated_range_is_the_parsers() {
+        let cli = Cli::command();
+        let mut seen = 0;
+        for sub in cli.get_subcommands() {
+            for arg in sub.get_arguments() {
+                let (Some(long), Some(help)) = (arg.get_long(), arg.get_help()) else {
+                    continue;
+                };
+                let help = help.to_string();
+                let Some(range) = help
+                    .split(|c: char| c.is_whitespace() || c == ',' || c == '(' || c == ';')
+                    .find(|w| w.contains("..="))
+                else {
+                    continue;
+                };
+                let range = range.trim_end_matches(['.', ')']);
+                let (low, high) = range.split_once("..=").expect("a range");
+                let (low, high): (i64, i64) = (low.parse().unwrap(), high.parse().unwrap());
+                let name = sub.get_name();
+                let try_value = |v: i64| {
+                    let flag = format!("--{long}={v}");
+                    Cli::command()
+                        .try_get_matches_from(["lockdown", name, flag.as_str()])
+                        .map_err(|e| e.kind())
+                };
+                assert!(try_value(low).is_ok(), "{name} --{long} {low}");
+                assert!(try_value(high).is_ok(), "{name} --{long} {high}");
+                assert_eq!(
+                    try_value(low - 1).unwrap_err(),
+                    clap::error::ErrorKind::ValueValidation,
+                    "{name} --{long} {}",
+                    low - 1
+                );
+                assert_eq!(
+                    try_value(high + 1).unwrap_err(),
+                    clap::error::ErrorKind::ValueValidation,
+                    "{name} --{long} {}",
+                    high + 1
+                );
+                seen += 1;
+            }
+        }
+        // --timeout and --max-retries on five commands, --concurrency on two, --interval,
+        // --tap.
+        assert!(seen >= 14, "{seen}");
+    }
+
+    #[test]
+    fn an_option_after_the_command_wins_over_one_before_it() {
+        let p = parse(&["lockdown", "--timeout", "5", "block", "--timeout", "7"]).unwrap();
+        assert_eq!(p.global.timeout, 7);
+        let p = parse(&["lockdown", "--timeout", "5", "-o", "json", "block"]).unwrap();
+        assert_eq!(p.global.timeout, 5);
+        assert_eq!(p.global.output, OutputFormat::Json);
+        let p = parse(&["lockdown", "-v", "status", "-v", "x@contoso.com"]).unwrap();
+        assert_eq!(p.global.verbose, 2);
+        let p = parse(&["lockdown", "status", "x@contoso.com"]).unwrap();
+        assert_eq!(p.global.timeout, 30);
+        assert_eq!(p.global.max_retries, 8);
+    }
+
+    #[test]
+    fn an_option_for_graph_before_a_command_that_does_not_talk_to_it_is_refused() {
+        for args in [
+            &["lockdown", "--timeout", "5", "sandbox"][..],
+            &["lockdown", "-o", "json", "completions", "bash"][..],
+            &["lockdown", "-v", "man"][..],
+        ] {
+            let err = parse(args).unwrap_err();
+            assert_eq!(
+                err.kind(),
+                clap::error::ErrorKind::ArgumentConflict,
+                "{args:?}"
+            );
+            assert!(
+                err.to_string().contains("does not apply to `lockdown "),
+                "{err}"
+            );
+        }
+        // Batching does not apply to a read-only command, as it never did: taken, unused.
+        assert!(parse(&["lockdown", "--no-batch", "status", "x@contoso.com"]).is_ok());
+    }
+
+    #[test]
+    fn block_and_unblock_share_one_default_concurrency() {
+        let concurrency = |args: &[&str]| match parse(args).unwrap().command {
+            Command::Block(a) => a.concurrency.concurrency,
+            Command::Unblock(a) => a.concurrency.concurrency,
+            _ => panic!("not block or unblock"),
+        };
+        assert_eq!(concurrency(&["lockdown", "block"]), DEFAULT_CONCURRENCY);
+        assert_eq!(concurrency(&["lockdown", "unblock"]), DEFAULT_CONCURRENCY);
+    }
 }

@@ -20,6 +20,34 @@ pub enum ExitStatus {
 }
 
 impl ExitStatus {
+    /// Every status, in the order of their numbers (for the man page).
+    pub const ALL: [ExitStatus; 5] = [
+        ExitStatus::Success,
+        ExitStatus::Failure,
+        ExitStatus::Usage,
+        ExitStatus::Auth,
+        ExitStatus::Interrupted,
+    ];
+
+    /// What the status means, for the man page's EXIT STATUS.
+    pub fn meaning(self) -> &'static str {
+        match self {
+            ExitStatus::Success => {
+                "every user locked, already locked, restored, planned (dry run) or found (status); check: nothing expected to fail; watch: no alert"
+            }
+            ExitStatus::Failure => {
+                "some user partial, failed, refused, not found or given as a malformed entry; check: a step is expected to fail; watch: a successful sign-in after the lockdown; the confirmation was declined"
+            }
+            ExitStatus::Usage => {
+                "bad flags, unreadable input, an insecure Graph URL: nothing was sent"
+            }
+            ExitStatus::Auth => {
+                "no usable credentials, an empty or expired token, or a token Graph rejects"
+            }
+            ExitStatus::Interrupted => "interrupted by Ctrl-C or SIGTERM (the sandbox server stops this way)",
+        }
+    }
+
     pub fn code(self) -> u8 {
         match self {
             ExitStatus::Success => 0,

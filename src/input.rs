@@ -128,7 +128,18 @@ impl<R: BufRead> TargetReader<R> {
                     pending: None,
                 });
             }
-            let first = plain_item(line, text);
+            let first = if looks_like_header(text) {
+                Some(Item::Bad(BadEntry {
+                    line,
+                    raw: text.to_owned(),
+                    reason: format!(
+                        "looks like a CSV header without a user column: the accepted column names are {}",
+                        accepted_columns()
+                    ),
+                }))
+            } else {
+                plain_item(line, text)
+            };
             return Ok(Self::plain(reader, line, first));
         }
     }
@@ -473,14 +484,47 @@ fn header_columns(line: &str) -> Option<Columns> {
         upn: None,
         id: None,
     };
+    let named = |names: &[&str], cell: &str| names.iter().any(|n| n.eq_ignore_ascii_case(cell));
     for (i, cell) in record.iter().enumerate() {
-        match normalise_header(cell).as_str() {
-            "userprincipalname" | "upn" if columns.upn.is_none() => columns.upn = Some(i),
-            "id" | "objectid" if columns.id.is_none() => columns.id = Some(i),
-            _ => {}
+        let cell = normalise_header(cell);
+        if columns.upn.is_none() && named(UPN_COLUMNS, &cell) {
+            columns.upn = Some(i);
+        } else if columns.id.is_none() && named(ID_COLUMNS, &cell) {
+            columns.id = Some(i);
         }
     }
     (columns.upn.is_some() || columns.id.is_some()).then_some(columns)
+}
+
+/// Header names of a column of userPrincipalNames (compared ignoring case and spaces).
+const UPN_COLUMNS: &[&str] = &["userPrincipalName", "UPN"];
+/// Header names of a column of object ids.
+const ID_COLUMNS: &[&str] = &["id", "objectId"];
+
+/// "userPrincipalName, UPN, id or objectId", for messages.
+fn accepted_columns() -> String {
+    let names: Vec<&str> = UPN_COLUMNS.iter().chain(ID_COLUMNS).copied().collect();
+    match names.split_last() {
+        Some((last, rest)) if !rest.is_empty() => format!("{} or {last}", rest.join(", ")),
+        _ => names.join(""),
+    }
+}
+
+/// A first line of several comma-separated names, none of them a user: a CSV header whose
+/// columns [`header_columns`] did not recognise, rather than a line of a plain list.
+fn looks_like_header(line: &str) -> bool {
+    let mut reader = csv::ReaderBuilder::new()
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(line.as_bytes());
+    let mut record = csv::StringRecord::new();
+    if !reader.read_record(&mut record).unwrap_or(false) || record.len() < 2 {
+        return false;
+    }
+    record.iter().all(|cell| {
+        let cell = unquote(cell.trim());
+        !cell.is_empty() && !cell.contains('@') && UserRef::parse(cell).is_err()
+    })
 }
 
 /// Header cell to a comparable name: "User principal name" → "userprincipalname",

@@ -1,13 +1,12 @@
 use std::process::ExitCode;
 
-use clap::Parser;
-use lockdown::cli::{Cli, Command};
+use lockdown::cli::Command;
 use lockdown::commands::{self, ExitStatus};
 use lockdown::signal::Cancel;
 
 fn main() -> ExitCode {
     // Parse before starting the runtime: a usage error costs nothing and exits 2.
-    let cli = Cli::parse();
+    let cli = lockdown::cli::parse();
     lockdown::logging::init(cli.global.verbose);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()

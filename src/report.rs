@@ -297,6 +297,8 @@ impl UserReport {
         let who = match (&self.display_name, &self.user_principal_name) {
             (Some(name), Some(upn)) => format!("{name} <{upn}>"),
             (None, Some(upn)) => upn.clone(),
+            // An empty argument, shown as one rather than as nothing.
+            _ if self.target.trim().is_empty() => format!("{:?}", self.target),
             _ => self.target.clone(),
         };
         if self.outcome == Outcome::Found {

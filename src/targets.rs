@@ -66,7 +66,7 @@ impl Targets {
                 Err(e) => Next::Rejected(Rejected {
                     raw: raw.clone(),
                     line: None,
-                    reason: e.to_string(),
+                    reason: argument_problem(trimmed).unwrap_or_else(|| e.to_string()),
                 }),
             };
             if let Some(next) = targets.dedup(next) {
@@ -116,8 +116,11 @@ impl Targets {
         }
         if !targets.buffered.iter().any(|n| matches!(n, Next::Job(_))) {
             let mut msg = String::from("no valid user given");
-            if let Some(Next::Rejected(first)) = targets.buffered.front() {
-                msg.push_str(&format!(
+            match targets.buffered.front() {
+                Some(Next::Rejected(first)) if first.raw.trim().is_empty() => {
+                    msg.push_str(&format!("; {}", first.reason));
+                }
+                Some(Next::Rejected(first)) => msg.push_str(&format!(
                     "; `{}`{}: {}",
                     first.raw,
                     first
@@ -125,7 +128,8 @@ impl Targets {
                         .map(|l| format!(" (line {l})"))
                         .unwrap_or_default(),
                     first.reason
-                ));
+                )),
+                _ => {}
             }
             return Err(Fatal::usage(msg));
         }
@@ -249,4 +253,21 @@ impl Targets {
         }
         Some(next)
     }
+}
+
+/// What is wrong with an argument that is not a user, when it is a mistake of the command line
+/// rather than of the name: an empty argument (`""`, an unset shell variable), or several users
+/// in one argument, separated by commas.
+fn argument_problem(arg: &str) -> Option<String> {
+    if arg.is_empty() {
+        return Some("empty user name".to_owned());
+    }
+    let parts: Vec<&str> = arg.split(',').map(str::trim).collect();
+    if parts.len() > 1 && parts.iter().filter(|p| UserRef::parse(p).is_ok()).count() > 1 {
+        return Some(
+            "holds several users separated by commas: separate users with spaces, or read them from a file with --from FILE"
+                .to_owned(),
+        );
+    }
+    None
 }

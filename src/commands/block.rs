@@ -10,12 +10,12 @@ use std::sync::Mutex;
 use time::OffsetDateTime;
 
 use super::{check, connect, watch, Access, ExitStatus, Fatal, Session, Targets};
-use crate::cli::{BlockArgs, GlobalArgs};
+use crate::cli::{BlockArgs, Global};
 use crate::engine::{Engine, Mode, Setup};
 use crate::output::Printer;
 use crate::report::{Outcome, UserReport};
 use crate::signal::Cancel;
-use crate::steps::{RunCx, Selection};
+use crate::steps::{Phase, RunCx, Selection, REGISTRY};
 use crate::watch::Watched;
 
 /// The steps this run takes, from `--skip`, `--with` and the per-step flags.
@@ -36,6 +36,21 @@ pub fn selection(args: &BlockArgs) -> Result<Selection, Fatal> {
     if args.incident {
         selection = selection.incident();
     }
+    if !selection.contains() {
+        let contain: Vec<String> = REGISTRY
+            .iter()
+            .filter(|s| s.in_block() && s.phase() == Phase::Contain)
+            .map(|s| s.about().label())
+            .collect();
+        return Err(
+            Fatal::usage("nothing selected would stop this account signing in").with_hint(
+                format!(
+                    "the steps that stop sign-in are {}: let --skip or --keep-enabled leave out some of them, not all",
+                    contain.join(", ")
+                ),
+            ),
+        );
+    }
     if args.inbox_rules.is_some() && !selection.runs("disable_inbox_rules") {
         return Err(Fatal::usage(
             "--inbox-rules chooses the rules the inbox-rules step disables: add --with inbox-rules or --incident",
@@ -44,11 +59,7 @@ pub fn selection(args: &BlockArgs) -> Result<Selection, Fatal> {
     Ok(selection)
 }
 
-pub async fn run(
-    global: &GlobalArgs,
-    args: &BlockArgs,
-    cancel: Cancel,
-) -> Result<ExitStatus, Fatal> {
+pub async fn run(global: &Global, args: &BlockArgs, cancel: Cancel) -> Result<ExitStatus, Fatal> {
     let selection = selection(args)?;
     let mut targets = Targets::open(&args.users, args.from.as_deref()).await?;
     // Before `--preflight` connects: a run that could not be confirmed sends nothing.
@@ -107,7 +118,11 @@ pub async fn run(
         cancel: cancel.clone(),
     }));
     let status = engine
-        .run(&mut targets, &mut printer, args.concurrency as usize)
+        .run(
+            &mut targets,
+            &mut printer,
+            args.concurrency.concurrency as usize,
+        )
         .await?;
     let (Some(duration), Some(locked)) = (args.watch, locked) else {
         return Ok(status);
@@ -172,7 +187,7 @@ fn worse(a: ExitStatus, b: ExitStatus) -> ExitStatus {
 /// are printed as `check` prints them and the run ends (exit 1) having written nothing.
 /// Otherwise the users it read are handed back, in order, for the run.
 async fn preflight(
-    global: &GlobalArgs,
+    global: &Global,
     args: &BlockArgs,
     selection: &Selection,
     session: &Session,

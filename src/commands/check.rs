@@ -22,7 +22,7 @@ use crate::check::{
     verdict_for_target, Caller, CallerLine, Me, Outcome, Requirement, StepLine, Target, TargetLine,
     Verdict,
 };
-use crate::cli::{CheckArgs, GlobalArgs, OutputFormat};
+use crate::cli::{CheckArgs, Global, OutputFormat};
 use crate::graph::{
     paging, roles, service_principals, subscribed_skus, users, GraphClient, GraphError,
     GraphRequest,
@@ -36,11 +36,7 @@ use crate::targets::Job;
 /// Users read at once: `check` sends only GETs, a handful per user.
 const CONCURRENCY: usize = 8;
 
-pub async fn run(
-    global: &GlobalArgs,
-    args: &CheckArgs,
-    cancel: Cancel,
-) -> Result<ExitStatus, Fatal> {
+pub async fn run(global: &Global, args: &CheckArgs, cancel: Cancel) -> Result<ExitStatus, Fatal> {
     let selection = selection(args)?;
     let mut targets = if args.users.is_empty() && args.from.is_none() {
         None

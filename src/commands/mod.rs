@@ -18,7 +18,7 @@ use std::time::Duration;
 use tracing::info;
 
 use crate::auth::{token_kind, Credential, TokenKind};
-use crate::cli::{GlobalArgs, OutputFormat};
+use crate::cli::{Global, OutputFormat};
 use crate::cloud::Cloud;
 use crate::graph::{self, GraphClient, RetryPolicy};
 
@@ -55,7 +55,7 @@ pub enum Access {
 
 /// Resolve the Graph root, credentials and retry policy; fetch a first token so that a
 /// credential problem ends the run (exit 3) before anything is sent.
-pub async fn connect(global: &GlobalArgs, access: Access) -> Result<Session, Fatal> {
+pub async fn connect(global: &Global, access: Access) -> Result<Session, Fatal> {
     let retry = RetryPolicy {
         max_tries: global.max_retries,
         time_scale: time_scale(),

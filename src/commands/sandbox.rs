@@ -77,12 +77,6 @@ pub async fn run(args: &SandboxArgs, cancel: Cancel) -> Result<ExitStatus, Fatal
             "the sandbox listens on a loopback address only (e.g. 127.0.0.1:8080)",
         ));
     }
-    if !(0.0..=1.0).contains(&args.fault_rate) {
-        return Err(Fatal::usage("--fault-rate is a fraction from 0 to 1"));
-    }
-    if !(args.time_scale > 0.0 && args.time_scale.is_finite()) {
-        return Err(Fatal::usage("--time-scale must be a positive number"));
-    }
     let mut config = EmulatorConfig {
         latency: Duration::from_millis(args.latency_ms),
         time_scale: args.time_scale,
@@ -91,7 +85,8 @@ pub async fn run(args: &SandboxArgs, cancel: Cancel) -> Result<ExitStatus, Fatal
     };
     if let Some(users) = args.users {
         config.seed = Seed::Bulk {
-            users,
+            users: usize::try_from(users)
+                .map_err(|_| Fatal::usage("--users is more than this machine can hold"))?,
             devices_per_user: args.devices_per_user,
         };
     }
@@ -131,5 +126,6 @@ pub async fn run(args: &SandboxArgs, cancel: Cancel) -> Result<ExitStatus, Fatal
     );
     cancel.cancelled().await;
     emulator.shutdown();
-    Ok(ExitStatus::Success)
+    // Ctrl-C is the only way a server stops: it ends as every interrupted command does.
+    Ok(ExitStatus::Interrupted)
 }

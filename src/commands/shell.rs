@@ -30,13 +30,39 @@ pub fn man() -> Result<ExitStatus, Fatal> {
 /// every piece it renders.
 const APOSTROPHE_PREAMBLE: &str = ".ie \\n(.g .ds Aq \\(aq\n.el .ds Aq '\n";
 
-/// One page for the whole tool: clap_mangen's sections for `lockdown` itself (its options,
-/// the global ones under their own heading), the commands, then each command's own options
-/// under a heading of its name, so that `man lockdown` answers what `block --help` does.
+/// The environment lockdown reads, for the man page.
+const ENVIRONMENT: &[(&str, &str)] = &[
+    (
+        crate::auth::ACCESS_TOKEN_VAR,
+        "a Graph access token obtained elsewhere (--auth access-token, or first for --auth auto); set but empty stops the run (exit 3)",
+    ),
+    ("AZURE_TENANT_ID", "the tenant of the app's sign-in (secret, certificate, workload identity; optional for azure-cli)"),
+    ("AZURE_CLIENT_ID", "the app's client id; for a managed identity, picks a user-assigned one"),
+    ("AZURE_CLIENT_SECRET", "the app's client secret (--auth secret)"),
+    ("AZURE_CLIENT_CERTIFICATE_PATH", "the app's certificate, PKCS#12 (--auth certificate)"),
+    ("AZURE_CLIENT_CERTIFICATE_PASSWORD", "the certificate's password, if it has one"),
+    ("AZURE_FEDERATED_TOKEN_FILE", "a federated token file (--auth workload-identity: Kubernetes, federated CI)"),
+    ("AZURE_AUTHORITY_HOST", "the sign-in authority, instead of the one --cloud selects"),
+    ("LOCKDOWN_GRAPH_URL", "the Graph root, as --graph-url"),
+    ("LOCKDOWN_PROTECT", "accounts block never locks, comma-separated, as --protect"),
+    ("RUST_LOG", "the log level on stderr, overriding -v (e.g. lockdown=debug)"),
+    ("NO_COLOR", "set: no colour on stderr"),
+];
+
+/// Whether `arg` is one of the options several commands share (output, connection): the page
+/// describes them once, not under each command.
+fn shared(arg: &clap::Arg) -> bool {
+    arg.get_help_heading()
+        .is_some_and(|h| h == "Output options" || h == "Connection options")
+}
+
+/// One page for the whole tool: clap_mangen's sections for `lockdown` itself, the commands, each
+/// command's own options under a heading of its name, the options several commands share (once),
+/// then EXIT STATUS and ENVIRONMENT, so that `man lockdown` answers what `block --help` does.
 fn render_man(w: &mut dyn Write) -> io::Result<()> {
     let cli = Cli::command();
-    // Taken before the parent is built, a command holds only its own arguments (the global
-    // ones are described once, for `lockdown` itself) and there is no `help` command yet.
+    // Taken before the parent is built, a command holds only its own arguments and there is no
+    // `help` command yet.
     let commands: Vec<clap::Command> = cli
         .get_subcommands()
         .filter(|s| !s.is_hide_set())
@@ -57,12 +83,65 @@ fn render_man(w: &mut dyn Write) -> io::Result<()> {
             writeln!(body, "{}", roff_text(&about.to_string()))?;
         }
     }
-    for command in commands {
+    for command in &commands {
+        if !command
+            .get_arguments()
+            .any(|a| !shared(a) && !a.is_hide_set())
+        {
+            continue;
+        }
         let heading = format!("lockdown {} options", command.get_name());
-        let command = command
-            .disable_help_flag(true)
-            .mut_args(|a| a.help_heading(heading.clone()));
+        let command = command.clone().disable_help_flag(true).mut_args(|a| {
+            if shared(&a) {
+                a.hide(true)
+            } else {
+                a.help_heading(heading.clone())
+            }
+        });
         Man::new(command).render_options_section(&mut body)?;
+    }
+    // The shared options, from the command that takes them all, and who takes which.
+    let takes = |id: &str| -> Vec<&str> {
+        commands
+            .iter()
+            .filter(|c| c.get_arguments().any(|a| a.get_id() == id))
+            .map(|c| c.get_name())
+            .collect()
+    };
+    if let Some(widest) = commands
+        .iter()
+        .max_by_key(|c| c.get_arguments().filter(|a| shared(a)).count())
+    {
+        let command = widest.clone().disable_help_flag(true).mut_args(|a| {
+            if shared(&a) {
+                a
+            } else {
+                a.hide(true)
+            }
+        });
+        Man::new(command).render_options_section(&mut body)?;
+        writeln!(body, ".PP")?;
+        writeln!(
+            body,
+            "{}",
+            roff_text(&format!(
+                "The output and connection options apply to {}, given after the command's name (or before it); --no-batch to {} only.",
+                takes("auth").join(", "),
+                takes("no_batch").join(", ")
+            ))
+        )?;
+    }
+    writeln!(body, ".SH \"EXIT STATUS\"")?;
+    for status in ExitStatus::ALL {
+        writeln!(body, ".TP")?;
+        writeln!(body, "\\fB{}\\fR", status.code())?;
+        writeln!(body, "{}", roff_text(status.meaning()))?;
+    }
+    writeln!(body, ".SH ENVIRONMENT")?;
+    for (name, meaning) in ENVIRONMENT {
+        writeln!(body, ".TP")?;
+        writeln!(body, "\\fB{}\\fR", roff_text(name))?;
+        writeln!(body, "{}", roff_text(meaning))?;
     }
     page.render_version_section(&mut body)?;
     let mut title = Vec::new();
@@ -75,10 +154,14 @@ fn render_man(w: &mut dyn Write) -> io::Result<()> {
     w.write_all(strip(body).as_bytes())
 }
 
-/// A line of roff text: a backslash and an apostrophe printed as themselves, and no leading
-/// dot that roff would read as a request.
+/// A line of roff text: a backslash, an apostrophe and a hyphen printed as themselves, and no
+/// leading dot that roff would read as a request.
 fn roff_text(text: &str) -> String {
-    let text = text.replace('\\', "\\e").replace('\'', "\\*(Aq");
+    // `\-` is a minus sign, which `man` keeps as the `-` of an option for copy and paste.
+    let text = text
+        .replace('\\', "\\e")
+        .replace('\'', "\\*(Aq")
+        .replace('-', "\\-");
     if text.starts_with('.') {
         format!("\\&{text}")
     } else {

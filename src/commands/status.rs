@@ -4,7 +4,7 @@
 use std::sync::Arc;
 
 use super::{connect, Access, ExitStatus, Fatal, Targets};
-use crate::cli::{GlobalArgs, StatusArgs};
+use crate::cli::{Global, StatusArgs};
 use crate::engine::{Engine, Mode, Setup};
 use crate::output::Printer;
 use crate::signal::Cancel;
@@ -13,11 +13,7 @@ use crate::steps::{RunCx, Selection};
 /// Users read at once; `status` sends only GETs, one small batch of them per user.
 const CONCURRENCY: usize = 8;
 
-pub async fn run(
-    global: &GlobalArgs,
-    args: &StatusArgs,
-    cancel: Cancel,
-) -> Result<ExitStatus, Fatal> {
+pub async fn run(global: &Global, args: &StatusArgs, cancel: Cancel) -> Result<ExitStatus, Fatal> {
     let mut selection = Selection::new(&[], &args.with, &[]).map_err(Fatal::usage)?;
     if args.incident {
         selection = selection.incident();

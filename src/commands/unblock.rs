@@ -7,17 +7,13 @@ use std::sync::Arc;
 
 use super::{connect, Access, ExitStatus, Fatal, Job, Next, Rejected, Targets};
 use crate::address::UserRef;
-use crate::cli::{GlobalArgs, UnblockArgs};
+use crate::cli::{Global, UnblockArgs};
 use crate::engine::{Engine, Mode, Setup};
 use crate::output::Printer;
 use crate::signal::Cancel;
 use crate::steps::{Record, RunCx, Selection, REGISTRY};
 
-pub async fn run(
-    global: &GlobalArgs,
-    args: &UnblockArgs,
-    cancel: Cancel,
-) -> Result<ExitStatus, Fatal> {
+pub async fn run(global: &Global, args: &UnblockArgs, cancel: Cancel) -> Result<ExitStatus, Fatal> {
     let mut targets = match &args.from_report {
         Some(path) => from_report(path, &args.only)?,
         None => Targets::open(&args.users, None).await.map_err(|f| {
@@ -57,9 +53,16 @@ pub async fn run(
         cancel,
     }));
     engine
-        .run(&mut targets, &mut printer, args.concurrency as usize)
+        .run(
+            &mut targets,
+            &mut printer,
+            args.concurrency.concurrency as usize,
+        )
         .await
 }
+
+/// How many lines that are not report lines a refused file shows.
+const SHOWN_BAD_LINES: usize = 3;
 
 /// The users of a `block` report that have something to undo, each with its line. A line that
 /// is not a report line is reported with its number; the others still run.
@@ -74,7 +77,9 @@ fn from_report(path: &std::path::Path, only: &[String]) -> Result<Targets, Fatal
     };
     let wanted: Vec<String> = only.iter().map(|u| u.trim().to_ascii_lowercase()).collect();
     let mut entries = Vec::new();
-    let mut lines = 0usize;
+    let mut report_lines = 0usize;
+    // The first lines that are not report lines, with their numbers, for a file that has none.
+    let mut bad: Vec<(usize, String)> = Vec::new();
     for (n, line) in reader.lines().enumerate() {
         let line = line
             .map_err(|e| Fatal::caused(ExitStatus::Usage, format!("cannot read `{source}`"), e))?;
@@ -82,10 +87,18 @@ fn from_report(path: &std::path::Path, only: &[String]) -> Result<Targets, Fatal
         if line.is_empty() {
             continue;
         }
-        lines += 1;
-        let record: Record = match serde_json::from_str(line) {
+        let parsed = match serde_json::from_str::<Record>(line) {
+            // Every line `block` writes has an outcome; other JSON with a `target` does not.
+            Ok(r) if !r.outcome.is_empty() => Ok(r),
+            Ok(_) => Err("it has no `outcome`".to_owned()),
+            Err(e) => Err(e.to_string()),
+        };
+        let record = match parsed {
             Ok(r) => r,
             Err(e) => {
+                if bad.len() < SHOWN_BAD_LINES {
+                    bad.push((n + 1, line.chars().take(100).collect()));
+                }
                 entries.push(Next::Rejected(Rejected {
                     raw: format!("{source}:{}", n + 1),
                     line: Some(n + 1),
@@ -94,6 +107,7 @@ fn from_report(path: &std::path::Path, only: &[String]) -> Result<Targets, Fatal
                 continue;
             }
         };
+        report_lines += 1;
         // Only users lockdown reached and changed: the report says which steps were done.
         let Some(id) = record.id.clone() else {
             continue;
@@ -138,8 +152,17 @@ fn from_report(path: &std::path::Path, only: &[String]) -> Result<Targets, Fatal
             record: Some(Box::new(record)),
         }));
     }
-    if lines == 0 {
-        return Err(Fatal::usage(format!("`{source}` holds no report lines")));
+    if report_lines == 0 {
+        let mut message = format!(
+            "`{source}` is not a lockdown block report (block -o json or --report writes one)"
+        );
+        if bad.is_empty() {
+            message.push_str(": it is empty");
+        }
+        for (n, line) in &bad {
+            message.push_str(&format!("\n  line {n}: {line}"));
+        }
+        return Err(Fatal::usage(message));
     }
     if !entries.iter().any(|e| matches!(e, Next::Job(_))) {
         let mut message = format!("`{source}` has no user with anything to undo");

@@ -18,7 +18,7 @@ use time::OffsetDateTime;
 
 use super::{connect, Access, ExitStatus, Fatal};
 use crate::address::UserRef;
-use crate::cli::{GlobalArgs, OutputFormat, WatchArgs};
+use crate::cli::{Global, OutputFormat, WatchArgs};
 use crate::graph::sign_ins::{self, SignIn};
 use crate::graph::{paging, users, GraphClient, GraphError};
 use crate::signal::Cancel;
@@ -36,11 +36,7 @@ pub struct Options {
 /// The default poll interval (`--interval`).
 pub const DEFAULT_INTERVAL: Duration = Duration::from_secs(30);
 
-pub async fn run(
-    global: &GlobalArgs,
-    args: &WatchArgs,
-    cancel: Cancel,
-) -> Result<ExitStatus, Fatal> {
+pub async fn run(global: &Global, args: &WatchArgs, cancel: Cancel) -> Result<ExitStatus, Fatal> {
     if args.users.is_empty() && args.from_report.is_none() {
         return Err(Fatal::usage(
             "no user given: name users as arguments or give a `block --report` file with --from-report FILE",

@@ -98,8 +98,9 @@ impl Engine {
 }
 
 /// `restored` when everything undoable was restored or already was; `partial` when something
-/// was left alone (changed since, not the user's) or failed, and something took effect;
-/// `failed` when nothing did.
+/// was left alone (changed since, not the user's, an account left disabled) or failed, and
+/// either something took effect or nothing failed; `failed` when something failed and nothing
+/// took effect.
 fn outcome(slots: &[Slot]) -> Outcome {
     let mut failed = false;
     let mut left_alone = false;
@@ -120,7 +121,7 @@ fn outcome(slots: &[Slot]) -> Outcome {
     }
     if !failed && !left_alone {
         Outcome::Restored
-    } else if effect {
+    } else if effect || !failed {
         Outcome::Partial
     } else {
         Outcome::Failed

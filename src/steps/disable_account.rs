@@ -234,6 +234,25 @@ enum Decision {
 const UNDO: &str = "enable_account";
 
 pub(super) fn undo(cx: &UserCx<'_>, record: Option<&Record>) -> Option<Box<dyn Prepared>> {
+    let decision = decide(cx, record)?;
+    Some(Box::new(Enable {
+        now: cx.user.account_enabled,
+        decision,
+        report: None,
+        written: false,
+    }))
+}
+
+/// Whether the account stays disabled after this unblock: it is disabled now and the undo will
+/// not enable it (lockdown did not disable it, or it is left alone). Nothing else the unblock
+/// does lets the user in then (a Temporary Access Pass does not open a disabled account).
+pub(super) fn stays_disabled(cx: &UserCx<'_>, record: Option<&Record>) -> bool {
+    cx.user.account_enabled == Some(false) && !matches!(decide(cx, record), Some(Decision::Send(_)))
+}
+
+/// What the undo does with the account; `None` when there is nothing to say about it (lockdown
+/// did not disable it, and it is enabled).
+fn decide(cx: &UserCx<'_>, record: Option<&Record>) -> Option<Decision> {
     let now = cx.user.account_enabled;
     let enable = || {
         Decision::Send(Request::write(
@@ -242,45 +261,58 @@ pub(super) fn undo(cx: &UserCx<'_>, record: Option<&Record>) -> Option<Box<dyn P
             "enable account",
         ))
     };
-    let decision = match record {
+    let report = |status, detail: String| Decision::Report(StepReport::new(UNDO, status, detail));
+    let Some(record) = record else {
         // Without a report the admin asked for exactly this.
-        None if now == Some(false) => enable(),
-        None => Decision::Report(StepReport::new(
-            UNDO,
+        return Some(match now {
+            Some(false) => enable(),
+            _ => report(
+                StepStatus::Already,
+                "the account is already enabled".to_owned(),
+            ),
+        });
+    };
+    let disabled_before = record.before.get("accountEnabled") == Some(&json!(false))
+        || record.status(NAME) == Some("already");
+    if record.status(NAME) != Some("done") || disabled_before {
+        // Lockdown did not disable it: nothing of lockdown's to undo. A disabled account is
+        // left so, and said: the user still cannot sign in after this unblock.
+        if now != Some(false) {
+            return None;
+        }
+        let why = if disabled_before {
+            "disabled before this lockdown"
+        } else {
+            "disabled, but not by this lockdown"
+        };
+        let who = cx
+            .user
+            .user_principal_name
+            .clone()
+            .unwrap_or_else(|| cx.user.id.to_string());
+        return Some(report(
+            StepStatus::Skipped,
+            format!("{why}: left disabled; `lockdown unblock {who}` enables it"),
+        ));
+    }
+    let left_disabled = record.after.get("accountEnabled") == Some(&json!(false));
+    Some(match now {
+        // Someone enabled it after lockdown left it disabled: said, not taken for lockdown's
+        // (with `--force`, asking for it enabled whatever happened since, it already is).
+        Some(true) if left_disabled && !cx.run.force => report(
+            StepStatus::Skipped,
+            "changed since the lockdown (now on): someone enabled the account after lockdown disabled it".to_owned(),
+        ),
+        Some(true) => report(
             StepStatus::Already,
             "the account is already enabled".to_owned(),
-        )),
-        Some(record) => {
-            if record.status(NAME) != Some("done") {
-                // Lockdown did not disable it (it already was, or the step failed or was left
-                // out): nothing of lockdown's to undo.
-                return None;
-            }
-            if record.before.get("accountEnabled") == Some(&json!(false)) {
-                return None;
-            }
-            let left_disabled = record.after.get("accountEnabled") == Some(&json!(false));
-            match now {
-                Some(true) => Decision::Report(StepReport::new(
-                    UNDO,
-                    StepStatus::Already,
-                    "the account is already enabled".to_owned(),
-                )),
-                _ if left_disabled || cx.run.force => enable(),
-                _ => Decision::Report(StepReport::new(
-                    UNDO,
-                    StepStatus::Skipped,
-                    "changed since the lockdown: the report does not show lockdown leaving it disabled, so someone else may have disabled it since (pass --force to enable it anyway)".to_owned(),
-                )),
-            }
-        }
-    };
-    Some(Box::new(Enable {
-        now,
-        decision,
-        report: None,
-        written: false,
-    }))
+        ),
+        _ if left_disabled || cx.run.force => enable(),
+        _ => report(
+            StepStatus::Skipped,
+            "changed since the lockdown: the report does not show lockdown leaving it disabled, so someone else may have disabled it since (pass --force to enable it anyway)".to_owned(),
+        ),
+    })
 }
 
 impl Prepared for Enable {

@@ -44,22 +44,35 @@ impl Step for IssueTap {
         &self,
         cx: &UserCx<'_>,
         _reads: Reads,
-        _record: Option<&Record>,
+        record: Option<&Record>,
     ) -> Option<Box<dyn Prepared>> {
         let minutes = cx.run.tap_minutes?;
+        // A pass does not open a disabled account: issuing one would hand out a secret that
+        // lets nobody in, and read as a way back in when there is none.
+        if super::disable_account::stays_disabled(cx, record) {
+            return Some(Box::new(State {
+                request: None,
+                report: Some(StepReport::new(
+                    NAME,
+                    StepStatus::Skipped,
+                    "no Temporary Access Pass issued: the account stays disabled, and a pass would not let the user in".to_owned(),
+                )),
+            }));
+        }
         Some(Box::new(State {
-            request: Request::write(
+            request: Some(Request::write(
                 NAME,
                 temporary_access_pass::create(&cx.user.id, minutes),
                 "issue a Temporary Access Pass",
-            ),
+            )),
             report: None,
         }))
     }
 }
 
 struct State {
-    request: Request,
+    /// `None` when decided without one (the account stays disabled): `report` says why.
+    request: Option<Request>,
     report: Option<StepReport>,
 }
 
@@ -93,18 +106,17 @@ fn hint(err: &GraphError) -> Option<Hint> {
 
 impl Prepared for State {
     fn requests(&self, _earlier: &[Earlier<'_>]) -> Vec<Request> {
-        vec![self.request.clone()]
+        self.request.iter().cloned().collect()
     }
 
     fn planned(&self, _earlier: &[Earlier<'_>]) -> StepReport {
-        StepReport::new(
-            NAME,
-            StepStatus::Planned,
-            format!("would send {}", self.request.describe()),
-        )
+        super::planned_one(NAME, self.report.as_ref(), self.request.as_ref())
     }
 
     fn finish(&mut self, mut answers: Answers, _earlier: &[Earlier<'_>]) -> Progress {
+        if self.request.is_none() {
+            return Progress::Done;
+        }
         let created = answers.take(NAME).and_then(|r| r.json::<Created>());
         self.report = Some(match created {
             Ok(tap) => {

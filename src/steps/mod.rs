@@ -96,6 +96,17 @@ pub struct About {
     pub action: Option<&'static str>,
 }
 
+impl About {
+    /// How help, completions and errors name the step: its report name with its short alias,
+    /// `remove_auth_methods (auth-methods)`, or the name alone when it has none.
+    pub fn label(&self) -> String {
+        match self.aliases.first() {
+            Some(alias) => format!("{} ({alias})", self.name),
+            None => self.name.to_owned(),
+        }
+    }
+}
+
 /// One lockdown step.
 pub trait Step: Sync {
     /// What it is (name, aliases, phase, flags, prompt phrase).
@@ -707,32 +718,45 @@ pub struct Selection {
 
 impl Selection {
     /// Resolve `--skip` and `--with` names (report names, their kebab-case forms, or a step's
-    /// aliases). `flag_skips` are skips given by the hidden per-step flags, with the flag.
+    /// aliases). `flag_skips` are skips given by the hidden per-step flags, with the flag. A
+    /// `--skip` of an opt-in step wins over `--incident`; a step named by both `--skip` and
+    /// `--with` is a conflict, said as one.
     pub fn new(
         skip: &[String],
         with: &[String],
         flag_skips: &[(&str, &str)],
     ) -> Result<Selection, String> {
         let mut sel = Selection::default();
+        // How each skip was asked for, for a conflict's message: `--skip devices`.
+        let mut asked: HashMap<&'static str, String> = HashMap::new();
         for name in skip.iter().flat_map(|s| s.split(',')) {
-            let step = find(name.trim())?;
+            let step = find_in_block(name.trim())?;
             if !step.skippable() {
                 return Err(format!("`{}` cannot be skipped", step.name()));
             }
             sel.skipped
                 .insert(step.name(), format!("--skip {}", step.name()));
+            asked.insert(step.name(), format!("--skip {}", name.trim()));
         }
         for (name, flag) in flag_skips {
-            let step = find(name)?;
+            let step = find_in_block(name)?;
             sel.skipped.insert(step.name(), (*flag).to_owned());
+            asked.insert(step.name(), (*flag).to_owned());
         }
         for name in with.iter().flat_map(|s| s.split(',')) {
-            let step = find(name.trim())?;
+            let step = find_in_block(name.trim())?;
+            if let Some(skip) = asked.get(step.name()) {
+                return Err(format!(
+                    "{skip} and --with {} conflict: both name the step {}; give one of them",
+                    name.trim(),
+                    step.about().label()
+                ));
+            }
             if step.default_on() {
                 return Err(format!(
-                    "`{}` runs by default; --with is for opt-in steps ({})",
+                    "`{}` runs by default; --with adds an opt-in step: {}",
                     step.name(),
-                    opt_in_names().join(", ")
+                    labels(Choice::With).join(", ")
                 ));
             }
             if !sel.with.contains(&step.name()) {
@@ -740,6 +764,14 @@ impl Selection {
             }
         }
         Ok(sel)
+    }
+
+    /// Whether a step that stops the account signing in (a [`Phase::Contain`] step) runs: a
+    /// run without one would lock nothing down, whatever else it did.
+    pub fn contains(&self) -> bool {
+        REGISTRY
+            .iter()
+            .any(|s| s.phase() == Phase::Contain && self.of(*s) == Some(Selected::Yes))
     }
 
     /// Whether `step` runs, and if not, which flag left it out. An opt-in step not asked for
@@ -794,47 +826,110 @@ pub fn find(name: &str) -> Result<&'static dyn Step, String> {
         .copied()
         .find(|s| s.name() == wanted || s.aliases().iter().any(|a| a.replace('-', "_") == wanted))
         .ok_or_else(|| {
-            let names: Vec<&str> = REGISTRY
-                .iter()
-                .filter(|s| s.skippable())
-                .map(|s| s.name())
-                .collect();
-            format!("unknown step `{name}`; steps are {}", names.join(", "))
+            format!(
+                "unknown step `{name}`; steps are {}",
+                labels(Choice::Skip).join(", ")
+            )
         })
+}
+
+/// The step named `name`, among those `block` runs.
+fn find_in_block(name: &str) -> Result<&'static dyn Step, String> {
+    find(name).ok().filter(|s| s.in_block()).ok_or_else(|| {
+        format!(
+            "unknown step `{name}`; steps are {}",
+            labels(Choice::Skip).join(", ")
+        )
+    })
 }
 
 /// Which flag a list of step names is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Choice {
+    /// `--skip`: every step `block` runs that may be left out, default-on and opt-in (a skip
+    /// wins over `--incident`).
     Skip,
+    /// `--with`: the opt-in steps.
     With,
 }
 
-/// The step names `--skip` or `--with` accept, with their aliases, for clap (help text and
-/// shell completions come from the registry too).
-pub fn names(choice: Choice) -> clap::builder::PossibleValuesParser {
-    let values: Vec<clap::builder::PossibleValue> = REGISTRY
-        .iter()
-        .filter(|s| s.in_block())
-        .filter(|s| match choice {
-            Choice::Skip => s.skippable() && s.default_on(),
-            Choice::With => !s.default_on(),
-        })
-        .map(|s| {
-            let mut aliases: Vec<&'static str> = s.aliases().to_vec();
-            aliases.push(s.name().replace('_', "-").leak());
-            clap::builder::PossibleValue::new(s.name()).aliases(aliases)
-        })
-        .collect();
-    clap::builder::PossibleValuesParser::new(values)
-}
-
-fn opt_in_names() -> Vec<&'static str> {
+/// The steps a flag offers, in registry order.
+fn offered(choice: Choice) -> impl Iterator<Item = &'static dyn Step> {
     REGISTRY
         .iter()
-        .filter(|s| s.in_block() && !s.default_on())
-        .map(|s| s.name())
-        .collect()
+        .copied()
+        .filter(|s| s.in_block() && s.skippable())
+        .filter(move |s| choice == Choice::Skip || !s.default_on())
+}
+
+/// The steps a flag offers, each once with its short alias: `remove_auth_methods
+/// (auth-methods)`.
+pub fn labels(choice: Choice) -> Vec<String> {
+    offered(choice).map(|s| s.about().label()).collect()
+}
+
+/// The help of a `--skip` or `--with` flag: `lead`, then the steps it takes.
+pub fn flag_help(choice: Choice, lead: &str) -> String {
+    let steps = match choice {
+        Choice::Skip => {
+            let on: Vec<String> = offered(Choice::Skip)
+                .filter(|s| s.default_on())
+                .map(|s| s.about().label())
+                .collect();
+            format!(
+                "{}; or an opt-in step of --with, which then does not run even with --incident",
+                on.join(", ")
+            )
+        }
+        Choice::With => labels(Choice::With).join(", "),
+    };
+    format!("{lead} (repeatable, or comma-separated): {steps}")
+}
+
+/// The parser of `--skip` and `--with` values, for clap: a step's report name, its kebab-case
+/// form or an alias, kept as given (the selection resolves it and says what conflicts).
+/// Completions offer each step once, by its report name, with its short alias as the
+/// description; an unknown name is an error that lists the steps as help does.
+#[derive(Debug, Clone, Copy)]
+pub struct StepParser(pub Choice);
+
+impl clap::builder::TypedValueParser for StepParser {
+    type Value = String;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<String, clap::Error> {
+        let text = value.to_string_lossy();
+        // `--with` takes any step `block` runs, so that naming a default-on one (or one also
+        // skipped) is answered by the selection with what is wrong, not by a guess at a name.
+        if find_in_block(&text).is_ok_and(|s| s.skippable()) {
+            return Ok(text.trim().to_owned());
+        }
+        let flag = arg
+            .and_then(|a| a.get_long())
+            .map(|l| format!("--{l}"))
+            .unwrap_or_else(|| "the step".to_owned());
+        let message = format!(
+            "invalid value '{text}' for '{flag}': no such step; {flag} takes {}\n",
+            labels(self.0).join(", ")
+        );
+        Err(clap::Error::raw(clap::error::ErrorKind::InvalidValue, message).with_cmd(cmd))
+    }
+
+    fn possible_values(
+        &self,
+    ) -> Option<Box<dyn Iterator<Item = clap::builder::PossibleValue> + '_>> {
+        Some(Box::new(offered(self.0).map(|s| {
+            let value = clap::builder::PossibleValue::new(s.name());
+            match s.aliases().first() {
+                Some(alias) => value.help(*alias),
+                None => value,
+            }
+        })))
+    }
 }
 
 /// `2026-11-29T13:45:12Z`, to the second, as Graph writes times.
@@ -934,6 +1029,70 @@ mod tests {
             .unwrap()
             .incident();
         assert!(!skipped.runs("disable_inbox_rules"));
+    }
+
+    #[test]
+    fn a_selection_contains_while_one_containment_step_runs() {
+        let contain: Vec<&str> = REGISTRY
+            .iter()
+            .filter(|s| s.phase() == Phase::Contain)
+            .map(|s| s.name())
+            .collect();
+        assert!(Selection::new(&[], &[], &[]).unwrap().contains());
+        for kept in &contain {
+            let others: Vec<String> = contain
+                .iter()
+                .filter(|n| *n != kept)
+                .map(|n| n.to_string())
+                .collect();
+            assert!(
+                Selection::new(&others, &[], &[]).unwrap().contains(),
+                "{kept}"
+            );
+        }
+        let all: Vec<String> = contain.iter().map(|n| n.to_string()).collect();
+        assert!(!Selection::new(&all, &[], &[]).unwrap().contains());
+        let by_flag = Selection::new(
+            &["sessions".into(), "password".into()],
+            &[],
+            &[("disable_account", "--keep-enabled")],
+        )
+        .unwrap();
+        assert!(!by_flag.contains());
+    }
+
+    #[test]
+    fn a_step_both_skipped_and_added_is_a_conflict_and_a_skip_beats_incident() {
+        let err =
+            Selection::new(&["devices".into()], &["disable_devices".into()], &[]).unwrap_err();
+        assert_eq!(
+            err,
+            "--skip devices and --with disable_devices conflict: both name the step disable_devices (devices); give one of them"
+        );
+        let err = Selection::new(&["inbox-rules".into()], &["rules".into()], &[]).unwrap_err();
+        assert!(err.contains("conflict"), "{err}");
+        let sel = Selection::new(&["auth-methods".into()], &[], &[])
+            .unwrap()
+            .incident();
+        assert_eq!(
+            sel.of(find("remove_auth_methods").unwrap()),
+            Some(Selected::No("--skip remove_auth_methods".into()))
+        );
+        assert!(sel.runs("revoke_app_consents"));
+    }
+
+    #[test]
+    fn labels_name_each_step_once_with_its_first_alias() {
+        assert_eq!(
+            find("auth-methods").unwrap().about().label(),
+            "remove_auth_methods (auth-methods)"
+        );
+        let with = labels(Choice::With);
+        assert!(with.iter().all(|l| !l.starts_with("disable_account")));
+        let skip = labels(Choice::Skip);
+        assert!(!skip.iter().any(|l| l.starts_with("verify")));
+        assert!(skip.contains(&"disable_account (account)".to_owned()));
+        assert!(skip.contains(&"remove_auth_methods (auth-methods)".to_owned()));
     }
 
     #[test]

@@ -105,6 +105,16 @@ pub fn prepare(
                     )),
                     None,
                 ),
+                // Lockdown left it off and it is on: someone turned it back on since. Said as
+                // such, not taken for lockdown's own doing: a responder must see it was touched.
+                // `--force` asks for it on whatever happened since: then it already is.
+                Ok(Now::On) if candidate.left_off && !force => (
+                    Some((
+                        StepStatus::Skipped,
+                        format!("changed since the lockdown (now on): someone turned this {noun} back on after lockdown left it off"),
+                    )),
+                    Some(true),
+                ),
                 Ok(Now::On) => (
                     Some((StepStatus::Already, "already on".to_owned())),
                     Some(true),

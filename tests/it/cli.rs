@@ -1,4 +1,5 @@
-//! Command-line contract: global options anywhere, usage errors, the sandbox.
+//! Command-line contract: shared options before or after the command, usage errors, the
+//! sandbox.
 
 use crate::support::{status_of, Cmd, Tenant};
 
@@ -86,15 +87,7 @@ fn sandbox_mode_needs_no_tenant_and_no_credentials() {
 fn help_lists_the_commands() {
     let run = Cmd::bare().args(["--help"]).run();
     run.assert_code(0);
-    for word in [
-        "block",
-        "status",
-        "sandbox",
-        "--output",
-        "--auth",
-        "--cloud",
-        "--graph-url",
-    ] {
+    for word in ["block", "status", "sandbox", "lockdown COMMAND --help"] {
         assert!(run.stdout.contains(word), "{word} missing from help");
     }
     let run = Cmd::bare().args(["block", "--help"]).run();
@@ -105,6 +98,10 @@ fn help_lists_the_commands() {
         "--skip <STEP>",
         "--with <STEP>",
         "reset_password",
+        "--output",
+        "--auth",
+        "--cloud",
+        "--graph-url",
     ] {
         assert!(run.stdout.contains(word), "{word} missing from block help");
     }
@@ -156,7 +153,8 @@ fn sandbox_server_prints_what_to_export_and_serves_until_interrupted() {
         .args(["-INT", &server.id().to_string()])
         .status()
         .unwrap();
-    assert!(server.wait().unwrap().success());
+    // Stopped by Ctrl-C, as every interrupted command: 130.
+    assert_eq!(server.wait().unwrap().code(), Some(130));
 }
 
 #[test]
@@ -182,10 +180,11 @@ fn the_man_page_is_roff_with_every_command() {
     for section in [
         ".SH NAME",
         ".SH SYNOPSIS",
-        ".SH \"GLOBAL OPTIONS\"",
         ".SH COMMANDS",
         ".SH \"LOCKDOWN BLOCK OPTIONS\"",
         ".SH \"LOCKDOWN STATUS OPTIONS\"",
+        ".SH \"OUTPUT OPTIONS\"",
+        ".SH \"CONNECTION OPTIONS\"",
     ] {
         assert!(run.stdout.contains(section), "no {section}: {}", run.stdout);
     }
@@ -194,20 +193,27 @@ fn the_man_page_is_roff_with_every_command() {
 }
 
 #[test]
-fn global_options_come_after_the_commands_own_in_its_help() {
-    for command in ["block", "status"] {
+fn shared_options_come_after_the_commands_own_in_its_help() {
+    for command in ["block", "unblock"] {
         let run = Cmd::bare().args([command, "--help"]).run();
         run.assert_code(0);
         let own = run.stdout.find("\nOptions:\n").expect("an Options heading");
-        let global = run
+        let output = run
             .stdout
-            .find("\nGlobal options:\n")
-            .expect("a Global options heading");
-        assert!(own < global, "{}", run.stdout);
-        let globals = &run.stdout[global..];
+            .find("\nOutput options:\n")
+            .expect("an Output options heading");
+        let connection = run
+            .stdout
+            .find("\nConnection options:\n")
+            .expect("a Connection options heading");
+        assert!(own < output && output < connection, "{}", run.stdout);
+        for flag in ["--output", "--verbose"] {
+            assert!(
+                run.stdout[output..connection].contains(flag),
+                "{command}: {flag} not under Output options"
+            );
+        }
         for flag in [
-            "--output",
-            "--verbose",
             "--auth",
             "--cloud",
             "--graph-url",
@@ -217,10 +223,10 @@ fn global_options_come_after_the_commands_own_in_its_help() {
             "--no-batch",
         ] {
             assert!(
-                globals.contains(flag),
-                "{command}: {flag} not under Global options"
+                run.stdout[connection..].contains(flag),
+                "{command}: {flag} not under Connection options"
             );
         }
-        assert!(!run.stdout[own..global].contains("--timeout"));
+        assert!(!run.stdout[own..output].contains("--timeout"));
     }
 }

@@ -212,6 +212,7 @@ fn a_non_windows_device_found_through_intune_cannot_be_disabled_by_an_applicatio
     assert_eq!(u["outcome"], "partial", "{u:#}");
     let mac = device(&u, "Patti's MacBook Pro");
     assert_eq!(mac["source"], "intune");
+    assert_eq!(mac["operatingSystem"], "macOS", "Intune's spelling");
     assert_eq!(mac["status"], "failed");
     assert_eq!(mac["error"]["status"], 400);
     assert!(
@@ -228,6 +229,11 @@ fn a_non_windows_device_found_through_intune_cannot_be_disabled_by_an_applicatio
     let run = t.block_json(&["patti.o'fernandez@contoso.com"]);
     let u = run.one();
     assert_eq!(device(&u, "Patti's MacBook Pro")["source"], "both");
+    // The same Mac reads the same through Entra as through Intune.
+    assert_eq!(
+        device(&u, "Patti's MacBook Pro")["operatingSystem"],
+        "macOS"
+    );
     assert_eq!(device(&u, "Patti's MacBook Pro")["status"], "done");
 }
 

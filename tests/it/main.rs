@@ -13,6 +13,7 @@ mod devices;
 mod guards;
 mod incident;
 mod input;
+mod newcomer;
 mod records;
 mod reliability;
 mod schema;

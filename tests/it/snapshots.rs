@@ -40,3 +40,15 @@ fn block_help() {
     let run = Cmd::bare().args(["block", "--help"]).run();
     assert_snapshot!("block_help", run.stdout);
 }
+
+#[test]
+fn unblock_help() {
+    let run = Cmd::bare().args(["unblock", "--help"]).run();
+    assert_snapshot!("unblock_help", run.stdout);
+}
+
+#[test]
+fn sandbox_help() {
+    let run = Cmd::bare().args(["sandbox", "--help"]).run();
+    assert_snapshot!("sandbox_help", run.stdout);
+}

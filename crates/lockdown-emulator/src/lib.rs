@@ -20,7 +20,7 @@
 //! | alex@contoso.com | Alex Wilber | 4782e723-f4f4-4af3-a76e-25e3bab0d896 | 1 Windows device |
 //! | diego@contoso.com | Diego Siciliani | c03e6eaa-b6ab-46d7-905b-73ec7ea1f755 | no devices; only a password; a read-only rule "Forward all" (forwards outside) and "Receipts" (moves) |
 //! | $lidia@contoso.com | Lidia Holloway | 2ed03dfd-01d8-4005-a9ef-fa8ee546dc6c | `$` UPN: address as `/users('$lidia@contoso.com')`; 1 device |
-//! | patti.o'fernandez@contoso.com | Patti O'Fernandez | e8b753b5-4117-464e-9a08-713e1ff266b3 | apostrophe UPN; 1 MacOS device, also Intune-managed (app-only tokens cannot disable it) |
+//! | patti.o'fernandez@contoso.com | Patti O'Fernandez | e8b753b5-4117-464e-9a08-713e1ff266b3 | apostrophe UPN; 1 macOS device, also Intune-managed (app-only tokens cannot disable it) |
 //! | pradeep_fabrikam.com#EXT#@contoso.onmicrosoft.com | Pradeep Gupta (Fabrikam) | 40079818-3808-4585-903b-02605f061225 | Guest; `#` must be sent as `%23`; no Exchange Online mailbox |
 //! | grady@contoso.com | Grady Archie | ec63c778-24e1-4240-bea3-d12a167d5232 | synced from AD; 1 hybrid-joined (ServerAd, synced) device |
 //! | johanna@contoso.com | Johanna Lorenz | 626cbf8c-5dde-46b0-8385-9e40d64736fe | already disabled; 1 disabled device |

@@ -61,7 +61,7 @@ fn dev(name: impl Into<String>, os: &'static str) -> DeviceSpec {
         "Windows" => ("10.0.22631.4460", "AzureAd"),
         "iOS" => ("18.1.1", "Workplace"),
         "Android" => ("15.0", "Workplace"),
-        "MacOS" => ("15.1.1", "Workplace"),
+        "macOS" => ("15.1.1", "Workplace"),
         "Linux" => ("24.04", "Workplace"),
         _ => ("", "Workplace"),
     };
@@ -235,7 +235,10 @@ pub(crate) fn contoso() -> Tenant {
         Some("O'Fernandez"),
         Some("President"),
     ));
-    let mac = push_device(&mut t, patti, dev("Patti's MacBook Pro", "MacOS"));
+    // One spelling for both views of the Mac: Intune's documented `operatingSystem` value,
+    // "macOS" (learn: graph/api/resources/intune-devices-manageddevice); Entra's device
+    // `operatingSystem` is a free string (learn: graph/api/resources/device), spelt the same.
+    let mac = push_device(&mut t, patti, dev("Patti's MacBook Pro", "macOS"));
     enrol(
         &mut t,
         patti,
