@@ -9,6 +9,7 @@ mod bulk;
 mod check;
 mod cli;
 mod devices;
+mod docs;
 mod guards;
 mod incident;
 mod input;
