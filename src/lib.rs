@@ -10,6 +10,7 @@ pub mod check;
 pub mod cli;
 pub mod cloud;
 pub mod commands;
+pub mod docgen;
 pub mod endpoint;
 pub mod engine;
 pub mod error;

@@ -10,6 +10,7 @@ mod check;
 mod cli;
 mod contain;
 mod devices;
+mod docs;
 mod guards;
 mod incident;
 mod input;
