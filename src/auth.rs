@@ -76,6 +76,9 @@ enum Source {
     Static {
         token: Secret,
         expires: Option<OffsetDateTime>,
+        /// Stop sending it this long before `exp`, so that no request is still on its way
+        /// when it lapses: a few seconds, a quarter of its remaining life for a short one.
+        margin: time::Duration,
     },
     Azure(Arc<dyn TokenCredential>),
 }
@@ -85,6 +88,10 @@ struct Cached {
     token: Secret,
     refresh_at: OffsetDateTime,
 }
+
+/// A fixed token is not sent in its last few seconds: a request could still be on its way to
+/// Graph when it lapses, and be refused there.
+const SEND_MARGIN: time::Duration = time::Duration::seconds(5);
 
 /// Refresh a cached token this long before it expires, so that no request goes out with a
 /// token about to lapse (azure_identity's own cache uses the same margin).
@@ -168,8 +175,16 @@ impl Credential {
     /// `exp` claim has passed, [`Credential::token`] answers [`AuthError::Expired`].
     pub fn fixed(token: Secret, description: &str) -> Credential {
         let expires = token_expiry(&token);
+        let margin = expires.map_or(time::Duration::ZERO, |at| {
+            let left = (at - OffsetDateTime::now_utc()).max(time::Duration::ZERO);
+            SEND_MARGIN.min(left / 4)
+        });
         Credential {
-            source: Source::Static { token, expires },
+            source: Source::Static {
+                token,
+                expires,
+                margin,
+            },
             scope: String::new(),
             description: description.to_owned(),
             cache: Mutex::new(None),
@@ -357,10 +372,15 @@ impl Credential {
         }
     }
 
-    /// [`AuthError::Expired`] when a token that cannot be renewed has expired by `now`.
+    /// [`AuthError::Expired`] when a token that cannot be renewed has expired by `now`, or is
+    /// within its last seconds (see [`SEND_MARGIN`]).
     fn check_expiry(&self, now: OffsetDateTime) -> Result<(), AuthError> {
+        let margin = match &self.source {
+            Source::Static { margin, .. } => *margin,
+            Source::Azure(_) => time::Duration::ZERO,
+        };
         match self.expires_at() {
-            Some(at) if at <= now => Err(AuthError::Expired {
+            Some(at) if at - margin <= now => Err(AuthError::Expired {
                 what: self.description.clone(),
                 at: rfc3339(at),
             }),

@@ -60,20 +60,30 @@ pub fn cli_reference() -> String {
             cell(&about(c))
         );
     }
-    out.push_str(
-        "\nOptions marked *global* work before or after the command's name \
-         (`lockdown -o json block ...` is `lockdown block ... -o json`).\n",
-    );
+    if cli
+        .get_arguments()
+        .any(|a| a.is_global_set() && !a.is_hide_set())
+    {
+        out.push_str(
+            "\nOptions marked *global* work before or after the command's name \
+             (`lockdown -o json block ...` is `lockdown block ... -o json`).\n",
+        );
+    }
 
     out.push_str("\n## `lockdown`\n\n");
     let _ = writeln!(out, "{}\n", about(&cli));
     let _ = writeln!(out, "```text\n{}\n```\n", usage(&cli));
-    out.push_str("Global options:\n\n");
-    options_table(
-        &mut out,
-        &cli,
-        cli.get_arguments().filter(|a| a.is_global_set()),
-    );
+    if cli
+        .get_arguments()
+        .any(|a| a.is_global_set() && !a.is_hide_set())
+    {
+        out.push_str("Global options:\n\n");
+        options_table(
+            &mut out,
+            &cli,
+            cli.get_arguments().filter(|a| a.is_global_set()),
+        );
+    }
 
     for c in commands {
         let _ = writeln!(out, "\n## `lockdown {}`\n", c.get_name());
@@ -217,7 +227,7 @@ fn options_table<'a>(out: &mut String, cmd: &Command, args: impl Iterator<Item =
                 .join(", ")
         };
         let mut desc = sentence(&help(a));
-        if let Some(range) = range(cmd, a) {
+        if let Some(range) = range(cmd, a).filter(|r| !desc.contains(r.as_str())) {
             let _ = write!(desc, " Range: `{range}`.");
         }
         let values: Vec<String> = a

@@ -296,6 +296,10 @@ pub fn normalize(text: &str) -> String {
         } else if matches(i, TIME) {
             out.push_str("[TIME]");
             i += TIME.len();
+        } else if matches(i, "dd:dd:dd UTC") {
+            // "contained at 14:02:11 UTC"
+            out.push_str("[CLOCK] UTC");
+            i += "dd:dd:dd UTC".len();
         } else if matches(i, "127.0.0.1:d") {
             out.push_str("127.0.0.1:[PORT]");
             i += "127.0.0.1:".len();
