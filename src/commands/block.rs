@@ -92,7 +92,9 @@ pub async fn run(
         selection,
         run: {
             let run =
-                RunCx::new(session.token_kind).inbox_rules(args.inbox_rules.unwrap_or_default());
+                RunCx::new(session.token_kind)
+                    .inbox_rules(args.inbox_rules.unwrap_or_default())
+                    .block_group(args.block_group.clone());
             if mode == Mode::Block {
                 // A run known (without waiting for more input) to have a single user may send
                 // everything in that user's chain.
@@ -182,7 +184,9 @@ async fn preflight(
     let started = std::time::Instant::now();
     let mut lines = Vec::new();
     let mut kept = Vec::new();
-    let run = RunCx::new(session.token_kind).inbox_rules(args.inbox_rules.unwrap_or_default());
+    let run = RunCx::new(session.token_kind)
+        .inbox_rules(args.inbox_rules.unwrap_or_default())
+        .block_group(args.block_group.clone());
     let summary = check::preflight(
         &session.client,
         run,

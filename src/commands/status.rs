@@ -31,6 +31,7 @@ pub async fn run(
         selection,
         run: RunCx::new(session.token_kind)
             .inbox_rules(args.inbox_rules.unwrap_or_default())
+            .block_group(args.block_group.clone())
             .for_status(),
         protect: Vec::new(),
         force: false,

@@ -85,6 +85,14 @@ impl Engine {
         if asks_me {
             self.me.settle(own.take(ME));
         }
+        // What steps read once per run: the user who carried those reads settles it, the
+        // others wait for it here.
+        for (n, (step, sel)) in chosen.iter().enumerate() {
+            if sel.is_yes() {
+                step.once_per_run(&self.run, answers.entry(Some(n)).or_default())
+                    .await;
+            }
+        }
         let user = match resolved(&mut report, own.take(USER)) {
             Some(u) => u,
             None => return Some(report),
@@ -179,6 +187,18 @@ impl Engine {
         report.after = slots.iter().find_map(|s| s.prepared.after());
         report.changes = changes(&slots, &report);
         report.outcome = outcome(&slots);
+        for slot in &slots {
+            report.warnings.extend(slot.prepared.warnings());
+        }
+        // A step may say the user stays open although none failed (a synced account whose
+        // cloud sign-in nothing blocks now).
+        if report.outcome == Outcome::Locked {
+            let all = earlier_of(&slots, &[]);
+            if let Some(why) = slots.iter().find_map(|s| s.prepared.leaves_open(&all)) {
+                report.outcome = Outcome::Partial;
+                report.reason = Some(why);
+            }
+        }
         Some(report)
     }
 
