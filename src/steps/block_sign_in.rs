@@ -289,9 +289,10 @@ impl Step for BlockSignIn {
         if cx
             .block_group
             .now()
-            .is_some_and(|t| matches!(t.group, Ok(None)))
+            .is_some_and(|t| !matches!(t.group, Ok(Some(_))))
         {
-            // No block group in the tenant: the step skips, and needs nothing more.
+            // No block group found: the step skips, and needs nothing more (`expect` says
+            // what that means for a synced target).
             return Vec::new();
         }
         const ADD: &[&[&str]] = &[
@@ -328,10 +329,17 @@ impl Step for BlockSignIn {
             return Vec::new();
         };
         tenant_facts(&tenant, facts);
+        // For a synced target the group is the only lock on its cloud sign-in: without one
+        // that blocks, the user ends `partial`.
+        let synced = target.synced();
         match &tenant.group {
-            Err(e) => vec![Finding::unknown(format!(
-                "the block group could not be looked up ({})",
+            Err(e) if synced => vec![Finding::unknown(format!(
+                "synced from on-premises AD, and the block group could not be looked up ({}): lockdown cannot tell whether its cloud sign-in can be blocked now",
                 e.code()
+            ))],
+            Err(_) => Vec::new(),
+            Ok(None) if synced => vec![Finding::missing(format!(
+                "synced from on-premises AD, and {NO_GROUP}: nothing blocks its cloud sign-in now (disabling it on-premises reaches Entra ID only at the next sync), so it would end partial"
             ))],
             Ok(None) => vec![Finding::nothing_to_send(NO_GROUP)],
             Ok(Some(group)) => {
@@ -343,7 +351,15 @@ impl Step for BlockSignIn {
                 }
                 policy_warnings(&tenant, group, policy, false)
                     .into_iter()
-                    .map(Finding::ok)
+                    .map(|w| {
+                        if synced {
+                            Finding::missing(format!(
+                                "synced from on-premises AD, and {w}: nothing blocks its cloud sign-in now"
+                            ))
+                        } else {
+                            Finding::ok(w)
+                        }
+                    })
                     .collect()
             }
         }

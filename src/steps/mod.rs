@@ -1036,8 +1036,10 @@ mod tests {
         assert_eq!(
             sel.actions(),
             vec![
+                "add the user to the Conditional Access block group",
                 "revoke sign-in sessions",
                 "reset the password",
+                "disable a synced user's on-premises AD account through Defender for Identity",
                 "disable the user's devices"
             ]
         );
