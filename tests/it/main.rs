@@ -10,6 +10,7 @@ mod check;
 mod cli;
 mod devices;
 mod guards;
+mod hybrid;
 mod incident;
 mod input;
 mod records;
