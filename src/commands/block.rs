@@ -94,7 +94,8 @@ pub async fn run(
             let run =
                 RunCx::new(session.token_kind)
                     .inbox_rules(args.inbox_rules.unwrap_or_default())
-                    .block_group(args.block_group.clone());
+                    .block_group(args.block_group.clone())
+            .cloud(global.cloud);
             if mode == Mode::Block {
                 // A run known (without waiting for more input) to have a single user may send
                 // everything in that user's chain.
@@ -186,7 +187,8 @@ async fn preflight(
     let mut kept = Vec::new();
     let run = RunCx::new(session.token_kind)
         .inbox_rules(args.inbox_rules.unwrap_or_default())
-        .block_group(args.block_group.clone());
+        .block_group(args.block_group.clone())
+            .cloud(global.cloud);
     let summary = check::preflight(
         &session.client,
         run,

@@ -32,6 +32,7 @@ pub async fn run(
         run: RunCx::new(session.token_kind)
             .inbox_rules(args.inbox_rules.unwrap_or_default())
             .block_group(args.block_group.clone())
+            .cloud(global.cloud)
             .for_status(),
         protect: Vec::new(),
         force: false,

@@ -98,6 +98,15 @@ impl Step for DisableOnpremAccount {
                     "not synced from on-premises Active Directory: no AD account to disable".to_owned(),
                 ));
             }
+            if cx.run.cloud != crate::cloud::Cloud::Global {
+                // learn: graph/api/security-identitycontainer-list-identityaccounts — global
+                // service only.
+                return Some(StepReport::new(
+                    NAME,
+                    StepStatus::Skipped,
+                    format!("Defender for Identity's Graph API is offered in the global cloud only: {GUIDANCE}"),
+                ));
+            }
             sid.is_none().then(|| {
                 StepReport::new(
                     NAME,
@@ -174,6 +183,11 @@ impl Step for DisableOnpremAccount {
             return vec![Finding::nothing_to_send(
                 "not synced from on-premises Active Directory: no AD account to disable",
             )];
+        }
+        if target.run.cloud != crate::cloud::Cloud::Global {
+            return vec![Finding::missing(format!(
+                "synced, and Defender for Identity's Graph API is offered in the global cloud only: {GUIDANCE}"
+            ))];
         }
         if let Some(sid) = &target.user.on_premises_security_identifier {
             facts.insert("onPremisesSecurityIdentifier".into(), json!(sid));

@@ -553,6 +553,8 @@ pub struct RunCx {
     pub risky_users: Option<Arc<confirm_compromised::Coalescer>>,
     /// The Conditional Access block group and its policy, read once per run.
     pub block_group: Arc<block_sign_in::Lookup>,
+    /// The Microsoft cloud the run talks to (some APIs exist in the global service only).
+    pub cloud: crate::cloud::Cloud,
 }
 
 impl RunCx {
@@ -566,7 +568,14 @@ impl RunCx {
             status: false,
             risky_users: None,
             block_group: Arc::new(block_sign_in::Lookup::new(None)),
+            cloud: crate::cloud::Cloud::Global,
         }
+    }
+
+    /// `--cloud`.
+    pub fn cloud(mut self, cloud: crate::cloud::Cloud) -> RunCx {
+        self.cloud = cloud;
+        self
     }
 
     /// `--block-group ID` / `LOCKDOWN_BLOCK_GROUP`: the block group by object id, instead of

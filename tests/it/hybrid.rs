@@ -572,3 +572,19 @@ fn setup_without_entra_id_p1_says_which_licence_is_missing() {
     assert!(run.stdout.contains("Microsoft Entra ID P1"), "{}", run.stdout);
     assert!(t.emu.conditional_access_policies().is_empty());
 }
+
+#[test]
+fn other_clouds_skip_defender_for_identity_with_the_reason() {
+    let t = tenant(true, true);
+    let run = t.block_json(&["--cloud", "usgov", GRADY]);
+    let u = run.one();
+    let onprem = step(&u, "disable_onprem_account");
+    assert_eq!(onprem["status"], "skipped", "{u:#}");
+    assert!(onprem["detail"]
+        .as_str()
+        .unwrap()
+        .contains("global cloud only"));
+    assert!(t.emu.on_premises_account(GRADY).unwrap().actions.is_empty());
+    // The group still blocks its cloud sign-in now.
+    assert_eq!(u["outcome"], "locked");
+}
