@@ -344,8 +344,12 @@ pub struct StatusArgs {
 pub struct SetupArgs {
     /// Emergency-access (break-glass) account the policy must never block: userPrincipalName or
     /// object id (repeatable, or comma-separated). At least one is required.
-    #[arg(long, value_name = "UPN_OR_ID", value_delimiter = ',',
-          required_unless_present = "no_exclusions")]
+    #[arg(
+        long,
+        value_name = "UPN_OR_ID",
+        value_delimiter = ',',
+        required_unless_present = "no_exclusions"
+    )]
     pub exclude: Vec<String>,
 
     /// Create the policy without excluding any account, on purpose (not recommended: a

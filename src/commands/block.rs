@@ -91,11 +91,10 @@ pub async fn run(
         mode,
         selection,
         run: {
-            let run =
-                RunCx::new(session.token_kind)
-                    .inbox_rules(args.inbox_rules.unwrap_or_default())
-                    .block_group(args.block_group.clone())
-            .cloud(global.cloud);
+            let run = RunCx::new(session.token_kind)
+                .inbox_rules(args.inbox_rules.unwrap_or_default())
+                .block_group(args.block_group.clone())
+                .cloud(global.cloud);
             if mode == Mode::Block {
                 // A run known (without waiting for more input) to have a single user may send
                 // everything in that user's chain.
@@ -188,7 +187,7 @@ async fn preflight(
     let run = RunCx::new(session.token_kind)
         .inbox_rules(args.inbox_rules.unwrap_or_default())
         .block_group(args.block_group.clone())
-            .cloud(global.cloud);
+        .cloud(global.cloud);
     let summary = check::preflight(
         &session.client,
         run,

@@ -53,7 +53,8 @@ pub async fn run(
     let mut print = |line: Line| print_line(format, &line);
     let summary = preflight(
         &session.client,
-        RunCx::new(session.token_kind).block_group(args.block_group.clone())
+        RunCx::new(session.token_kind)
+            .block_group(args.block_group.clone())
             .cloud(global.cloud),
         &selection,
         targets.as_mut(),

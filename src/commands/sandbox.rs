@@ -29,15 +29,13 @@ pub enum Embedded {}
 /// the emulator to keep alive.
 #[cfg(feature = "sandbox")]
 pub(super) async fn embedded() -> Result<(Url, Credential, Embedded), Fatal> {
-    let emulator = Emulator::start(contoso())
-        .await
-        .map_err(|e| {
-            Fatal::caused(
-                ExitStatus::Failure,
-                "could not start the emulated tenant",
-                e,
-            )
-        })?;
+    let emulator = Emulator::start(contoso()).await.map_err(|e| {
+        Fatal::caused(
+            ExitStatus::Failure,
+            "could not start the emulated tenant",
+            e,
+        )
+    })?;
     eprintln!(
         "sandbox: emulated Contoso tenant at {} (nothing leaves this machine)",
         emulator.url()

@@ -190,7 +190,10 @@ async fn licensed(client: &GraphClient) -> Result<(), Fatal> {
 /// Find the block group, or create it. `None` when it is not there (and could not be created).
 async fn group(client: &GraphClient, dry_run: bool) -> Result<(Option<Group>, Line), Fatal> {
     let found = client
-        .send(&groups::find_by_nickname(groups::BLOCK_NICKNAME), "setup: find group")
+        .send(
+            &groups::find_by_nickname(groups::BLOCK_NICKNAME),
+            "setup: find group",
+        )
         .await
         .and_then(|r| groups::decode_list(&r));
     let found = match found {
@@ -202,7 +205,11 @@ async fn group(client: &GraphClient, dry_run: bool) -> Result<(Option<Group>, Li
                 None,
                 Line {
                     status: Status::Failed,
-                    text: format!("group:  could not be looked up ({} {})", err.status.unwrap_or(0), err.code),
+                    text: format!(
+                        "group:  could not be looked up ({} {})",
+                        err.status.unwrap_or(0),
+                        err.code
+                    ),
                     json: obj(json!({"status": "failed", "error": err})),
                 },
             ));
@@ -213,11 +220,15 @@ async fn group(client: &GraphClient, dry_run: bool) -> Result<(Option<Group>, Li
             status: Status::Already,
             text: format!(
                 "group:  already there: \"{}\" ({}, {})",
-                g.display_name.as_deref().unwrap_or(groups::BLOCK_DISPLAY_NAME),
+                g.display_name
+                    .as_deref()
+                    .unwrap_or(groups::BLOCK_DISPLAY_NAME),
                 groups::BLOCK_NICKNAME,
                 g.id
             ),
-            json: obj(json!({"status": "already", "id": g.id, "mailNickname": groups::BLOCK_NICKNAME})),
+            json: obj(
+                json!({"status": "already", "id": g.id, "mailNickname": groups::BLOCK_NICKNAME}),
+            ),
         };
         return Ok((Some(g), line));
     }
@@ -246,18 +257,28 @@ async fn group(client: &GraphClient, dry_run: bool) -> Result<(Option<Group>, Li
                     groups::BLOCK_NICKNAME,
                     g.id
                 ),
-                json: obj(json!({"status": "done", "id": g.id, "mailNickname": groups::BLOCK_NICKNAME})),
+                json: obj(
+                    json!({"status": "done", "id": g.id, "mailNickname": groups::BLOCK_NICKNAME}),
+                ),
             };
             Ok((Some(g), line))
         }
         Err(e) => {
             fatal_if_unauthorized(&e)?;
-            let err = graph_error(&e, Some("creating the group needs Group.Create (application) or Group.ReadWrite.All"));
+            let err = graph_error(
+                &e,
+                Some("creating the group needs Group.Create (application) or Group.ReadWrite.All"),
+            );
             Ok((
                 None,
                 Line {
                     status: Status::Failed,
-                    text: format!("group:  could not be created ({} {}: {})", err.status.unwrap_or(0), err.code, err.message),
+                    text: format!(
+                        "group:  could not be created ({} {}: {})",
+                        err.status.unwrap_or(0),
+                        err.code,
+                        err.message
+                    ),
                     json: obj(json!({"status": "failed", "error": err})),
                 },
             ))
@@ -274,8 +295,11 @@ fn describe(req: &GraphRequest) -> String {
 }
 
 fn planned_policy(group: Option<&GroupId>, exclude: &[String], want: State) -> Line {
-    let id = group.cloned().unwrap_or(GroupId("<the new group's id>".into()));
-    let create = conditional_access::create(conditional_access::block_policy_body(&id, exclude, want));
+    let id = group
+        .cloned()
+        .unwrap_or(GroupId("<the new group's id>".into()));
+    let create =
+        conditional_access::create(conditional_access::block_policy_body(&id, exclude, want));
     Line {
         status: Status::Planned,
         text: format!("policy: would send {}", describe(&create)),
@@ -306,7 +330,12 @@ async fn policy(
             let err = graph_error(&e, Some("reading Conditional Access policies needs Policy.Read.All; a delegated caller also needs the Conditional Access Administrator role"));
             return Ok(Line {
                 status: Status::Failed,
-                text: format!("policy: could not be read ({} {}: {})", err.status.unwrap_or(0), err.code, err.message),
+                text: format!(
+                    "policy: could not be read ({} {}: {})",
+                    err.status.unwrap_or(0),
+                    err.code,
+                    err.message
+                ),
                 json: obj(json!({"status": "failed", "error": err})),
             });
         }
@@ -343,11 +372,17 @@ async fn policy(
     if drift.is_empty() {
         return Ok(Line {
             status: Status::Already,
-            text: format!("policy: already there: \"{name}\" ({})", existing.state().label()),
-            json: obj(json!({"status": "already", "id": existing.id, "state": existing.state().as_str(), "excludeUsers": existing.conditions.users.exclude_users})),
+            text: format!(
+                "policy: already there: \"{name}\" ({})",
+                existing.state().label()
+            ),
+            json: obj(
+                json!({"status": "already", "id": existing.id, "state": existing.state().as_str(), "excludeUsers": existing.conditions.users.exclude_users}),
+            ),
         });
     }
-    let body = conditional_access::block_policy_body(&group.id, &existing.exclusions_with(exclude), want);
+    let body =
+        conditional_access::block_policy_body(&group.id, &existing.exclusions_with(exclude), want);
     let repair = conditional_access::update(&existing.id, body);
     if !args.force {
         return Ok(Line {
@@ -362,15 +397,23 @@ async fn policy(
     if args.dry_run {
         return Ok(Line {
             status: Status::Planned,
-            text: format!("policy: changed since setup: {}; would send {}", drift.join("; "), describe(&repair)),
-            json: obj(json!({"status": "planned", "id": existing.id, "changes": drift, "requests": [describe(&repair)]})),
+            text: format!(
+                "policy: changed since setup: {}; would send {}",
+                drift.join("; "),
+                describe(&repair)
+            ),
+            json: obj(
+                json!({"status": "planned", "id": existing.id, "changes": drift, "requests": [describe(&repair)]}),
+            ),
         });
     }
     Ok(match client.send(&repair, "setup: repair policy").await {
         Ok(_) => Line {
             status: Status::Done,
             text: format!("policy: repaired \"{name}\" ({})", drift.join("; ")),
-            json: obj(json!({"status": "done", "id": existing.id, "state": want.as_str(), "repaired": drift})),
+            json: obj(
+                json!({"status": "done", "id": existing.id, "state": want.as_str(), "repaired": drift}),
+            ),
         },
         Err(e) => {
             fatal_if_unauthorized(&e)?;

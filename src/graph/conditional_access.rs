@@ -138,7 +138,10 @@ impl Policy {
         let mut out = Vec::new();
         match self.state() {
             State::Enabled => {}
-            State::ReportOnly => out.push("it is report-only (enabledForReportingButNotEnforced): it blocks nobody".to_owned()),
+            State::ReportOnly => out.push(
+                "it is report-only (enabledForReportingButNotEnforced): it blocks nobody"
+                    .to_owned(),
+            ),
             State::Disabled => out.push("it is off (disabled)".to_owned()),
         }
         if !self.includes_group(group) {

@@ -104,8 +104,7 @@ pub fn decode_list(resp: &GraphResponse) -> Result<Vec<Group>, GraphError> {
 pub fn is_already_member(err: &GraphError) -> bool {
     err.api().is_some_and(|e| {
         e.status == 400
-            && e
-                .message
+            && e.message
                 .to_ascii_lowercase()
                 .contains("added object references already exist")
     })

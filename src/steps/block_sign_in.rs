@@ -91,7 +91,11 @@ impl Lookup {
         ]
     }
 
-    fn settle(&self, group: Result<GraphResponse, GraphError>, policies: Result<GraphResponse, GraphError>) {
+    fn settle(
+        &self,
+        group: Result<GraphResponse, GraphError>,
+        policies: Result<GraphResponse, GraphError>,
+    ) {
         let configured = self.configured.is_some();
         let group = group.and_then(|r| {
             if configured {
@@ -369,7 +373,9 @@ impl Step for BlockSignIn {
 /// The block group and its policy as facts (`check`'s lines, `status`): `blockGroup`.
 pub fn tenant_facts(tenant: &Tenant, facts: &mut Map<String, Value>) {
     let value = match &tenant.group {
-        Err(e) => json!({"found": false, "error": ErrorReport::from_graph(e, read_hint(e, tenant.configured))}),
+        Err(e) => {
+            json!({"found": false, "error": ErrorReport::from_graph(e, read_hint(e, tenant.configured))})
+        }
         Ok(None) => json!({"found": false}),
         Ok(Some(g)) => {
             let policy = match (tenant.policy(), &tenant.policies) {
@@ -465,14 +471,18 @@ fn policy_warnings(
         }
     }
     if excluded {
-        out.push("the user is excluded from the block policy (an emergency-access account)".to_owned());
+        out.push(
+            "the user is excluded from the block policy (an emergency-access account)".to_owned(),
+        );
     }
     out
 }
 
 fn read_hint(err: &GraphError, configured: bool) -> Option<Hint> {
     if configured && err.is_not_found() {
-        return hints::hint("no group has the id given with --block-group (or LOCKDOWN_BLOCK_GROUP)");
+        return hints::hint(
+            "no group has the id given with --block-group (or LOCKDOWN_BLOCK_GROUP)",
+        );
     }
     match err.status()? {
         403 => hints::hint("looking up the block group needs GroupMember.Read.All (or Group.Read.All, Directory.Read.All)"),
@@ -660,7 +670,8 @@ impl Prepared for Remove {
                 Ok(_) => StepReport::new(
                     UNDO,
                     StepStatus::Done,
-                    "removed from the block group: Conditional Access no longer blocks its sign-in".to_owned(),
+                    "removed from the block group: Conditional Access no longer blocks its sign-in"
+                        .to_owned(),
                 ),
                 Err(e) if e.is_not_found() => StepReport::new(
                     UNDO,

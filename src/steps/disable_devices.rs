@@ -109,11 +109,9 @@ impl Step for DisableDevices {
             match (&e.object_id, &e.device_id) {
                 // A hybrid-joined device is mastered in on-premises AD: Graph refuses the
                 // write (400), so none is sent; the report says where to disable it.
-                (Some(id), _) if e.account_enabled != Some(false) && !e.hybrid() => requests.push(Request::write(
-                    n.to_string(),
-                    devices::disable(id),
-                    "disable devices",
-                )),
+                (Some(id), _) if e.account_enabled != Some(false) && !e.hybrid() => requests.push(
+                    Request::write(n.to_string(), devices::disable(id), "disable devices"),
+                ),
                 (None, Some(device_id)) => {
                     // Read it first, in the same ordered batch: whether it was already
                     // disabled, and its object id, for the report and an undo.

@@ -69,10 +69,7 @@ const ACT_PERMS: &[&[&str]] = &[
 ];
 
 fn requirements(kind: TokenKind) -> [Requirement; 2] {
-    let find = Requirement::new(
-        "GET /security/identities/identityAccounts",
-        FIND_PERMS,
-    );
+    let find = Requirement::new("GET /security/identities/identityAccounts", FIND_PERMS);
     let act = Requirement::new(
         "POST /security/identities/identityAccounts/{id}/invokeAction",
         ACT_PERMS,

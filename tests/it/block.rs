@@ -308,7 +308,10 @@ fn synced_user_without_either_route_is_partial_and_says_what_to_do_on_premises()
     let u = run.one();
     assert_eq!(u["outcome"], "partial", "{u:#}");
     let reason = u["reason"].as_str().unwrap();
-    assert!(reason.contains("disable it in Active Directory"), "{reason}");
+    assert!(
+        reason.contains("disable it in Active Directory"),
+        "{reason}"
+    );
     // Graph refuses these for a synced account: they are not sent, and say where it is done.
     for s in ["disable_account", "reset_password"] {
         let detail = step(&u, s)["detail"].as_str().unwrap().to_owned();

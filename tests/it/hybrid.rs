@@ -62,7 +62,8 @@ fn grady_is_locked_through_both_routes() {
     assert_eq!(onprem["status"], "done", "{u:#}");
     let detail = onprem["detail"].as_str().unwrap();
     assert!(
-        detail.contains("requested through Defender for Identity") && detail.contains("correlationId"),
+        detail.contains("requested through Defender for Identity")
+            && detail.contains("correlationId"),
         "{detail}"
     );
     let actions: Vec<&str> = onprem["actions"]
@@ -86,7 +87,10 @@ fn grady_is_locked_through_both_routes() {
     // Verify read the identity account back: the disable is asynchronous, so still pending.
     let verify = step(&u, "verify");
     assert_eq!(verify["status"], "done");
-    assert!(verify["detail"].as_str().unwrap().contains("pending"), "{verify}");
+    assert!(
+        verify["detail"].as_str().unwrap().contains("pending"),
+        "{verify}"
+    );
     assert_eq!(u["after"]["onPremisesAccountEnabled"], true);
 }
 
@@ -106,7 +110,9 @@ fn grady_with_only_the_group_is_locked_and_with_only_defender_for_identity_parti
         .contains("reset its password twice"));
     // Said once per run on stderr.
     assert_eq!(
-        run.stderr.matches("Defender for Identity is not available").count(),
+        run.stderr
+            .matches("Defender for Identity is not available")
+            .count(),
         1,
         "{}",
         run.stderr
@@ -123,15 +129,19 @@ fn grady_with_only_the_group_is_locked_and_with_only_defender_for_identity_parti
     assert_eq!(status_of(&u, "block_sign_in"), "skipped");
     let reason = u["reason"].as_str().unwrap();
     assert!(reason.contains("next directory sync"), "{reason}");
-    assert_eq!(t.emu.on_premises_account(GRADY).unwrap().actions[0], "disable");
+    assert_eq!(
+        t.emu.on_premises_account(GRADY).unwrap().actions[0],
+        "disable"
+    );
 }
 
 #[test]
 fn a_policy_that_does_not_enforce_warns_and_leaves_a_synced_user_partial() {
     let t = tenant(true, false);
-    t.emu.edit_conditional_access_policy(ids::BLOCK_POLICY, |p| {
-        p.insert("state".into(), "enabledForReportingButNotEnforced".into());
-    });
+    t.emu
+        .edit_conditional_access_policy(ids::BLOCK_POLICY, |p| {
+            p.insert("state".into(), "enabledForReportingButNotEnforced".into());
+        });
     let run = t.block_json(&[GRADY, "adele@contoso.com"]);
     run.assert_code(1);
     let lines = run.lines();
@@ -184,7 +194,8 @@ fn a_guest_is_blocked_through_the_group_and_members_and_guests_lock_without_it()
 #[test]
 fn already_a_member_is_already_and_the_group_and_policy_are_read_once_per_run() {
     let t = tenant(true, true);
-    t.emu.add_group_member(ids::BLOCK_GROUP, "adele@contoso.com");
+    t.emu
+        .add_group_member(ids::BLOCK_GROUP, "adele@contoso.com");
     let run = t.block_json(&["adele@contoso.com", "alex@contoso.com", "diego@contoso.com"]);
     run.assert_code(0);
     let lines = run.lines();
@@ -212,7 +223,11 @@ fn one_user_still_takes_two_round_trips_in_a_tenant_with_the_group() {
     run.assert_code(0);
     assert_eq!(run.one()["outcome"], "locked");
     let calls = calls(&t);
-    assert_eq!(calls, ["POST /v1.0/$batch", "POST /v1.0/$batch"], "{calls:#?}");
+    assert_eq!(
+        calls,
+        ["POST /v1.0/$batch", "POST /v1.0/$batch"],
+        "{calls:#?}"
+    );
     // The group and its policy rode with the user's first read.
     let first: Vec<String> = t
         .emu
@@ -319,10 +334,7 @@ fn unblock_undoes_both_routes() {
 #[test]
 fn check_reports_the_group_its_policy_and_defender_for_identity() {
     let t = tenant(true, true);
-    let run = t
-        .lockdown()
-        .args(["check", "-o", "json", GRADY])
-        .run();
+    let run = t.lockdown().args(["check", "-o", "json", GRADY]).run();
     run.assert_code(0);
     let lines = run.lines();
     let caller = &lines[0]["caller"];
@@ -358,11 +370,14 @@ fn check_reports_the_group_its_policy_and_defender_for_identity() {
     // In text, the caller's line says what it found.
     let run = t.lockdown().args(["check"]).run();
     assert!(
-        run.stdout.contains("Conditional Access block group: lockdown-blocked"),
+        run.stdout
+            .contains("Conditional Access block group: lockdown-blocked"),
         "{}",
         run.stdout
     );
-    assert!(run.stdout.contains("enabled, group included, 1 excluded account(s)"));
+    assert!(run
+        .stdout
+        .contains("enabled, group included, 1 excluded account(s)"));
 
     // A caller without Defender for Identity's permissions: expected to fail for grady only.
     let token = t.emu.issue_token(TokenSpec {
@@ -384,7 +399,15 @@ fn check_reports_the_group_its_policy_and_defender_for_identity() {
     let run = t
         .bare()
         .env("LOCKDOWN_ACCESS_TOKEN", &token)
-        .args(["check", "-o", "json", "--skip", "devices", GRADY, "adele@contoso.com"])
+        .args([
+            "check",
+            "-o",
+            "json",
+            "--skip",
+            "devices",
+            GRADY,
+            "adele@contoso.com",
+        ])
         .run();
     let lines = run.lines();
     let target = |upn: &str| {
@@ -428,12 +451,19 @@ fn setup_creates_both_once_and_a_second_run_writes_nothing() {
     assert_eq!(g.display_name, "lockdown: blocked accounts");
     assert_eq!(g.mail_nickname, "lockdown-blocked");
     assert!(g.security_enabled && !g.mail_enabled);
-    assert!(g.description.as_deref().unwrap().contains("Conditional Access"));
+    assert!(g
+        .description
+        .as_deref()
+        .unwrap()
+        .contains("Conditional Access"));
     let p = policy(&t);
     assert_eq!(p["state"], "enabled");
     assert_eq!(p["conditions"]["users"]["includeGroups"][0], g.id.as_str());
     assert_eq!(p["conditions"]["users"]["excludeUsers"][0], ids::BREAKGLASS);
-    assert_eq!(p["conditions"]["applications"]["includeApplications"][0], "All");
+    assert_eq!(
+        p["conditions"]["applications"]["includeApplications"][0],
+        "All"
+    );
     assert_eq!(p["conditions"]["clientAppTypes"][0], "all");
     assert_eq!(p["grantControls"]["builtInControls"][0], "block");
 
@@ -473,7 +503,14 @@ fn setup_report_only_dry_run_and_the_exclusion_rule() {
     // Dry run: the exact requests, nothing written.
     let run = t
         .lockdown()
-        .args(["setup", "--dry-run", "-o", "json", "--exclude", "breakglass@contoso.com"])
+        .args([
+            "setup",
+            "--dry-run",
+            "-o",
+            "json",
+            "--exclude",
+            "breakglass@contoso.com",
+        ])
         .run();
     run.assert_code(0);
     let out = run.one();
@@ -497,23 +534,31 @@ fn setup_report_only_dry_run_and_the_exclusion_rule() {
     run.assert_code(0);
     let p = policy(&t);
     assert_eq!(p["state"], "enabledForReportingButNotEnforced");
-    assert_eq!(p["conditions"]["users"]["excludeUsers"], serde_json::json!([]));
+    assert_eq!(
+        p["conditions"]["users"]["excludeUsers"],
+        serde_json::json!([])
+    );
 }
 
 #[test]
 fn a_changed_policy_is_reported_and_repaired_only_with_force() {
     let t = tenant(true, false);
-    t.emu.edit_conditional_access_policy(ids::BLOCK_POLICY, |p| {
-        p.insert("state".into(), "disabled".into());
-        p["conditions"]["users"]["excludeUsers"] = serde_json::json!([]);
-    });
+    t.emu
+        .edit_conditional_access_policy(ids::BLOCK_POLICY, |p| {
+            p.insert("state".into(), "disabled".into());
+            p["conditions"]["users"]["excludeUsers"] = serde_json::json!([]);
+        });
     let run = t
         .lockdown()
         .args(["setup", "--exclude", "breakglass@contoso.com"])
         .run();
     run.assert_code(1);
     assert!(run.stdout.contains("changed since setup"), "{}", run.stdout);
-    assert!(run.stdout.contains("its state is disabled"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("its state is disabled"),
+        "{}",
+        run.stdout
+    );
     assert!(run.stdout.contains("exclusions dropped"), "{}", run.stdout);
     assert!(run.stdout.contains("--force"));
     assert!(t.writes().is_empty());
@@ -544,7 +589,11 @@ fn setup_without_entra_id_p1_says_which_licence_is_missing() {
         .args(["setup", "--exclude", "breakglass@contoso.com"])
         .run();
     run.assert_code(1);
-    assert!(run.stderr.contains("Microsoft Entra ID P1"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("Microsoft Entra ID P1"),
+        "{}",
+        run.stderr
+    );
     assert!(t.writes().is_empty());
 
     // When the licences cannot be read, Graph's refusal of the policy says it instead.
@@ -569,7 +618,11 @@ fn setup_without_entra_id_p1_says_which_licence_is_missing() {
         .run();
     run.assert_code(1);
     assert!(run.stdout.contains("group:  created"), "{}", run.stdout);
-    assert!(run.stdout.contains("Microsoft Entra ID P1"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("Microsoft Entra ID P1"),
+        "{}",
+        run.stdout
+    );
     assert!(t.emu.conditional_access_policies().is_empty());
 }
 

@@ -63,9 +63,7 @@ pub(crate) fn route(
     }
     Some(match (method, lower.as_slice()) {
         ("GET", ["identity", "conditionalaccess", "policies"]) => list(shared, tenant, id),
-        ("POST", ["identity", "conditionalaccess", "policies"]) => {
-            create(shared, tenant, body, id)
-        }
+        ("POST", ["identity", "conditionalaccess", "policies"]) => create(shared, tenant, body, id),
         ("GET", ["identity", "conditionalaccess", "policies", _]) => {
             get(shared, tenant, segs[3], id)
         }
@@ -108,7 +106,12 @@ fn list(shared: &Shared, tenant: &Tenant, id: &Identity) -> Reply {
     if !may_read(id) {
         return errors::denied();
     }
-    let value: Vec<Value> = tenant.ca_policies.iter().cloned().map(Value::Object).collect();
+    let value: Vec<Value> = tenant
+        .ca_policies
+        .iter()
+        .cloned()
+        .map(Value::Object)
+        .collect();
     Reply::json(
         200,
         json!({

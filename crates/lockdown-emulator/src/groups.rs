@@ -20,7 +20,7 @@ use time::OffsetDateTime;
 
 use super::errors::{self, Reply};
 use super::odata::{eq_filter, Query};
-use super::routes::parse_json_body;
+use super::routes::{parse_json_body, Request};
 use super::server::Shared;
 use super::state::{format_datetime, now_whole_seconds, Identity, Tenant};
 
@@ -47,7 +47,11 @@ const READ: &[&str] = &[
     "Directory.ReadWrite.All",
     "Directory.AccessAsUser.All",
 ];
-const CREATE_APP: &[&str] = &["Group.Create", "Group.ReadWrite.All", "Directory.ReadWrite.All"];
+const CREATE_APP: &[&str] = &[
+    "Group.Create",
+    "Group.ReadWrite.All",
+    "Directory.ReadWrite.All",
+];
 const CREATE_DELEGATED: &[&str] = &[
     "Group.ReadWrite.All",
     "Directory.ReadWrite.All",
@@ -117,13 +121,13 @@ fn group_json(g: &Group, select: Option<&[String]>) -> Result<Map<String, Value>
 pub(crate) fn route(
     shared: &Shared,
     tenant: &mut Tenant,
-    method: &str,
+    req: &Request,
     segs: &[&str],
-    raw_query: &str,
     q: &Query,
-    body: Option<&[u8]>,
     id: &Identity,
 ) -> Option<Reply> {
+    let method = req.method.to_ascii_uppercase();
+    let (method, raw_query, body) = (method.as_str(), req.query.as_str(), req.body.as_deref());
     if !segs.first()?.eq_ignore_ascii_case("groups") {
         return None;
     }
@@ -137,13 +141,11 @@ pub(crate) fn route(
         ("DELETE", ["groups", _, "members", _, "$ref"]) => {
             remove_member(tenant, segs[1], segs[3], id)
         }
-        (_, ["groups"]) | (_, ["groups", _]) | (_, ["groups", _, "members", ..]) => {
-            Reply::error(
-                405,
-                "Request_BadRequest",
-                "The HTTP method is not allowed on this resource.",
-            )
-        }
+        (_, ["groups"]) | (_, ["groups", _]) | (_, ["groups", _, "members", ..]) => Reply::error(
+            405,
+            "Request_BadRequest",
+            "The HTTP method is not allowed on this resource.",
+        ),
         (_, [_, _, other, ..]) => {
             errors::odata_bad_request(format!("Resource not found for the segment '{other}'."))
         }
@@ -269,7 +271,11 @@ fn add_member(tenant: &mut Tenant, group: &str, body: Option<&[u8]>, id: &Identi
         return errors::bad_request("Missing the '@odata.id' of the object to add.");
     };
     // `.../directoryObjects/{id}` (or `.../users/{id}`): the object's id is the last segment.
-    let object = reference.trim_end_matches('/').rsplit('/').next().unwrap_or("");
+    let object = reference
+        .trim_end_matches('/')
+        .rsplit('/')
+        .next()
+        .unwrap_or("");
     let parent = reference
         .trim_end_matches('/')
         .rsplit('/')

@@ -23,8 +23,8 @@
 use serde_json::{json, Value};
 
 use super::errors::{self, Reply};
-use super::odata::{eq_filter, Query};
-use super::routes::parse_json_body;
+use super::odata::eq_filter;
+use super::routes::{parse_json_body, Request};
 use super::server::Shared;
 use super::state::{Caller, Identity, Tenant, User};
 
@@ -137,13 +137,12 @@ fn allowed(id: &Identity, perms: &[&str]) -> bool {
 pub(crate) fn route(
     shared: &Shared,
     tenant: &mut Tenant,
-    method: &str,
+    req: &Request,
     segs: &[&str],
-    raw_query: &str,
-    _q: &Query,
-    body: Option<&[u8]>,
     id: &Identity,
 ) -> Option<Reply> {
+    let method = req.method.to_ascii_uppercase();
+    let (method, raw_query, body) = (method.as_str(), req.query.as_str(), req.body.as_deref());
     let lower: Vec<String> = segs.iter().map(|s| s.to_ascii_lowercase()).collect();
     let lower: Vec<&str> = lower.iter().map(String::as_str).collect();
     if lower.first() != Some(&"security") {
@@ -266,14 +265,10 @@ fn invoke(
         Err(r) => return r,
     };
     let text = |k: &str| body.get(k).and_then(Value::as_str).map(str::to_owned);
-    let (Some(account), Some(action), Some(provider)) = (
-        text("accountId"),
-        text("action"),
-        text("identityProvider"),
-    ) else {
-        return errors::odata_bad_request(
-            "accountId, action and identityProvider are required.",
-        );
+    let (Some(account), Some(action), Some(provider)) =
+        (text("accountId"), text("action"), text("identityProvider"))
+    else {
+        return errors::odata_bad_request("accountId, action and identityProvider are required.");
     };
     let Some(at) = find(tenant, key) else {
         return errors::not_found(key);

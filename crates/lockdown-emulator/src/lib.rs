@@ -556,7 +556,11 @@ impl Emulator {
                 description: g.description.clone(),
                 mail_enabled: g.mail_enabled,
                 security_enabled: g.security_enabled,
-                members: g.members.iter().map(|u| tenant.users[*u].id.clone()).collect(),
+                members: g
+                    .members
+                    .iter()
+                    .map(|u| tenant.users[*u].id.clone())
+                    .collect(),
             })
             .collect()
     }

@@ -211,16 +211,7 @@ fn route(shared: &Shared, req: &Request, rest: &str, query: &Query, id: &Identit
         if let Some(reply) = super::apps::route(shared, &tenant, &method, rest, query, id) {
             return reply;
         }
-        if let Some(reply) = super::groups::route(
-            shared,
-            &mut tenant,
-            &method,
-            &segs,
-            &req.query,
-            query,
-            req.body.as_deref(),
-            id,
-        ) {
+        if let Some(reply) = super::groups::route(shared, &mut tenant, req, &segs, query, id) {
             return reply;
         }
         if let Some(reply) = super::conditional_access::route(
@@ -233,16 +224,7 @@ fn route(shared: &Shared, req: &Request, rest: &str, query: &Query, id: &Identit
         ) {
             return reply;
         }
-        if let Some(reply) = super::identity_accounts::route(
-            shared,
-            &mut tenant,
-            &method,
-            &segs,
-            &req.query,
-            query,
-            req.body.as_deref(),
-            id,
-        ) {
+        if let Some(reply) = super::identity_accounts::route(shared, &mut tenant, req, &segs, id) {
             return reply;
         }
     }

@@ -67,7 +67,10 @@ pub const ROLE_TEMPLATES: &[(&str, &str)] = &[
         "Conditional Access Administrator",
         "b1be1c3e-b65d-4f19-8427-f6fa0d97feb9",
     ),
-    ("Groups Administrator", "fdd7a751-b60b-444a-984c-02652fe8fa1c"),
+    (
+        "Groups Administrator",
+        "fdd7a751-b60b-444a-984c-02652fe8fa1c",
+    ),
 ];
 
 /// Canonical role name for a display name or template id (case-insensitive).

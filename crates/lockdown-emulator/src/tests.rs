@@ -1162,5 +1162,5 @@ async fn the_token_endpoint_issues_tokens_of_the_configured_lifetime() {
 }
 
 mod check;
-mod incident;
 mod hybrid;
+mod incident;

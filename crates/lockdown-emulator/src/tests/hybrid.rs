@@ -42,7 +42,12 @@ async fn members_are_added_once_and_removed_with_graphs_errors() {
     assert_eq!(s, 404);
     assert_eq!(code(&v), "Request_ResourceNotFound");
     // A delegated caller needs a role that manages groups.
-    let plain = delegated(&emu, "alex@contoso.com", &["GroupMember.ReadWrite.All"], &[]);
+    let plain = delegated(
+        &emu,
+        "alex@contoso.com",
+        &["GroupMember.ReadWrite.All"],
+        &[],
+    );
     let body = json!({"@odata.id": format!("https://graph.microsoft.com/v1.0/directoryObjects/{}", contoso_ids::ALEX)});
     let (s, _, _) = call(&emu, "POST", &path, Some(&plain), Some(body)).await;
     assert_eq!(s, 403);
@@ -79,7 +84,10 @@ async fn policies_need_p1_and_share_identity_protections_limit() {
     let (s, _, v) = call(
         &emu,
         "PATCH",
-        &format!("/identity/conditionalAccess/policies/{}", contoso_ids::BLOCK_POLICY),
+        &format!(
+            "/identity/conditionalAccess/policies/{}",
+            contoso_ids::BLOCK_POLICY
+        ),
         Some(&emu.admin_token()),
         Some(json!({"state": "disabled"})),
     )
@@ -115,7 +123,10 @@ async fn identity_accounts_act_a_moment_later_and_are_absent_without_defender() 
         .find(|a| a["identityProvider"] == "activeDirectory")
         .unwrap()
         .clone();
-    assert!(ad["actions"].as_array().unwrap().contains(&json!("disable")));
+    assert!(ad["actions"]
+        .as_array()
+        .unwrap()
+        .contains(&json!("disable")));
     let id = account["id"].as_str().unwrap();
     let path = format!("/security/identities/identityAccounts/{id}/invokeAction");
     let (s, _, v) = call(
@@ -129,10 +140,20 @@ async fn identity_accounts_act_a_moment_later_and_are_absent_without_defender() 
     assert_eq!(s, 200);
     assert!(v["correlationId"].is_string());
     // Not yet: Defender for Identity's action account carries it out a moment later.
-    let (_, v) = get(&emu, &format!("/security/identities/identityAccounts/{id}"), &admin).await;
+    let (_, v) = get(
+        &emu,
+        &format!("/security/identities/identityAccounts/{id}"),
+        &admin,
+    )
+    .await;
     assert_eq!(v["isEnabled"], true);
     tokio::time::sleep(Duration::from_millis(100)).await;
-    let (_, v) = get(&emu, &format!("/security/identities/identityAccounts/{id}"), &admin).await;
+    let (_, v) = get(
+        &emu,
+        &format!("/security/identities/identityAccounts/{id}"),
+        &admin,
+    )
+    .await;
     assert_eq!(v["isEnabled"], false);
     // An action the account does not allow is refused.
     let (s, _, _) = call(
