@@ -327,12 +327,12 @@ impl Step for BlockSignIn {
         &self,
         target: &Target<'_>,
         _reads: Reads,
-        facts: &mut Map<String, Value>,
+        _facts: &mut Map<String, Value>,
     ) -> Vec<Finding> {
         let Some(tenant) = target.run.block_group.now() else {
             return Vec::new();
         };
-        tenant_facts(&tenant, facts);
+        // The group and its policy are the tenant's: `check` shows them on the caller's line.
         // For a synced target the group is the only lock on its cloud sign-in: without one
         // that blocks, the user ends `partial`.
         let synced = target.synced();
@@ -370,7 +370,7 @@ impl Step for BlockSignIn {
     }
 }
 
-/// The block group and its policy as facts (`check`'s lines, `status`): `blockGroup`.
+/// The block group and its policy as JSON (`check`'s caller line): `blockGroup`.
 pub fn tenant_facts(tenant: &Tenant, facts: &mut Map<String, Value>) {
     let value = match &tenant.group {
         Err(e) => {
