@@ -6,7 +6,8 @@
 //! `$batch`; and for `lockdown check` and `watch`: transitiveMemberOf, service principals and
 //! their appRoleAssignments, subscribedSkus, auditLogs/signIns; and for the opt-in incident
 //! steps: authentication methods, oauth2PermissionGrants and the apps' service principals, inbox
-//! messageRules, Identity Protection's riskyUsers). Every behaviour comes from
+//! messageRules, Identity Protection's riskyUsers; and for hybrid accounts: groups and their
+//! members, Conditional Access policies, Defender for Identity's identityAccounts). Every behaviour comes from
 //! Microsoft's documentation; each one carries a `// learn: ...` comment naming the page.
 //! Integration tests run the real binary against it and inspect the tenant through the
 //! synchronous accessors below; `lockdown --sandbox` embeds it.
@@ -22,7 +23,7 @@
 //! | $lidia@contoso.com | Lidia Holloway | 2ed03dfd-01d8-4005-a9ef-fa8ee546dc6c | `$` UPN: address as `/users('$lidia@contoso.com')`; 1 device |
 //! | patti.o'fernandez@contoso.com | Patti O'Fernandez | e8b753b5-4117-464e-9a08-713e1ff266b3 | apostrophe UPN; 1 MacOS device, also Intune-managed (app-only tokens cannot disable it) |
 //! | pradeep_fabrikam.com#EXT#@contoso.onmicrosoft.com | Pradeep Gupta (Fabrikam) | 40079818-3808-4585-903b-02605f061225 | Guest; `#` must be sent as `%23`; no Exchange Online mailbox |
-//! | grady@contoso.com | Grady Archie | ec63c778-24e1-4240-bea3-d12a167d5232 | synced from AD; 1 hybrid-joined (ServerAd, synced) device |
+//! | grady@contoso.com | Grady Archie | ec63c778-24e1-4240-bea3-d12a167d5232 | synced from AD (`onPremisesSecurityIdentifier` [`contoso_ids::GRADY_SID`]; an AD account Defender for Identity can act on); 1 hybrid-joined (ServerAd, synced) device |
 //! | johanna@contoso.com | Johanna Lorenz | 626cbf8c-5dde-46b0-8385-9e40d64736fe | already disabled; 1 disabled device |
 //! | isaiah@contoso.com | Isaiah Langer | 0b746c5a-68f1-4a1d-b2c3-8f3e2a4d9e71 | User Administrator (privileged target); 1 device |
 //! | kiosk@contoso.com | Shared Kiosk Operator | 9c4d2f1e-7a6b-4c5d-8e3f-1a2b3c4d5e6f | 120 devices (Windows + Android); no Exchange Online mailbox |
@@ -39,6 +40,14 @@
 //! holds an Intune licence unless [`EmulatorConfig::intune`] is off (or
 //! [`Emulator::set_intune`]), and Entra ID P2 unless [`EmulatorConfig::entra_id`] says otherwise
 //! (or [`Emulator::set_entra_id`]).
+//!
+//! With [`EmulatorConfig::lockdown_setup`] the tenant has run `lockdown setup`: the group
+//! "lockdown: blocked accounts" ([`contoso_ids::BLOCK_GROUP`], mailNickname `lockdown-blocked`, no
+//! members) and an enabled Conditional Access policy ([`contoso_ids::BLOCK_POLICY`]) blocking it,
+//! breakglass@contoso.com excluded; read them through [`Emulator::groups`] and
+//! [`Emulator::conditional_access_policies`]. With [`EmulatorConfig::defender_for_identity`],
+//! grady's AD account is listed under `security/identities/identityAccounts`; read what was done
+//! to it through [`Emulator::on_premises_account`]. The sandbox turns both on.
 //!
 //! Every other user has only a password and an empty mailbox. The tenant also holds a
 //! tenant-wide (`AllPrincipals`) consent to Contoso Expenses, which no user's list shows; the
