@@ -765,6 +765,9 @@ pub struct CallerLine {
     /// Where the claims and Graph disagree, and other things worth knowing.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub notes: Vec<String>,
+    /// What steps found of the tenant (`blockGroup`: the block group and its policy).
+    #[serde(flatten)]
+    pub tenant: Map<String, Value>,
     pub steps: Vec<StepLine>,
     /// Whether `lockdown watch` (and `block --watch`) can read sign-in logs.
     pub watch: StepLine,
@@ -835,6 +838,7 @@ impl CallerLine {
             licences,
             licences_error,
             notes,
+            tenant: Map::new(),
             steps,
             watch,
         }

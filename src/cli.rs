@@ -268,6 +268,9 @@ pub enum Command {
     /// Watch sign-in logs for the users after a lockdown: print each new sign-in, and alert on
     /// a successful one (read-only).
     Watch(WatchArgs),
+    /// Create, once per tenant, the Conditional Access block group and its policy that the
+    /// block_sign_in step adds users to.
+    Setup(SetupArgs),
     /// Serve the emulated Contoso tenant on a local port for manual runs and scripts.
     Sandbox(SandboxArgs),
     /// Print a shell completion script to stdout (bash, zsh, fish, powershell, elvish).
@@ -285,6 +288,7 @@ impl Command {
             Command::Status(a) => (Some(&a.out), Some(&a.graph), None),
             Command::Check(a) => (Some(&a.out), Some(&a.graph), None),
             Command::Watch(a) => (Some(&a.out), Some(&a.graph), None),
+            Command::Setup(a) => (Some(&a.out), Some(&a.graph), None),
             Command::Sandbox(_) | Command::Completions(_) | Command::Man => (None, None, None),
         }
     }
@@ -334,6 +338,11 @@ pub struct BlockArgs {
     /// delete mail (suspicious, the default), or every one (all).
     #[arg(long, value_enum, value_name = "WHICH")]
     pub inbox_rules: Option<crate::steps::disable_inbox_rules::Which>,
+
+    /// The Conditional Access block group's object id, instead of finding it by its
+    /// mailNickname (lockdown-blocked).
+    #[arg(long, value_name = "ID", env = "LOCKDOWN_BLOCK_GROUP")]
+    pub block_group: Option<String>,
 
     /// Same as `--skip reset_password` (kept for existing scripts).
     #[arg(long, hide = true)]
@@ -416,6 +425,11 @@ pub struct CheckArgs {
     /// Check every opt-in incident step, as `block --incident` runs them.
     #[arg(long)]
     pub incident: bool,
+
+    /// The Conditional Access block group's object id, instead of finding it by its
+    /// mailNickname (lockdown-blocked).
+    #[arg(long, value_name = "ID", env = "LOCKDOWN_BLOCK_GROUP")]
+    pub block_group: Option<String>,
 
     #[command(flatten)]
     pub out: OutputArgs,
@@ -537,6 +551,49 @@ pub struct StatusArgs {
     #[arg(long, value_enum, value_name = "WHICH")]
     pub inbox_rules: Option<crate::steps::disable_inbox_rules::Which>,
 
+    /// The Conditional Access block group's object id, instead of finding it by its
+    /// mailNickname (lockdown-blocked).
+    #[arg(long, value_name = "ID", env = "LOCKDOWN_BLOCK_GROUP")]
+    pub block_group: Option<String>,
+
+    #[command(flatten)]
+    pub out: OutputArgs,
+
+    #[command(flatten)]
+    pub graph: GraphArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct SetupArgs {
+    /// Emergency-access (break-glass) account the policy must never block: userPrincipalName or
+    /// object id (repeatable, or comma-separated). At least one is required.
+    #[arg(
+        long,
+        value_name = "UPN_OR_ID",
+        value_delimiter = ',',
+        required_unless_present = "no_exclusions"
+    )]
+    pub exclude: Vec<String>,
+
+    /// Create the policy without excluding any account, on purpose (not recommended: a
+    /// mistaken member could lock every administrator out).
+    #[arg(long, conflicts_with = "exclude")]
+    pub no_exclusions: bool,
+
+    /// Create the policy report-only (enabledForReportingButNotEnforced): it logs what it would
+    /// block and blocks nothing.
+    #[arg(long)]
+    pub report_only: bool,
+
+    /// Read only, and show exactly which writes would be sent.
+    #[arg(long)]
+    pub dry_run: bool,
+
+    /// Repair a policy changed since setup (disabled, the group no longer included,
+    /// exclusions dropped): without it, a changed policy is only reported.
+    #[arg(long)]
+    pub force: bool,
+
     #[command(flatten)]
     pub out: OutputArgs,
 
@@ -581,6 +638,11 @@ pub struct SandboxArgs {
     /// Fraction of requests that fail with 503 or 504, 0..=1, for trying out retries.
     #[arg(long, value_name = "FRACTION", default_value_t = 0.0, value_parser = fraction)]
     pub fault_rate: f64,
+
+    /// Start Contoso as a tenant that has not run `lockdown setup` (no block group, no policy),
+    /// to try `setup` itself.
+    #[arg(long, conflicts_with = "users")]
+    pub no_setup: bool,
 }
 
 /// A number above 0.
@@ -637,8 +699,15 @@ mod tests {
                 let name = sub.get_name();
                 let try_value = |v: i64| {
                     let flag = format!("--{long}={v}");
+                    // What a command requires besides the option tried.
+                    let required: &[&str] = match name {
+                        "setup" => &["--no-exclusions"],
+                        _ => &[],
+                    };
+                    let mut argv = vec!["lockdown", name, flag.as_str()];
+                    argv.extend(required);
                     Cli::command()
-                        .try_get_matches_from(["lockdown", name, flag.as_str()])
+                        .try_get_matches_from(argv)
                         .map_err(|e| e.kind())
                 };
                 assert!(try_value(low).is_ok(), "{name} --{long} {low}");

@@ -15,7 +15,7 @@ use crate::engine::{Engine, Mode, Setup};
 use crate::output::Printer;
 use crate::report::{Outcome, UserReport};
 use crate::signal::Cancel;
-use crate::steps::{Phase, RunCx, Selection, REGISTRY};
+use crate::steps::{RunCx, Selection, REGISTRY};
 use crate::watch::Watched;
 
 /// The steps this run takes, from `--skip`, `--with` and the per-step flags.
@@ -39,7 +39,7 @@ pub fn selection(args: &BlockArgs) -> Result<Selection, Fatal> {
     if !selection.contains() {
         let contain: Vec<String> = REGISTRY
             .iter()
-            .filter(|s| s.in_block() && s.phase() == Phase::Contain)
+            .filter(|s| s.in_block() && s.about().stops_sign_in)
             .map(|s| s.about().label())
             .collect();
         return Err(
@@ -102,8 +102,10 @@ pub async fn run(global: &Global, args: &BlockArgs, cancel: Cancel) -> Result<Ex
         mode,
         selection,
         run: {
-            let run =
-                RunCx::new(session.token_kind).inbox_rules(args.inbox_rules.unwrap_or_default());
+            let run = RunCx::new(session.token_kind)
+                .inbox_rules(args.inbox_rules.unwrap_or_default())
+                .block_group(args.block_group.clone())
+                .cloud(global.cloud);
             if mode == Mode::Block {
                 // A run known (without waiting for more input) to have a single user may send
                 // everything in that user's chain.
@@ -197,7 +199,10 @@ async fn preflight(
     let started = std::time::Instant::now();
     let mut lines = Vec::new();
     let mut kept = Vec::new();
-    let run = RunCx::new(session.token_kind).inbox_rules(args.inbox_rules.unwrap_or_default());
+    let run = RunCx::new(session.token_kind)
+        .inbox_rules(args.inbox_rules.unwrap_or_default())
+        .block_group(args.block_group.clone())
+        .cloud(global.cloud);
     let summary = check::preflight(
         &session.client,
         run,

@@ -49,7 +49,9 @@ pub async fn run(global: &Global, args: &CheckArgs, cancel: Cancel) -> Result<Ex
     let mut print = |line: Line| print_line(format, &line);
     let summary = preflight(
         &session.client,
-        RunCx::new(session.token_kind),
+        RunCx::new(session.token_kind)
+            .block_group(args.block_group.clone())
+            .cloud(global.cloud),
         &selection,
         targets.as_mut(),
         &cancel,
@@ -200,6 +202,14 @@ pub async fn preflight(
     mut keep: Option<&mut Vec<Next>>,
 ) -> Result<Summary, Fatal> {
     let caller = read_caller(client).await?;
+    // What steps read once per run (the block group), read now: their requirements and the
+    // caller's line depend on it.
+    for s in REGISTRY
+        .iter()
+        .filter(|s| selection.of(**s) == Some(Selected::Yes))
+    {
+        s.prime(client, &run).await;
+    }
     let chosen: Vec<Chosen> = REGISTRY
         .iter()
         .filter(|s| selection.of(**s) == Some(Selected::Yes))
@@ -230,6 +240,10 @@ pub async fn preflight(
         step_lines,
         StepLine::new("watch", &watch_reqs, &watch_verdict),
     );
+    for c in &chosen {
+        c.step
+            .tenant_facts(&run, &mut caller_line.tenant, &mut caller_line.notes);
+    }
     let guard_fails = matches!(caller.me, Some(Err(_)));
     if guard_fails {
         caller_line.notes.push(
@@ -361,6 +375,11 @@ impl Checker {
         .await;
         if rejected.get() {
             return Err(());
+        }
+        for (n, c) in self.chosen.iter().enumerate() {
+            c.step
+                .once_per_run(&self.run, answers.entry(Some(n)).or_default())
+                .await;
         }
         let mut own = answers.remove(&None).unwrap_or_default();
         let user = match crate::engine::read_user(own.take(USER)) {

@@ -4,6 +4,7 @@
 pub mod block;
 pub mod check;
 pub mod sandbox;
+pub mod setup;
 pub mod shell;
 pub mod status;
 pub mod unblock;

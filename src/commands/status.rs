@@ -27,6 +27,8 @@ pub async fn run(global: &Global, args: &StatusArgs, cancel: Cancel) -> Result<E
         selection,
         run: RunCx::new(session.token_kind)
             .inbox_rules(args.inbox_rules.unwrap_or_default())
+            .block_group(args.block_group.clone())
+            .cloud(global.cloud)
             .for_status(),
         protect: Vec::new(),
         force: false,

@@ -68,6 +68,13 @@ impl Route {
 
 type SharedAnswer = (Route, BoxFuture<'static, Result<GraphResponse, GraphError>>);
 
+/// What a phase's rounds did: Graph's time of the last write that succeeded, and the slots
+/// that asked for more rounds after the first.
+pub(crate) struct Driven {
+    written: Option<OffsetDateTime>,
+    more: Vec<usize>,
+}
+
 /// One part of a round, handed over: the client's batch of it, and the requests that went to
 /// a route shared with other users.
 pub(crate) struct Round {
@@ -154,6 +161,7 @@ impl Engine {
         if asks_me {
             self.me.settle(own.take(ME));
         }
+        self.once_per_run(&chosen, 0..contain, &mut answers).await;
         let read = own.take(USER);
         let read_at = read.as_ref().ok().and_then(GraphResponse::date);
         let Some(user) = resolved(&mut report, read) else {
@@ -212,19 +220,18 @@ impl Engine {
         };
         if together {
             if let Some(reads) = clean_up_reads.take() {
-                for (slot, a) in self.answers(&job.raw, reads).await {
-                    answers.insert(slot, a);
-                }
+                answers.extend(self.answers(&job.raw, reads).await);
             }
+            self.once_per_run(&chosen, contain..chosen.len(), &mut answers)
+                .await;
         }
-        let mut chosen = chosen.into_iter();
         let mut slots: Vec<Slot> = Vec::with_capacity(chosen.len());
-        let ready = if together { usize::MAX } else { contain };
-        for (n, (step, sel)) in chosen.by_ref().take(ready).enumerate() {
+        let ready = if together { chosen.len() } else { contain };
+        for (n, (step, sel)) in chosen[..ready].iter().enumerate() {
             let reads = answers.remove(&Some(n)).unwrap_or_default();
             slots.push(Slot {
-                step,
-                prepared: step.prepare(&cx, reads, sel),
+                step: *step,
+                prepared: step.prepare(&cx, reads, sel.clone()),
                 done: false,
             });
         }
@@ -253,7 +260,8 @@ impl Engine {
 
         // 4. Containment: its writes, at high priority, as soon as the guards passed. When the
         //    clean-up goes in the same chain, its part is answered apart, after containment's.
-        let mut clean_up_first = None;
+        let mut clean_up_first: Option<Round> = None;
+        let clean_up_stale: Vec<usize>;
         let contained = if together {
             let requests = self.requests(&slots, 0..slots.len());
             let mut parts = self.send(
@@ -263,7 +271,7 @@ impl Engine {
                 Some((contain, Priority::Low)),
             );
             clean_up_first = parts.pop();
-            let first = parts.pop();
+            let first = parts.pop().map(|round| (round, Vec::new()));
             self.drive_phase(
                 &job.raw,
                 &mut slots,
@@ -277,7 +285,12 @@ impl Engine {
                 .await
         };
         let contained_at = match contained {
-            Ok(written) => contained_at(&slots[..contain], written.or(read_at)),
+            Ok(driven) => {
+                // The clean-up's part was sent with containment's first round: what a
+                // containment step sent after it is news to that part (verify reads again).
+                clean_up_stale = driven.more;
+                contained_at(&slots[..contain], driven.written.or(read_at))
+            }
             Err(stop) => {
                 self.contained(&job.raw, false);
                 report.before = Some(before(&slots));
@@ -303,11 +316,13 @@ impl Engine {
                 ));
             };
             answers.extend(got);
-            for (n, (step, sel)) in chosen.enumerate() {
-                let reads = answers.remove(&Some(contain + n)).unwrap_or_default();
+            self.once_per_run(&chosen, contain..chosen.len(), &mut answers)
+                .await;
+            for (n, (step, sel)) in chosen.iter().enumerate().skip(contain) {
+                let reads = answers.remove(&Some(n)).unwrap_or_default();
                 slots.push(Slot {
-                    step,
-                    prepared: step.prepare(&cx, reads, sel),
+                    step: *step,
+                    prepared: step.prepare(&cx, reads, sel.clone()),
                     done: false,
                 });
             }
@@ -319,7 +334,7 @@ impl Engine {
                 &job.raw,
                 &mut slots,
                 contain..all,
-                clean_up_first,
+                clean_up_first.map(|round| (round, clean_up_stale)),
                 Some(Priority::Low),
             )
             .await
@@ -330,7 +345,36 @@ impl Engine {
         report.after = slots.iter().find_map(|s| s.prepared.after());
         report.changes = changes(&slots, &report);
         report.outcome = outcome(&slots);
+        for slot in &slots {
+            report.warnings.extend(slot.prepared.warnings());
+        }
+        // A step may say the user stays open although none failed (a synced account whose
+        // cloud sign-in nothing blocks now).
+        if report.outcome == Outcome::Locked {
+            let all = earlier_of(&slots, &[]);
+            if let Some(why) = slots.iter().find_map(|s| s.prepared.leaves_open(&all)) {
+                report.outcome = Outcome::Partial;
+                report.reason = Some(why);
+            }
+        }
         Some(report)
+    }
+
+    /// What steps read once per run: the user who carried those reads settles it, the others
+    /// wait for it here.
+    async fn once_per_run(
+        &self,
+        chosen: &[(&'static dyn Step, Selected)],
+        range: Range<usize>,
+        answers: &mut HashMap<Option<usize>, Answers>,
+    ) {
+        for n in range {
+            let (step, sel) = &chosen[n];
+            if sel.is_yes() {
+                step.once_per_run(&self.run, answers.entry(Some(n)).or_default())
+                    .await;
+            }
+        }
     }
 
     /// Rounds of requests until every slot has reported (`unblock`).
@@ -366,10 +410,14 @@ impl Engine {
         raw: &str,
         slots: &mut [Slot],
         range: Range<usize>,
-        first: Option<Round>,
+        first: Option<(Round, Vec<usize>)>,
         priority: Option<Priority>,
-    ) -> Result<Option<OffsetDateTime>, super::Stop> {
-        let mut pending_first = first;
+    ) -> Result<Driven, super::Stop> {
+        let (mut pending_first, mut stale) = match first {
+            Some((round, stale)) => (Some(round), stale),
+            None => (None, Vec::new()),
+        };
+        let mut more: Vec<usize> = Vec::new();
         let mut round: Vec<Routed> = if pending_first.is_some() {
             Vec::new()
         } else {
@@ -409,6 +457,9 @@ impl Engine {
                 self.answers(raw, part).await
             };
             let mut pending: Vec<bool> = vec![false; slots.len()];
+            for n in stale.drain(..) {
+                pending[n] = true;
+            }
             wait = Duration::ZERO;
             for n in range.clone() {
                 if slots[n].done || (!first_round && !sent.contains(&n)) {
@@ -423,6 +474,9 @@ impl Engine {
                     Progress::Done => slot.done = true,
                     Progress::More { requests, after } => {
                         pending[n] = true;
+                        if !more.contains(&n) {
+                            more.push(n);
+                        }
                         wait = wait.max(after);
                         for request in requests {
                             round.push(Routed {
@@ -435,7 +489,7 @@ impl Engine {
             }
             first_round = false;
             if round.is_empty() {
-                return Ok(written);
+                return Ok(Driven { written, more });
             }
         }
     }
@@ -857,9 +911,18 @@ fn before(slots: &[Slot]) -> Map<String, Value> {
 
 /// When the account was contained: Graph's time `at` (of the last containment write, or of
 /// the read that found nothing to write), when every containment step took effect (done or
-/// already, or left out for a reason that is not a failure) and at least one acted; `None`
-/// when containment did not complete.
+/// already, or left out for a reason that is not a failure), at least one acted and none says
+/// the account stays open; `None` when containment did not complete.
 fn contained_at(contain: &[Slot], at: Option<OffsetDateTime>) -> Option<OffsetDateTime> {
+    // A step may say the account stays open although none failed (a synced account whose
+    // cloud sign-in nothing blocks now).
+    let all = earlier_of(contain, &[]);
+    if contain
+        .iter()
+        .any(|s| s.prepared.leaves_open(&all).is_some())
+    {
+        return None;
+    }
     let reports: Vec<StepReport> = contain.iter().filter_map(|s| s.prepared.report()).collect();
     let failed = reports
         .iter()

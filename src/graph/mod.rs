@@ -9,9 +9,12 @@
 pub mod address;
 pub mod auth_methods;
 pub mod batch;
+pub mod conditional_access;
 pub mod devices;
 pub mod error;
 pub mod grants;
+pub mod groups;
+pub mod identity_accounts;
 pub mod mail_rules;
 pub mod managed_devices;
 pub mod pacer;

@@ -33,7 +33,7 @@ pub struct Cost {
     pub device_writes: f64,
     /// Requests to the identity and access reports service (authentication methods).
     pub reports: f64,
-    /// Requests to identity protection (risky users).
+    /// Requests to identity protection (risky users) and Conditional Access (its policies).
     pub identity_protection: f64,
 }
 
@@ -53,7 +53,8 @@ pub fn cost_of(req: &GraphRequest) -> Cost {
     let lower = path.to_ascii_lowercase();
     // learn: graph/throttling-limits, "Identity protection and conditional access service
     // limits": any request, 1 per second per tenant (riskyUser among the resources).
-    if lower.starts_with("/identityprotection/") {
+    if lower.starts_with("/identityprotection/") || lower.starts_with("/identity/conditionalaccess")
+    {
         return Cost {
             identity_protection: 1.0,
             ..Cost::default()

@@ -25,7 +25,7 @@ impl std::fmt::Display for UserId {
 /// `accountEnabled`, `userType`, `onPremisesSyncEnabled` and `signInSessionsValidFromDateTime`
 /// (learn: graph/api/resources/user), so every read names them.
 pub const SELECT: &str =
-    "id,userPrincipalName,displayName,accountEnabled,userType,onPremisesSyncEnabled,signInSessionsValidFromDateTime";
+    "id,userPrincipalName,displayName,accountEnabled,userType,onPremisesSyncEnabled,onPremisesSecurityIdentifier,signInSessionsValidFromDateTime";
 
 #[derive(Debug, Clone, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -36,6 +36,10 @@ pub struct User {
     pub account_enabled: Option<bool>,
     pub user_type: Option<String>,
     pub on_premises_sync_enabled: Option<bool>,
+    /// The on-premises AD account's SID, for a user synced from AD (learn:
+    /// graph/api/resources/user, `onPremisesSecurityIdentifier`).
+    #[serde(default)]
+    pub on_premises_security_identifier: Option<String>,
     #[serde(default, with = "time::serde::rfc3339::option")]
     pub sign_in_sessions_valid_from_date_time: Option<OffsetDateTime>,
 }

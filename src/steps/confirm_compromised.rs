@@ -41,6 +41,7 @@ const ABOUT: About = About {
     incident: true,
     skippable: true,
     in_block: true,
+    stops_sign_in: false,
     action: Some("confirm the user compromised in Identity Protection (risk high)"),
 };
 const RISK: &str = "risk";

@@ -25,6 +25,7 @@ const ABOUT: About = About {
     incident: false,
     skippable: true,
     in_block: true,
+    stops_sign_in: true,
     action: Some("disable the account"),
 };
 
@@ -35,7 +36,16 @@ impl Step for DisableAccount {
 
     fn prepare(&self, cx: &UserCx<'_>, _reads: Reads, selected: Selected) -> Box<dyn Prepared> {
         let enabled = cx.user.account_enabled;
+        let synced = cx.user.is_synced();
         let report = selected.skipped_report(NAME).or_else(|| {
+            if synced && enabled != Some(false) {
+                // Graph refuses it (400): the account is mastered on-premises.
+                return Some(StepReport::new(
+                    NAME,
+                    StepStatus::Skipped,
+                    super::disable_onprem_account::ELSEWHERE_DISABLE.to_owned(),
+                ));
+            }
             (enabled == Some(false)).then(|| {
                 StepReport::new(
                     NAME,
@@ -48,9 +58,10 @@ impl Step for DisableAccount {
             .is_none()
             .then(|| Request::write(NAME, users::disable(&cx.user.id), "disable account"));
         Box::new(State {
-            selected: selected.is_yes(),
+            // A synced account is disabled on-premises: verify does not expect it here.
+            selected: selected.is_yes() && !synced,
             enabled,
-            synced: cx.user.is_synced(),
+            synced,
             token: cx.run.token_kind,
             request,
             report,
@@ -113,8 +124,8 @@ impl Step for DisableAccount {
             )];
         }
         if target.synced() {
-            return vec![Finding::missing(
-                "synced from on-premises Active Directory: Graph cannot disable it (400); disable it on-premises and let sync carry it",
+            return vec![Finding::nothing_to_send(
+                super::disable_onprem_account::ELSEWHERE_DISABLE,
             )];
         }
         target.privileged().into_iter().collect()

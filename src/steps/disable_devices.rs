@@ -51,6 +51,7 @@ const ABOUT: About = About {
     incident: false,
     skippable: true,
     in_block: true,
+    stops_sign_in: false,
     action: Some("disable the user's devices"),
 };
 const LIST: &str = "registeredDevices";
@@ -107,11 +108,11 @@ impl Step for DisableDevices {
         let mut requests = Vec::new();
         for (n, e) in found.entries.iter().enumerate() {
             match (&e.object_id, &e.device_id) {
-                (Some(id), _) if e.account_enabled != Some(false) => requests.push(Request::write(
-                    n.to_string(),
-                    devices::disable(id),
-                    "disable devices",
-                )),
+                // A hybrid-joined device is mastered in on-premises AD: Graph refuses the
+                // write (400), so none is sent; the report says where to disable it.
+                (Some(id), _) if e.account_enabled != Some(false) && !e.hybrid() => requests.push(
+                    Request::write(n.to_string(), devices::disable(id), "disable devices"),
+                ),
                 (None, Some(device_id)) => {
                     // Read it first, in the same ordered batch: whether it was already
                     // disabled, and its object id, for the report and an undo.
@@ -302,8 +303,8 @@ impl Step for DisableDevices {
             .filter(|e| e.on_premises_sync_enabled == Some(true))
             .count();
         if hybrid > 0 {
-            out.push(Finding::missing(format!(
-                "{hybrid} hybrid-joined device(s) synced from on-premises Active Directory: Graph cannot disable them (400); disable their computer objects there"
+            out.push(Finding::ok(format!(
+                "{hybrid} hybrid-joined device(s) synced from on-premises Active Directory: skipped, since Graph cannot disable them (400); disable their computer objects there"
             )));
         }
         if token == TokenKind::AppOnly {
@@ -442,6 +443,11 @@ impl Entry {
             on_premises_sync_enabled: None,
             origin: Origin::Intune,
         }
+    }
+
+    /// Hybrid joined: synced from on-premises AD, where its computer object is disabled.
+    fn hybrid(&self) -> bool {
+        self.on_premises_sync_enabled == Some(true)
     }
 
     /// It has an Entra device to disable.
@@ -658,6 +664,9 @@ fn list_hint(err: &GraphError, token: TokenKind) -> Option<Hint> {
     }
 }
 
+/// What a skipped hybrid-joined device's item says.
+const HYBRID_NOTE: &str = "hybrid joined: its computer object is mastered in on-premises Active Directory, where it is disabled (Graph cannot)";
+
 fn disable_hint(err: &GraphError, synced: bool) -> Option<Hint> {
     if hints::is_on_premises_mastered(err) || (synced && err.status() == Some(400)) {
         return hints::hint(
@@ -688,11 +697,16 @@ fn device_step(
     let list = &found.entries;
     let mut items: Vec<ItemReport> = Vec::with_capacity(list.len());
     let (mut done, mut already, mut outside, mut failed) = (0usize, 0usize, 0usize, 0usize);
+    let mut hybrid = 0usize;
     for (n, e) in list.iter().enumerate() {
         let read = looked_up.get(&n);
         let (status, err) = match results.get(&n) {
             None if !e.in_entra() => {
                 outside += 1;
+                (StepStatus::Skipped, None)
+            }
+            None if e.hybrid() && e.account_enabled != Some(false) => {
+                hybrid += 1;
                 (StepStatus::Skipped, None)
             }
             None => {
@@ -730,6 +744,9 @@ fn device_step(
             }
         };
         let mut fields = e.fields(read);
+        if e.hybrid() && status == StepStatus::Skipped {
+            fields.insert("note".into(), json!(HYBRID_NOTE));
+        }
         if !e.in_entra() {
             fields.insert(
                 "note".into(),
@@ -743,6 +760,8 @@ fn device_step(
         StepStatus::Failed
     } else if done > 0 {
         StepStatus::Done
+    } else if hybrid > 0 {
+        StepStatus::Skipped
     } else {
         StepStatus::Already
     };
@@ -755,6 +774,11 @@ fn device_step(
         }
         if already > 0 {
             parts.push(format!("{already} already disabled"));
+        }
+        if hybrid > 0 {
+            parts.push(format!(
+                "{hybrid} hybrid joined (disable on-premises: Graph cannot)"
+            ));
         }
         if outside > 0 {
             parts.push(format!("{outside} not in Entra ID"));
@@ -912,7 +936,7 @@ impl Prepared for State {
             .map(|(n, e)| {
                 let status = if writes.contains(&n) {
                     StepStatus::Planned
-                } else if !e.in_entra() {
+                } else if !e.in_entra() || (e.hybrid() && e.account_enabled != Some(false)) {
                     StepStatus::Skipped
                 } else {
                     StepStatus::Already

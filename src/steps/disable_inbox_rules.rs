@@ -37,6 +37,7 @@ const ABOUT: About = About {
     incident: true,
     skippable: true,
     in_block: true,
+    stops_sign_in: false,
     action: Some("disable inbox rules that forward or delete mail (every enabled rule with --inbox-rules all)"),
 };
 const LIST: &str = "rules";

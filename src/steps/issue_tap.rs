@@ -28,6 +28,7 @@ const ABOUT: About = About {
     incident: false,
     skippable: true,
     in_block: false,
+    stops_sign_in: false,
     action: Some("issue a Temporary Access Pass"),
 };
 

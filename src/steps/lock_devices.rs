@@ -34,6 +34,7 @@ const ABOUT: About = About {
     incident: false,
     skippable: true,
     in_block: true,
+    stops_sign_in: false,
     action: Some("remote-lock the user's Intune devices"),
 };
 const MANAGED: &str = "managedDevices";

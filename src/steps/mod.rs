@@ -10,10 +10,12 @@
 //! and the `--skip`/`--with` flags; it never names a step. Adding a step is a new module, a line
 //! in [`REGISTRY`], and the emulator's endpoints for it.
 
+pub mod block_sign_in;
 pub mod confirm_compromised;
 pub mod disable_account;
 pub mod disable_devices;
 pub mod disable_inbox_rules;
+pub mod disable_onprem_account;
 pub mod issue_tap;
 pub mod lock_devices;
 pub mod remove_auth_methods;
@@ -42,8 +44,10 @@ use crate::report::{ErrorReport, ItemReport, StepReport, StepStatus};
 /// `--with`; `verify` is last and checks what the others did.
 pub static REGISTRY: &[&dyn Step] = &[
     &disable_account::DisableAccount,
+    &block_sign_in::BlockSignIn,
     &revoke_sessions::RevokeSessions,
     &reset_password::ResetPassword,
+    &disable_onprem_account::DisableOnpremAccount,
     &remove_auth_methods::RemoveAuthMethods,
     &revoke_app_consents::RevokeAppConsents,
     &disable_inbox_rules::DisableInboxRules,
@@ -91,6 +95,11 @@ pub struct About {
     /// Whether `block` runs it (`--skip`/`--with` know it). A step only `unblock` runs (the
     /// Temporary Access Pass) says no.
     pub in_block: bool,
+    /// Whether it stops the account signing in whatever the tenant has set up (disable,
+    /// revoke, reset), unlike a containment step that works only in some tenants or for some
+    /// accounts (the Conditional Access block group, the on-premises account): a selection
+    /// needs one of these.
+    pub stops_sign_in: bool,
     /// What it does, for the confirmation prompt ("disable the account"); `None` to leave it
     /// out of the prompt.
     pub action: Option<&'static str>,
@@ -149,6 +158,27 @@ pub trait Step: Sync {
     fn reads(&self, _who: &str, _cx: &RunCx) -> Vec<Read> {
         Vec::new()
     }
+
+    /// What this step reads once per run for every user (see [`Once`]): the user whose first
+    /// read carried those reads settles it from `reads`; every other user waits here until it
+    /// is settled. Called for each user after its first read, before any step decides.
+    fn once_per_run<'a>(&'a self, _cx: &'a RunCx, _reads: &'a mut Reads) -> BoxFuture<'a, ()> {
+        Box::pin(async {})
+    }
+
+    /// `check`: read what this step reads once per run now, through `client`, so that the
+    /// caller's line can show it ([`Step::tenant_facts`]) and judge the step by it.
+    fn prime<'a>(
+        &'a self,
+        _client: &'a crate::graph::GraphClient,
+        _cx: &'a RunCx,
+    ) -> BoxFuture<'a, ()> {
+        Box::pin(async {})
+    }
+
+    /// `check`: what this step found of the tenant (the block group and its policy), as JSON
+    /// fields and text lines of the caller's line.
+    fn tenant_facts(&self, _cx: &RunCx, _json: &mut Map<String, Value>, _text: &mut Vec<String>) {}
 
     /// Decide from what was read. `selected` is `Err(flag)` when a flag left this step out:
     /// the step still records its `before` state and facts from the user, but plans no write.
@@ -267,6 +297,19 @@ pub trait Prepared: Send {
 
     /// The state read back after the writes, for the report's `after` (verify's).
     fn after(&self) -> Option<crate::report::Snapshot> {
+        None
+    }
+
+    /// Warnings for the user's result that do not change its outcome by themselves (a block
+    /// policy that is not enforcing).
+    fn warnings(&self) -> Vec<String> {
+        Vec::new()
+    }
+
+    /// Once every step reported: why the user stays open although no step failed (a synced
+    /// account whose cloud sign-in nothing blocks now), which makes it `partial`. `all` is
+    /// every step of the user, this one included.
+    fn leaves_open(&self, _all: &[Earlier<'_>]) -> Option<String> {
         None
     }
 
@@ -472,6 +515,11 @@ impl Answers {
         })
     }
 
+    /// Whether there is an answer tagged `tag` (the request was sent for this user).
+    pub fn has(&self, tag: &str) -> bool {
+        self.0.contains_key(tag)
+    }
+
     /// The answers whose tags start with `prefix/`, with the prefix taken off.
     pub fn split(&mut self, prefix: &str) -> Answers {
         let lead = format!("{prefix}/");
@@ -533,6 +581,10 @@ pub struct RunCx {
     /// Gathers the users who reach `confirm_compromised` together into one request; `None`
     /// when the run sends nothing (see [`RunCx::sending`]).
     pub risky_users: Option<Arc<confirm_compromised::Coalescer>>,
+    /// The Conditional Access block group and its policy, read once per run.
+    pub block_group: Arc<block_sign_in::Lookup>,
+    /// The Microsoft cloud the run talks to (some APIs exist in the global service only).
+    pub cloud: crate::cloud::Cloud,
 }
 
 impl RunCx {
@@ -545,7 +597,22 @@ impl RunCx {
             inbox_rules: disable_inbox_rules::Which::default(),
             status: false,
             risky_users: None,
+            block_group: Arc::new(block_sign_in::Lookup::new(None)),
+            cloud: crate::cloud::Cloud::Global,
         }
+    }
+
+    /// `--cloud`.
+    pub fn cloud(mut self, cloud: crate::cloud::Cloud) -> RunCx {
+        self.cloud = cloud;
+        self
+    }
+
+    /// `--block-group ID` / `LOCKDOWN_BLOCK_GROUP`: the block group by object id, instead of
+    /// looking it up by its mailNickname.
+    pub fn block_group(mut self, id: Option<String>) -> RunCx {
+        self.block_group = Arc::new(block_sign_in::Lookup::new(id));
+        self
     }
 
     /// A run that writes through `client`: what steps share across users is set up. `alone`:
@@ -565,6 +632,57 @@ impl RunCx {
     pub fn for_status(mut self) -> RunCx {
         self.status = true;
         self
+    }
+}
+
+/// A value a step reads once per run for every user (e.g. the block group and its policy):
+/// the first user to [`claim`](Once::claim) it carries the reads in its own first read and
+/// [`settle`](Once::settle)s it from their answers; the others [`wait`](Once::wait) for it.
+pub struct Once<T> {
+    claimed: std::sync::atomic::AtomicBool,
+    state: tokio::sync::watch::Sender<Option<Arc<T>>>,
+}
+
+impl<T> std::fmt::Debug for Once<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Once")
+            .field("settled", &self.state.borrow().is_some())
+            .finish_non_exhaustive()
+    }
+}
+
+impl<T> Default for Once<T> {
+    fn default() -> Self {
+        Once {
+            claimed: std::sync::atomic::AtomicBool::new(false),
+            state: tokio::sync::watch::Sender::new(None),
+        }
+    }
+}
+
+impl<T> Once<T> {
+    /// True for the first caller only: it must send the reads and settle.
+    pub fn claim(&self) -> bool {
+        !self.claimed.swap(true, std::sync::atomic::Ordering::SeqCst)
+    }
+
+    pub fn settle(&self, value: T) {
+        self.state.send_replace(Some(Arc::new(value)));
+    }
+
+    /// The value, once settled; `None` at once when nobody claimed it.
+    pub async fn wait(&self) -> Option<Arc<T>> {
+        if !self.claimed.load(std::sync::atomic::Ordering::SeqCst) {
+            return None;
+        }
+        let mut rx = self.state.subscribe();
+        let settled = rx.wait_for(Option::is_some).await.ok()?;
+        settled.clone()
+    }
+
+    /// The value if settled, without waiting.
+    pub fn now(&self) -> Option<Arc<T>> {
+        self.state.borrow().clone()
     }
 }
 
@@ -766,12 +884,13 @@ impl Selection {
         Ok(sel)
     }
 
-    /// Whether a step that stops the account signing in (a [`Phase::Contain`] step) runs: a
-    /// run without one would lock nothing down, whatever else it did.
+    /// Whether a step that stops the account signing in whatever the tenant has set up runs
+    /// (see [`About::stops_sign_in`]): a run without one would not surely lock anything down,
+    /// whatever else it did.
     pub fn contains(&self) -> bool {
         REGISTRY
             .iter()
-            .any(|s| s.phase() == Phase::Contain && self.of(*s) == Some(Selected::Yes))
+            .any(|s| s.about().stops_sign_in && self.of(*s) == Some(Selected::Yes))
     }
 
     /// Whether `step` runs, and if not, which flag left it out. An opt-in step not asked for
@@ -1035,9 +1154,17 @@ mod tests {
     fn a_selection_contains_while_one_containment_step_runs() {
         let contain: Vec<&str> = REGISTRY
             .iter()
-            .filter(|s| s.phase() == Phase::Contain)
+            .filter(|s| s.about().stops_sign_in)
             .map(|s| s.name())
             .collect();
+        assert_eq!(
+            contain,
+            ["disable_account", "revoke_sessions", "reset_password"]
+        );
+        assert!(REGISTRY
+            .iter()
+            .filter(|s| s.about().stops_sign_in)
+            .all(|s| s.phase() == Phase::Contain));
         assert!(Selection::new(&[], &[], &[]).unwrap().contains());
         for kept in &contain {
             let others: Vec<String> = contain
@@ -1105,8 +1232,10 @@ mod tests {
         assert_eq!(
             sel.actions(),
             vec![
+                "add the user to the Conditional Access block group",
                 "revoke sign-in sessions",
                 "reset the password",
+                "disable a synced user's on-premises AD account through Defender for Identity",
                 "disable the user's devices"
             ]
         );

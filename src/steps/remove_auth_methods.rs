@@ -41,6 +41,7 @@ const ABOUT: About = About {
     incident: true,
     skippable: true,
     in_block: true,
+    stops_sign_in: false,
     action: Some("delete every authentication method but the password (the user registers again)"),
 };
 const LIST: &str = "methods";

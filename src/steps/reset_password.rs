@@ -27,6 +27,7 @@ const ABOUT: About = About {
     incident: false,
     skippable: true,
     in_block: true,
+    stops_sign_in: true,
     action: Some("reset the password"),
 };
 
@@ -43,6 +44,14 @@ impl Step for ResetPassword {
 
     fn prepare(&self, cx: &UserCx<'_>, _reads: Reads, selected: Selected) -> Box<dyn Prepared> {
         let report = selected.skipped_report(NAME).or_else(|| {
+            if cx.user.is_synced() {
+                // Graph refuses it (400): the password is mastered on-premises.
+                return Some(StepReport::new(
+                    NAME,
+                    StepStatus::Skipped,
+                    super::disable_onprem_account::ELSEWHERE_PASSWORD.to_owned(),
+                ));
+            }
             cx.user.is_guest().then(|| {
                 StepReport::new(
                     NAME,
@@ -112,8 +121,8 @@ impl Step for ResetPassword {
             )];
         }
         if target.synced() {
-            return vec![Finding::missing(
-                "synced from on-premises Active Directory: Graph cannot reset its password (400); reset it on-premises",
+            return vec![Finding::nothing_to_send(
+                super::disable_onprem_account::ELSEWHERE_PASSWORD,
             )];
         }
         target.privileged().into_iter().collect()

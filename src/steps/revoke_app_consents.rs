@@ -37,6 +37,7 @@ const ABOUT: About = About {
     incident: true,
     skippable: true,
     in_block: true,
+    stops_sign_in: false,
     action: Some("revoke the apps the user consented to"),
 };
 const LIST: &str = "grants";

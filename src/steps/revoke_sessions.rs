@@ -27,6 +27,7 @@ const ABOUT: About = About {
     incident: false,
     skippable: true,
     in_block: true,
+    stops_sign_in: true,
     action: Some("revoke sign-in sessions"),
 };
 

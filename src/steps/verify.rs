@@ -26,6 +26,7 @@ const ABOUT: About = About {
     incident: false,
     skippable: false,
     in_block: true,
+    stops_sign_in: false,
     action: None,
 };
 const USER: &str = "user";

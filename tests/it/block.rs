@@ -300,30 +300,40 @@ fn object_id_and_upn_of_the_same_user_act_once() {
 }
 
 #[test]
-fn synced_user_is_partial_with_an_on_premises_hint() {
+fn synced_user_without_either_route_is_partial_and_says_what_to_do_on_premises() {
+    // A tenant without the block group and without Defender for Identity.
     let t = Tenant::start();
     let run = t.block_json(&["grady@contoso.com"]);
     run.assert_code(1);
     let u = run.one();
     assert_eq!(u["outcome"], "partial", "{u:#}");
-    let disable = step(&u, "disable_account");
-    assert_eq!(disable["status"], "failed");
-    assert_eq!(disable["error"]["status"], 400);
-    assert_eq!(disable["error"]["code"], "Request_BadRequest");
-    assert!(disable["error"]["hint"]
-        .as_str()
-        .unwrap()
-        .contains("on-premises"));
-    assert!(disable["error"]["request_id"].is_string());
+    let reason = u["reason"].as_str().unwrap();
+    assert!(
+        reason.contains("disable it in Active Directory"),
+        "{reason}"
+    );
+    // Graph refuses these for a synced account: they are not sent, and say where it is done.
+    for s in ["disable_account", "reset_password"] {
+        let detail = step(&u, s)["detail"].as_str().unwrap().to_owned();
+        assert_eq!(status_of(&u, s), "skipped", "{s}");
+        assert!(detail.contains("Defender for Identity"), "{detail}");
+    }
+    assert!(t
+        .writes()
+        .iter()
+        .all(|w| !(w.method == "PATCH" && w.path.contains("/users/"))));
     // Sessions were still revoked in the cloud.
     assert_eq!(status_of(&u, "revoke_sessions"), "done");
+    assert_eq!(status_of(&u, "block_sign_in"), "skipped");
+    assert_eq!(status_of(&u, "disable_onprem_account"), "skipped");
+    // The hybrid-joined device is mastered on-premises too: skipped, not refused.
     let dev = step(&u, "disable_devices");
-    assert_eq!(dev["status"], "failed");
-    assert!(dev["devices"][0]["error"]["hint"]
+    assert_eq!(dev["status"], "skipped");
+    assert!(dev["devices"][0]["note"]
         .as_str()
         .unwrap()
         .contains("on-premises"));
-    assert_eq!(status_of(&u, "verify"), "failed");
+    assert_eq!(status_of(&u, "verify"), "done");
     assert!(t.user("grady@contoso.com").account_enabled);
 }
 

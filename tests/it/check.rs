@@ -94,12 +94,13 @@ fn predicts_the_synced_users_failure_and_a_missing_permission() {
     );
     assert_eq!(step(caller, "disable_account")["status"], "ok");
 
-    // The synced user: disable and reset will fail, with the on-premises reason.
+    // The synced user: disable and reset are not sent (Graph refuses them), and nothing
+    // blocks its cloud sign-in in a tenant without the block group.
     let grady = target(&lines, "grady@contoso.com");
     assert_eq!(grady["outcome"], "will_fail");
     assert_eq!(grady["onPremisesSyncEnabled"], true);
     for s in ["disable_account", "reset_password"] {
-        assert_eq!(step(grady, s)["status"], "missing", "{s}: {grady:#}");
+        assert_eq!(step(grady, s)["status"], "ok", "{s}: {grady:#}");
         assert!(
             step(grady, s)["reason"]
                 .as_str()
@@ -108,6 +109,9 @@ fn predicts_the_synced_users_failure_and_a_missing_permission() {
             "{s}: {grady:#}"
         );
     }
+    let block = step(grady, "block_sign_in");
+    assert_eq!(block["status"], "missing", "{grady:#}");
+    assert!(block["reason"].as_str().unwrap().contains("lockdown setup"));
     assert_eq!(step(grady, "revoke_sessions")["status"], "missing");
     let adele = target(&lines, "adele@contoso.com");
     assert_eq!(adele["outcome"], "will_fail");

@@ -12,6 +12,7 @@ mod contain;
 mod devices;
 mod docs;
 mod guards;
+mod hybrid;
 mod incident;
 mod input;
 mod newcomer;

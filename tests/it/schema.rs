@@ -151,3 +151,50 @@ fn the_block_schema_rejects_a_field_it_does_not_name() {
     bad_step["steps"] = serde_json::json!([{"step": "verify", "status": "fine", "detail": null}]);
     assert!(!block.is_valid(&bad_step));
 }
+
+/// A hybrid tenant's lines (the block group, Defender for Identity) and `setup`'s.
+#[test]
+fn hybrid_lines_follow_their_schemas() {
+    let t = Tenant::with(lockdown_emulator::EmulatorConfig {
+        lockdown_setup: true,
+        defender_for_identity: true,
+        ..lockdown_emulator::EmulatorConfig::default()
+    });
+    let users = ["grady@contoso.com", "adele@contoso.com"];
+    let block = validator("block.schema.json");
+    let run = t.block_json(&users);
+    assert_eq!(assert_valid(&block, "block", &run.stdout), 2);
+    let check = validator("check.schema.json");
+    let run = t.lockdown().args(["check", "-o", "json"]).args(users).run();
+    assert_eq!(assert_valid(&check, "check", &run.stdout), 3);
+    let status = validator("status.schema.json");
+    let run = t
+        .lockdown()
+        .args(["status", "-o", "json"])
+        .args(users)
+        .run();
+    assert_eq!(assert_valid(&status, "status", &run.stdout), 2);
+    let setup = validator("setup.schema.json");
+    for args in [
+        &["setup", "-o", "json", "--exclude", "breakglass@contoso.com"][..],
+        &["setup", "-o", "json", "--no-exclusions", "--report-only"][..],
+        &[
+            "setup",
+            "-o",
+            "json",
+            "--dry-run",
+            "--force",
+            "--no-exclusions",
+            "--report-only",
+        ][..],
+    ] {
+        let run = t.lockdown().args(args).run();
+        assert_eq!(assert_valid(&setup, "setup", &run.stdout), 1, "{run:?}");
+    }
+    let fresh = Tenant::start();
+    let run = fresh
+        .lockdown()
+        .args(["setup", "-o", "json", "--dry-run", "--no-exclusions"])
+        .run();
+    assert_eq!(assert_valid(&setup, "setup --dry-run", &run.stdout), 1);
+}

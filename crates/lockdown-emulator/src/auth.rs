@@ -294,6 +294,13 @@ pub(crate) fn admin_spec() -> TokenSpec {
             "DelegatedPermissionGrant.ReadWrite.All",
             "MailboxSettings.ReadWrite",
             "IdentityRiskyUser.ReadWrite.All",
+            // Hybrid accounts: the Conditional Access block group and Defender for Identity.
+            "Group.ReadWrite.All",
+            "GroupMember.ReadWrite.All",
+            "Policy.Read.All",
+            "Policy.ReadWrite.ConditionalAccess",
+            "SecurityIdentitiesAccount.Read.All",
+            "SecurityIdentitiesActions.ReadWrite.All",
         ]
         .iter()
         .map(|s| s.to_string())

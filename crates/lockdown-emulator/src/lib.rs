@@ -6,7 +6,8 @@
 //! `$batch`; and for `lockdown check` and `watch`: transitiveMemberOf, service principals and
 //! their appRoleAssignments, subscribedSkus, auditLogs/signIns; and for the opt-in incident
 //! steps: authentication methods, oauth2PermissionGrants and the apps' service principals, inbox
-//! messageRules, Identity Protection's riskyUsers). Every behaviour comes from
+//! messageRules, Identity Protection's riskyUsers; and for hybrid accounts: groups and their
+//! members, Conditional Access policies, Defender for Identity's identityAccounts). Every behaviour comes from
 //! Microsoft's documentation; each one carries a `// learn: ...` comment naming the page.
 //! Integration tests run the real binary against it and inspect the tenant through the
 //! synchronous accessors below; `lockdown --sandbox` embeds it.
@@ -22,7 +23,7 @@
 //! | $lidia@contoso.com | Lidia Holloway | 2ed03dfd-01d8-4005-a9ef-fa8ee546dc6c | `$` UPN: address as `/users('$lidia@contoso.com')`; 1 device |
 //! | patti.o'fernandez@contoso.com | Patti O'Fernandez | e8b753b5-4117-464e-9a08-713e1ff266b3 | apostrophe UPN; 1 macOS device, also Intune-managed (app-only tokens cannot disable it) |
 //! | pradeep_fabrikam.com#EXT#@contoso.onmicrosoft.com | Pradeep Gupta (Fabrikam) | 40079818-3808-4585-903b-02605f061225 | Guest; `#` must be sent as `%23`; no Exchange Online mailbox |
-//! | grady@contoso.com | Grady Archie | ec63c778-24e1-4240-bea3-d12a167d5232 | synced from AD; 1 hybrid-joined (ServerAd, synced) device |
+//! | grady@contoso.com | Grady Archie | ec63c778-24e1-4240-bea3-d12a167d5232 | synced from AD (`onPremisesSecurityIdentifier` [`contoso_ids::GRADY_SID`]; an AD account Defender for Identity can act on); 1 hybrid-joined (ServerAd, synced) device |
 //! | johanna@contoso.com | Johanna Lorenz | 626cbf8c-5dde-46b0-8385-9e40d64736fe | already disabled; 1 disabled device |
 //! | isaiah@contoso.com | Isaiah Langer | 0b746c5a-68f1-4a1d-b2c3-8f3e2a4d9e71 | User Administrator (privileged target); 1 device |
 //! | kiosk@contoso.com | Shared Kiosk Operator | 9c4d2f1e-7a6b-4c5d-8e3f-1a2b3c4d5e6f | 120 devices (Windows + Android); no Exchange Online mailbox |
@@ -39,6 +40,14 @@
 //! holds an Intune licence unless [`EmulatorConfig::intune`] is off (or
 //! [`Emulator::set_intune`]), and Entra ID P2 unless [`EmulatorConfig::entra_id`] says otherwise
 //! (or [`Emulator::set_entra_id`]).
+//!
+//! With [`EmulatorConfig::lockdown_setup`] the tenant has run `lockdown setup`: the group
+//! "lockdown: blocked accounts" ([`contoso_ids::BLOCK_GROUP`], mailNickname `lockdown-blocked`, no
+//! members) and an enabled Conditional Access policy ([`contoso_ids::BLOCK_POLICY`]) blocking it,
+//! breakglass@contoso.com excluded; read them through [`Emulator::groups`] and
+//! [`Emulator::conditional_access_policies`]. With [`EmulatorConfig::defender_for_identity`],
+//! grady's AD account is listed under `security/identities/identityAccounts`; read what was done
+//! to it through [`Emulator::on_premises_account`]. The sandbox turns both on.
 //!
 //! Every other user has only a password and an empty mailbox. The tenant also holds a
 //! tenant-wide (`AllPrincipals`) consent to Contoso Expenses, which no user's list shows; the
@@ -61,9 +70,12 @@ mod apps;
 mod auth;
 mod auth_methods;
 mod batch;
+mod conditional_access;
 mod consents;
 mod errors;
 mod faults;
+mod groups;
+mod identity_accounts;
 mod intune;
 mod licences;
 mod mail;
@@ -130,8 +142,18 @@ pub struct EmulatorConfig {
     /// applicable to target tenant." as Graph does for a tenant without one.
     pub intune: bool,
     /// The tenant's Entra ID plan (default P2). [`EntraIdPlan::Free`] makes sign-in logs
-    /// answer 403 `Authentication_RequestFromNonPremiumTenantOrB2CTenant`, as Graph does.
+    /// answer 403 `Authentication_RequestFromNonPremiumTenantOrB2CTenant`, as Graph does, and
+    /// refuses Conditional Access policy writes.
     pub entra_id: EntraIdPlan,
+    /// The tenant has run `lockdown setup` (default off): it holds the group "lockdown: blocked
+    /// accounts" ([`contoso_ids::BLOCK_GROUP`]) and an enabled Conditional Access policy
+    /// ([`contoso_ids::BLOCK_POLICY`]) blocking its members, breakglass@contoso.com excluded.
+    /// The sandbox turns it on.
+    pub lockdown_setup: bool,
+    /// Microsoft Defender for Identity is deployed (default off): the synced users' AD
+    /// accounts are listed under `security/identities/identityAccounts`, where actions can be
+    /// taken on them. The sandbox turns it on.
+    pub defender_for_identity: bool,
 }
 
 impl Default for EmulatorConfig {
@@ -149,6 +171,8 @@ impl Default for EmulatorConfig {
             sts_token_lifetime: None,
             intune: true,
             entra_id: EntraIdPlan::P2,
+            lockdown_setup: false,
+            defender_for_identity: false,
         }
     }
 }
@@ -304,6 +328,30 @@ pub struct GrantState {
 pub struct RiskState {
     pub risk_level: String,
     pub risk_state: String,
+}
+
+/// A group as tests see it.
+#[derive(Debug, Clone)]
+pub struct GroupState {
+    pub id: String,
+    pub display_name: String,
+    pub mail_nickname: String,
+    pub description: Option<String>,
+    pub mail_enabled: bool,
+    pub security_enabled: bool,
+    /// Members' object ids.
+    pub members: Vec<String>,
+}
+
+/// A synced user's on-premises AD account as tests see it (what Defender for Identity acted on).
+#[derive(Debug, Clone)]
+pub struct OnPremisesState {
+    pub sid: String,
+    /// Enabled now (an action accepted takes a few emulated seconds to land).
+    pub enabled: bool,
+    pub password_resets: usize,
+    /// Every action Defender for Identity accepted for it, in order.
+    pub actions: Vec<String>,
 }
 
 /// An Intune managed device as tests see it.
@@ -508,6 +556,88 @@ impl Emulator {
             risk_level: r.level.to_string(),
             risk_state: r.state.to_string(),
         })
+    }
+
+    /// Every group in the tenant.
+    pub fn groups(&self) -> Vec<GroupState> {
+        let tenant = lock(&self.shared.tenant);
+        tenant
+            .groups
+            .iter()
+            .map(|g| GroupState {
+                id: g.id.clone(),
+                display_name: g.display_name.clone(),
+                mail_nickname: g.mail_nickname.clone(),
+                description: g.description.clone(),
+                mail_enabled: g.mail_enabled,
+                security_enabled: g.security_enabled,
+                members: g
+                    .members
+                    .iter()
+                    .map(|u| tenant.users[*u].id.clone())
+                    .collect(),
+            })
+            .collect()
+    }
+
+    /// Every Conditional Access policy, as Graph returns it.
+    pub fn conditional_access_policies(&self) -> Vec<serde_json::Value> {
+        lock(&self.shared.tenant)
+            .ca_policies
+            .iter()
+            .cloned()
+            .map(serde_json::Value::Object)
+            .collect()
+    }
+
+    /// Change a Conditional Access policy as an administrator would in the portal: `change`
+    /// edits its JSON. Panics when there is no policy with this id.
+    pub fn edit_conditional_access_policy(
+        &self,
+        id: &str,
+        change: impl FnOnce(&mut serde_json::Map<String, serde_json::Value>),
+    ) {
+        let mut tenant = lock(&self.shared.tenant);
+        let policy = tenant
+            .ca_policies
+            .iter_mut()
+            .find(|p| p.get("id").and_then(|v| v.as_str()) == Some(id))
+            .unwrap_or_else(|| panic!("no Conditional Access policy {id}"));
+        change(policy);
+    }
+
+    /// Add a user to a group, as someone would outside lockdown. Panics if either is missing.
+    pub fn add_group_member(&self, group: &str, user: &str) {
+        let mut tenant = lock(&self.shared.tenant);
+        let u = tenant.find_user(user).expect("the user exists");
+        let g = tenant
+            .groups
+            .iter_mut()
+            .find(|g| g.id.eq_ignore_ascii_case(group))
+            .expect("the group exists");
+        if !g.members.contains(&u) {
+            g.members.push(u);
+        }
+    }
+
+    /// The on-premises AD account of a synced user, if it has one.
+    pub fn on_premises_account(&self, id_or_upn: &str) -> Option<OnPremisesState> {
+        let now = self.shared.emulated_secs();
+        let mut tenant = lock(&self.shared.tenant);
+        let i = tenant.find_user(id_or_upn)?;
+        let ad = tenant.users[i].on_premises.as_mut()?;
+        ad.settle(now);
+        Some(OnPremisesState {
+            sid: ad.sid.clone(),
+            enabled: ad.enabled,
+            password_resets: ad.password_resets,
+            actions: ad.actions.clone(),
+        })
+    }
+
+    /// Deploy Microsoft Defender for Identity, or take it away.
+    pub fn set_defender_for_identity(&self, deployed: bool) {
+        lock(&self.shared.tenant).defender_for_identity = deployed;
     }
 
     /// Change the tenant's Entra ID plan (`GET /subscribedSkus` and sign-in logs follow).

@@ -55,6 +55,44 @@ pub(crate) fn parse_query(query: &str) -> Result<Query, Reply> {
     Ok(q)
 }
 
+/// `$filter=<prop> eq '<value>'` on one of `props` (learn: graph/filter-query-parameter — `eq`
+/// with a single-quoted string literal, `''` for a quote): the property as listed, and the value.
+/// No `$filter`: `None`. `what` names the collection in the error.
+pub(crate) fn eq_filter(
+    raw_query: &str,
+    props: &[&'static str],
+    what: &str,
+) -> Result<Option<(&'static str, String)>, Reply> {
+    let Some(expr) = raw_query.split('&').find_map(|kv| {
+        let (k, v) = kv.split_once('=')?;
+        decode(k)
+            .eq_ignore_ascii_case("$filter")
+            .then(|| decode(&v.replace('+', " ")))
+    }) else {
+        return Ok(None);
+    };
+    let bad = || {
+        errors::odata_bad_request(format!(
+            "Invalid filter clause: the emulated {what} list filters with `eq` on {} only ('{expr}').",
+            props.join(" or ")
+        ))
+    };
+    let (prop, rest) = expr.trim().split_once(' ').ok_or_else(bad)?;
+    let (value, tail) = rest
+        .trim()
+        .strip_prefix("eq ")
+        .and_then(|l| parse_literal(l.trim()))
+        .ok_or_else(bad)?;
+    if !tail.trim().is_empty() {
+        return Err(bad());
+    }
+    let prop = props
+        .iter()
+        .find(|p| p.eq_ignore_ascii_case(prop))
+        .ok_or_else(bad)?;
+    Ok(Some((prop, value)))
+}
+
 /// How a request names a user.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum UserKey {
@@ -193,6 +231,7 @@ const USER_PROPS: &[&str] = &[
     "accountEnabled",
     "userType",
     "onPremisesSyncEnabled",
+    "onPremisesSecurityIdentifier",
     "signInSessionsValidFromDateTime",
     "lastPasswordChangeDateTime",
     "createdDateTime",
@@ -233,6 +272,8 @@ fn user_prop(u: &User, name: &str) -> Value {
         "accountEnabled" => json!(u.account_enabled),
         "userType" => json!(u.user_type()),
         "onPremisesSyncEnabled" => json!(u.on_premises_sync_enabled),
+        // learn: graph/api/resources/user — the SID of a user synced from on-premises AD.
+        "onPremisesSecurityIdentifier" => json!(u.on_premises.as_ref().map(|a| a.sid.clone())),
         "signInSessionsValidFromDateTime" => json!(format_datetime(u.sign_in_sessions_valid_from)),
         "lastPasswordChangeDateTime" => json!(format_datetime(u.last_password_change)),
         "createdDateTime" => json!(format_datetime(u.created)),

@@ -211,6 +211,22 @@ fn route(shared: &Shared, req: &Request, rest: &str, query: &Query, id: &Identit
         if let Some(reply) = super::apps::route(shared, &tenant, &method, rest, query, id) {
             return reply;
         }
+        if let Some(reply) = super::groups::route(shared, &mut tenant, req, &segs, query, id) {
+            return reply;
+        }
+        if let Some(reply) = super::conditional_access::route(
+            shared,
+            &mut tenant,
+            &method,
+            &segs,
+            req.body.as_deref(),
+            id,
+        ) {
+            return reply;
+        }
+        if let Some(reply) = super::identity_accounts::route(shared, &mut tenant, req, &segs, id) {
+            return reply;
+        }
     }
     if segs
         .first()
@@ -313,7 +329,7 @@ fn get_user(shared: &Shared, tenant: &Tenant, target: usize, q: &Query, id: &Ide
     Reply::json(200, Value::Object(body))
 }
 
-fn parse_json_body(body: Option<&[u8]>) -> Result<Map<String, Value>, Reply> {
+pub(crate) fn parse_json_body(body: Option<&[u8]>) -> Result<Map<String, Value>, Reply> {
     let bytes = body.unwrap_or(&[]);
     match serde_json::from_slice::<Value>(bytes) {
         Ok(Value::Object(m)) => Ok(m),

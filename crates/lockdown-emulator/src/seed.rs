@@ -33,6 +33,12 @@ pub mod ids {
     pub const BREAKGLASS: &str = "d1e2f3a4-b5c6-4d7e-8f9a-0b1c2d3e4f5a";
     pub const LYNNE: &str = "3e5f7a9b-1c2d-4e6f-8a0b-2c4d6e8f0a1c";
     pub const NESTOR: &str = "b7c9d1e3-5f7a-4b9c-8d1e-3f5a7b9c1d2e";
+    /// The "lockdown: blocked accounts" group of a tenant that has run `lockdown setup`.
+    pub const BLOCK_GROUP: &str = "6b10c4ed-0000-4000-8000-0000000b10c0";
+    /// Its Conditional Access policy.
+    pub const BLOCK_POLICY: &str = "6b10c4ed-0000-4000-8000-0000000b10c1";
+    /// Grady's on-premises security identifier.
+    pub const GRADY_SID: &str = "S-1-5-21-1004336348-1177238915-682003330-1107";
 }
 
 fn numbered_uuid(base: u128, n: u64) -> String {
@@ -156,6 +162,7 @@ fn user(
         default_method: None,
         mailbox: Some(Mailbox::default()),
         risk: None,
+        on_premises: None,
     }
 }
 
@@ -269,6 +276,10 @@ pub(crate) fn contoso() -> Tenant {
         Some("Designer"),
     );
     grady.on_premises_sync_enabled = Some(true);
+    grady.on_premises = Some(super::identity_accounts::AdAccount::new(
+        ids::GRADY_SID,
+        "7c1e4a2b-9d3f-4b6e-8a5c-2f4d6b8e0a1c",
+    ));
     let grady = t.add_user(grady);
     let mut hybrid = dev("GRADYA-WS01", "Windows");
     hybrid.trust = "ServerAd";
@@ -635,4 +646,49 @@ fn incident(t: &mut Tenant) {
         resource_id: graph,
         scope: " User.Read Files.Read".into(),
     });
+}
+
+/// What `lockdown setup` leaves in a tenant: the group "lockdown: blocked accounts" and an
+/// enabled Conditional Access policy blocking it for all cloud apps, breakglass@contoso.com
+/// excluded (learn: graph/api/resources/conditionalaccesspolicy; entra: "Manage emergency
+/// access accounts": always exclude them).
+pub(crate) fn setup(t: &mut Tenant) {
+    t.groups.push(super::groups::Group {
+        id: ids::BLOCK_GROUP.to_owned(),
+        display_name: "lockdown: blocked accounts".to_owned(),
+        mail_nickname: "lockdown-blocked".to_owned(),
+        description: Some(
+            "Members cannot sign in: a Conditional Access policy blocks them. lockdown adds compromised accounts here.".to_owned(),
+        ),
+        mail_enabled: false,
+        security_enabled: true,
+        created: CREATED,
+        members: Vec::new(),
+    });
+    let policy = serde_json::json!({
+        "id": ids::BLOCK_POLICY,
+        "displayName": "lockdown: block sign-in for blocked accounts",
+        "createdDateTime": super::state::format_datetime(CREATED),
+        "modifiedDateTime": null,
+        "state": "enabled",
+        "conditions": {
+            "users": {
+                "includeUsers": [],
+                "excludeUsers": [ids::BREAKGLASS],
+                "includeGroups": [ids::BLOCK_GROUP],
+                "excludeGroups": [],
+                "includeRoles": [],
+                "excludeRoles": [],
+            },
+            "applications": {
+                "includeApplications": ["All"],
+                "excludeApplications": [],
+            },
+            "clientAppTypes": ["all"],
+        },
+        "grantControls": {"operator": "OR", "builtInControls": ["block"]},
+    });
+    if let serde_json::Value::Object(m) = policy {
+        t.ca_policies.push(m);
+    }
 }

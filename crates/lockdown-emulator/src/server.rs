@@ -248,6 +248,10 @@ pub(crate) async fn start(
     };
     tenant.intune = config.intune;
     tenant.entra_id = config.entra_id;
+    tenant.defender_for_identity = config.defender_for_identity;
+    if config.lockdown_setup {
+        seed::setup(&mut tenant);
+    }
     super::sign_ins::seed(&mut tenant);
     let admin_token = auth::issue(&mut tenant, &auth::admin_spec(), auth::DEFAULT_LIFETIME);
     let app_token = auth::issue(&mut tenant, &auth::app_spec(), auth::DEFAULT_LIFETIME);

@@ -63,6 +63,14 @@ pub const ROLE_TEMPLATES: &[(&str, &str)] = &[
         "Cloud Application Administrator",
         "158c047a-c907-4556-b7ef-446551a6b5f7",
     ),
+    (
+        "Conditional Access Administrator",
+        "b1be1c3e-b65d-4f19-8427-f6fa0d97feb9",
+    ),
+    (
+        "Groups Administrator",
+        "fdd7a751-b60b-444a-984c-02652fe8fa1c",
+    ),
 ];
 
 /// Canonical role name for a display name or template id (case-insensitive).
@@ -111,6 +119,9 @@ pub(crate) struct User {
     pub mailbox: Option<super::mail::Mailbox>,
     /// Identity Protection's record of the user, once it was flagged.
     pub risk: Option<super::risk::Risk>,
+    /// The on-premises AD account of a user synced from it (`onPremisesSecurityIdentifier`,
+    /// and what Defender for Identity sees of it).
+    pub on_premises: Option<super::identity_accounts::AdAccount>,
 }
 
 impl User {
@@ -233,6 +244,14 @@ pub(crate) struct Tenant {
     pub grants: Vec<super::consents::Grant>,
     /// The service principals of the apps the grants are for.
     pub client_apps: Vec<super::consents::ClientApp>,
+    /// Groups (security groups lockdown creates; the emulated tenant starts with none unless
+    /// it has run `lockdown setup`).
+    pub groups: Vec<super::groups::Group>,
+    /// Conditional Access policies, as stored (JSON objects with their id).
+    pub ca_policies: Vec<serde_json::Map<String, serde_json::Value>>,
+    /// Microsoft Defender for Identity is deployed: `security/identities/identityAccounts`
+    /// lists the synced users' AD accounts.
+    pub defender_for_identity: bool,
 }
 
 impl Tenant {

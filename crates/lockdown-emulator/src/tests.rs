@@ -85,6 +85,7 @@ mod batching;
 mod check;
 mod devices;
 mod faults;
+mod hybrid;
 mod incident;
 mod seeds;
 mod users;

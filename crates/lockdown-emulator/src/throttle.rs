@@ -50,11 +50,11 @@ pub fn is_reports_path(path: &str) -> bool {
 /// limits": 1 request per second per tenant; its 429 carries no `Retry-After`.
 pub const IDENTITY_PROTECTION_PER_SEC: f64 = 1.0;
 
-/// Whether `path` (decoded, after `/v1.0/`) belongs to identity protection (risky users).
+/// Whether `path` (decoded, after `/v1.0/`) belongs to identity protection (risky users) or
+/// Conditional Access (its policies), which share that limit.
 pub fn is_identity_protection_path(path: &str) -> bool {
-    path.trim_start_matches('/')
-        .to_ascii_lowercase()
-        .starts_with("identityprotection")
+    let lower = path.trim_start_matches('/').to_ascii_lowercase();
+    lower.starts_with("identityprotection") || lower.starts_with("identity/conditionalaccess")
 }
 
 /// The resource-unit bucket size for a tenant of `users` users.
