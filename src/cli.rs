@@ -93,6 +93,9 @@ pub enum Command {
     /// Watch sign-in logs for the users after a lockdown: print each new sign-in, and alert on
     /// a successful one (read-only).
     Watch(WatchArgs),
+    /// Save what an investigator needs about users (sign-ins, directory audits, methods, rules,
+    /// consents, devices, memberships, owned apps) with a SHA-256 manifest (read-only).
+    Evidence(EvidenceArgs),
     /// Serve the emulated Contoso tenant on a local port for manual runs and scripts.
     Sandbox(SandboxArgs),
     /// Print a shell completion script to stdout (bash, zsh, fish, powershell, elvish).
@@ -186,6 +189,18 @@ pub struct BlockArgs {
     #[arg(long)]
     pub preflight: bool,
 
+    /// Save each locked user's evidence under DIR/<run id>/<upn>/, as `lockdown evidence` does:
+    /// what lockdown changes as first read (before any write), then the logs once the user is
+    /// contained.
+    #[arg(long, value_name = "DIR", conflicts_with = "dry_run")]
+    pub evidence: Option<PathBuf>,
+
+    /// Days of sign-ins and directory audits the evidence covers (1 to 30).
+    #[arg(long, value_name = "N", requires = "evidence",
+          default_value_t = crate::evidence::DEFAULT_DAYS,
+          value_parser = clap::value_parser!(u32).range(1..=i64::from(crate::evidence::MAX_DAYS)))]
+    pub evidence_days: u32,
+
     /// After the lockdown, watch the locked users' sign-ins for this long (e.g. 15m), as
     /// `lockdown watch` does; exit 1 if a sign-in succeeded after the lockdown.
     #[arg(long, value_name = "DURATION", value_parser = crate::watch::parse_duration,
@@ -245,6 +260,30 @@ pub struct WatchArgs {
     #[arg(long, default_value_t = 30, value_name = "SECONDS",
           value_parser = clap::value_parser!(u64).range(1..=3600))]
     pub interval: u64,
+}
+
+#[derive(Debug, Args)]
+pub struct EvidenceArgs {
+    /// userPrincipalName or object id (GUID) of each user.
+    #[arg(value_name = "USER")]
+    pub users: Vec<String>,
+
+    /// Read users from a file, as for `block --from`.
+    #[arg(long, value_name = "FILE")]
+    pub from: Option<PathBuf>,
+
+    /// Where to save: DIR/<run id>/<upn>/ per user (created 0700; nothing is overwritten).
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+
+    /// Days of sign-ins and directory audits to save (1 to 30).
+    #[arg(long, value_name = "N", default_value_t = crate::evidence::DEFAULT_DAYS,
+          value_parser = clap::value_parser!(u32).range(1..=i64::from(crate::evidence::MAX_DAYS)))]
+    pub evidence_days: u32,
+
+    /// Also write each user's JSON line to FILE (created or truncated).
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
 }
 
 #[derive(Debug, Args)]

@@ -13,6 +13,7 @@ pub mod commands;
 pub mod endpoint;
 pub mod engine;
 pub mod error;
+pub mod evidence;
 pub mod graph;
 pub mod hints;
 pub mod input;

@@ -28,6 +28,7 @@ fn main() -> ExitCode {
             Command::Unblock(args) => commands::unblock::run(&cli.global, args, cancel).await,
             Command::Check(args) => commands::check::run(&cli.global, args, cancel).await,
             Command::Watch(args) => commands::watch::run(&cli.global, args, cancel).await,
+            Command::Evidence(args) => commands::evidence::run(&cli.global, args, cancel).await,
             Command::Sandbox(args) => commands::sandbox::run(args, cancel).await,
             Command::Completions(args) => commands::shell::completions(args.shell),
             Command::Man => commands::shell::man(),

@@ -86,6 +86,12 @@ pub async fn run(
         Some(session) => session,
         None => connect(global, access).await?,
     };
+    let evidence = match &args.evidence {
+        Some(out) => Some(
+            super::evidence::collector(&session.client, out, args.evidence_days, &cancel).await?,
+        ),
+        None => None,
+    };
     let engine = Arc::new(Engine::new(Setup {
         client: session.client.clone(),
         mode,
@@ -105,6 +111,7 @@ pub async fn run(
         protect: args.protect.clone(),
         force: args.force,
         cancel: cancel.clone(),
+        evidence,
     }));
     let status = engine
         .run(&mut targets, &mut printer, args.concurrency as usize)

@@ -35,6 +35,7 @@ pub async fn run(
         protect: Vec::new(),
         force: false,
         cancel,
+        evidence: None,
     }));
     engine.run(&mut targets, &mut printer, CONCURRENCY).await
 }

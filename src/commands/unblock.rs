@@ -55,6 +55,7 @@ pub async fn run(
         protect: Vec::new(),
         force: args.force,
         cancel,
+        evidence: None,
     }));
     engine
         .run(&mut targets, &mut printer, args.concurrency as usize)

@@ -11,7 +11,7 @@ mod me;
 mod undo;
 mod user;
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -24,10 +24,11 @@ pub use me::MeGuard;
 pub(crate) use user::{read_stage, read_user};
 
 use crate::error::{ExitStatus, Fatal};
+use crate::evidence::{self, Collector};
 use crate::graph::GraphClient;
 use crate::output::Printer;
 use crate::progress::Progress;
-use crate::report::{Outcome, UserReport};
+use crate::report::{EvidenceReport, Outcome, UserReport};
 use crate::signal::Cancel;
 use crate::steps::{RunCx, Selection};
 use crate::targets::{Next, Rejected, Targets};
@@ -43,6 +44,8 @@ pub enum Mode {
     Status,
     /// Undo a lockdown from its report: each step's undo, then verify.
     Unblock { dry_run: bool },
+    /// Read the user and save its evidence (`lockdown evidence`): GETs only, no step.
+    Evidence,
 }
 
 /// Why a user was cut short.
@@ -73,6 +76,11 @@ pub struct Engine {
     /// Set when no new user may start (the report file failed).
     halted: Mutex<Option<String>>,
     cancel: Cancel,
+    /// `--evidence` / `lockdown evidence`: saves each user's evidence.
+    pub(crate) evidence: Option<Arc<Collector>>,
+    /// Evidence a finished user still waits for, by entry: the run collects it outside the
+    /// concurrency window, so that it never holds back another user's containment.
+    collecting: Mutex<HashMap<String, BoxFuture<'static, evidence::Outcome>>>,
 }
 
 /// How an engine is set up.
@@ -84,6 +92,8 @@ pub struct Setup {
     pub protect: Vec<String>,
     pub force: bool,
     pub cancel: Cancel,
+    /// `--evidence`: where each user's evidence goes.
+    pub evidence: Option<Arc<Collector>>,
 }
 
 impl Engine {
@@ -107,6 +117,8 @@ impl Engine {
             roles_unreadable: AtomicBool::new(false),
             halted: Mutex::new(None),
             cancel: setup.cancel,
+            evidence: setup.evidence,
+            collecting: Mutex::new(HashMap::new()),
         }
     }
 
@@ -132,6 +144,9 @@ impl Engine {
         if self.unauthorized.load(Ordering::Relaxed) {
             return Some("stopped: Graph rejected the token".into());
         }
+        if let Some(e) = self.evidence.as_ref().and_then(|c| c.failure()) {
+            return Some(format!("not started: {e},"));
+        }
         self.halted.lock().unwrap().clone()
     }
 
@@ -149,6 +164,11 @@ impl Engine {
         let mut pending: HashSet<String> = HashSet::new();
         let mut in_flight: FuturesUnordered<BoxFuture<'static, (String, Option<UserReport>)>> =
             FuturesUnordered::new();
+        // Users whose lockdown is done and whose evidence is being saved: not counted against
+        // `concurrency`, their report lines wait for it.
+        let mut collecting: FuturesUnordered<BoxFuture<'static, (String, evidence::Outcome)>> =
+            FuturesUnordered::new();
+        let mut awaiting: HashMap<String, UserReport> = HashMap::new();
         let mut input_done = false;
         let mut stopping = false;
         let mut grace: Option<tokio::time::Instant> = None;
@@ -156,13 +176,19 @@ impl Engine {
         loop {
             let halted = stopping || self.halt_reason().is_some();
             let can_take = !input_done && !halted && in_flight.len() < concurrency;
-            if in_flight.is_empty() && (input_done || halted) {
+            if in_flight.is_empty() && collecting.is_empty() && (input_done || halted) {
                 break;
             }
             tokio::select! {
                 biased;
                 Some((target, report)) = in_flight.next(), if !in_flight.is_empty() => {
                     pending.remove(&target);
+                    let collect = self.collecting.lock().unwrap().remove(&target);
+                    if let (Some(report), Some(collect)) = (&report, collect) {
+                        awaiting.insert(target.clone(), report.clone());
+                        collecting.push(Box::pin(async move { (target, collect.await) }));
+                        continue;
+                    }
                     if let Some(report) = report {
                         tally.add(report.outcome);
                         progress.suspend(|| self.emit(printer, &report));
@@ -174,6 +200,13 @@ impl Engine {
                         self.client.pacing(),
                         (waiting + in_flight.len(), all || input_done),
                     );
+                }
+                Some((target, saved)) = collecting.next(), if !collecting.is_empty() => {
+                    if let Some(mut report) = awaiting.remove(&target) {
+                        with_evidence(&mut report, saved);
+                        tally.add(report.outcome);
+                        progress.suspend(|| self.emit(printer, &report));
+                    }
                 }
                 _ = cancel.cancelled(), if !stopping => {
                     stopping = true;
@@ -205,7 +238,16 @@ impl Engine {
             }
         }
         drop(in_flight);
+        drop(collecting);
         progress.finish();
+        // Users stopped while their evidence was being saved: their lockdown stands.
+        let mut unsaved: Vec<(String, UserReport)> = awaiting.into_iter().collect();
+        unsaved.sort_by(|a, b| a.0.cmp(&b.0));
+        for (_, mut report) in unsaved {
+            with_evidence(&mut report, evidence::Outcome::Interrupted);
+            tally.add(report.outcome);
+            self.emit(printer, &report);
+        }
         if let Some(reason) = self.halt_reason() {
             // Users cut off mid-way, then users never reached, in input order: each gets a line.
             let mut left: Vec<String> = pending.into_iter().collect();
@@ -241,6 +283,11 @@ impl Engine {
                 Some("check that the token is for Microsoft Graph and this tenant, then run again for the users not finished".into()),
             ));
         }
+        if let Some(e) = self.evidence.as_ref().and_then(|c| c.failure()) {
+            return Err(Fatal::failure(e).with_hint(
+                "what was written is kept; the users not started are listed as interrupted: run again for them with a writable --evidence folder",
+            ));
+        }
         if let Some(e) = printer.report_error() {
             return Err(Fatal::failure(e.to_owned()).with_hint(
                 "the users not started are listed as interrupted; run again for them with a writable --report file",
@@ -256,6 +303,22 @@ impl Engine {
         })
     }
 
+    /// Save `subject`'s evidence once its entry's lockdown is done (see [`Engine::run`]).
+    pub(crate) fn save_evidence(
+        &self,
+        raw: &str,
+        subject: evidence::Subject,
+        first: evidence::FirstRead,
+    ) {
+        if let Some(collector) = &self.evidence {
+            let collect = collector.clone().collect(subject, first);
+            self.collecting
+                .lock()
+                .unwrap()
+                .insert(raw.to_owned(), Box::pin(collect));
+        }
+    }
+
     /// Print one user; if the report file fails, no new user starts.
     fn emit(&self, printer: &mut Printer, report: &UserReport) {
         if let Err(e) = printer.emit(report) {
@@ -266,6 +329,41 @@ impl Engine {
             }
         }
     }
+}
+
+/// A user's evidence onto its report line. Evidence that could not be written fails a
+/// `lockdown evidence` user; a lockdown stands whatever became of its evidence.
+fn with_evidence(report: &mut UserReport, saved: evidence::Outcome) {
+    report.evidence = Some(match saved {
+        evidence::Outcome::Saved { saved, findings } => {
+            report.findings = findings;
+            EvidenceReport {
+                dir: Some(saved.dir),
+                manifest_sha256: Some(saved.manifest_sha256),
+                error: None,
+            }
+        }
+        evidence::Outcome::Failed { dir, error } => {
+            if report.outcome == Outcome::Collected {
+                report.outcome = Outcome::Failed;
+            }
+            EvidenceReport {
+                dir,
+                manifest_sha256: None,
+                error: Some(error),
+            }
+        }
+        evidence::Outcome::Interrupted => {
+            if report.outcome == Outcome::Collected {
+                report.outcome = Outcome::Interrupted;
+            }
+            EvidenceReport {
+                dir: None,
+                manifest_sha256: None,
+                error: Some("interrupted before the evidence was saved".into()),
+            }
+        }
+    });
 }
 
 fn rejected_report(r: &Rejected) -> UserReport {
@@ -299,6 +397,7 @@ struct Tally {
     interrupted: usize,
     found: usize,
     restored: usize,
+    collected: usize,
 }
 
 impl Tally {
@@ -313,6 +412,7 @@ impl Tally {
             Outcome::Interrupted => self.interrupted += 1,
             Outcome::Found => self.found += 1,
             Outcome::Restored => self.restored += 1,
+            Outcome::Collected => self.collected += 1,
         }
     }
 
@@ -331,6 +431,7 @@ impl Tally {
             + self.interrupted
             + self.found
             + self.restored
+            + self.collected
     }
 
     fn counts(&self) -> Counts {
@@ -347,6 +448,7 @@ impl Tally {
         match mode {
             Mode::DryRun => parts.push(format!("{} planned", self.planned)),
             Mode::Status => parts.push(format!("{} found", self.found)),
+            Mode::Evidence => parts.push(format!("{} collected", self.collected)),
             Mode::Block => {
                 parts.push(format!("{} locked", self.locked));
                 parts.push(format!("{} partial", self.partial));

@@ -49,21 +49,28 @@ impl Engine {
         let who = job.user.to_string();
 
         // 1. The first read: the user, each chosen step's reads, the roles, and /me once.
+        let evidence = self.evidence.is_some();
         let chosen: Vec<(&'static dyn Step, Selected)> = REGISTRY
             .iter()
+            .filter(|_| self.mode != Mode::Evidence)
             .filter_map(|s| self.selection.of(*s).map(|sel| (*s, sel)))
             .collect();
+        let user_read = if evidence {
+            users::get_for_evidence(&who)
+        } else {
+            users::get(&who)
+        };
         let mut first = vec![Routed {
             slot: None,
-            request: Request::read(Read::one(USER, users::get(&who)), "resolve"),
+            request: Request::read(Read::one(USER, user_read), "resolve"),
         }];
-        if self.mode != Mode::Status {
+        if !matches!(self.mode, Mode::Status | Mode::Evidence) {
             first.push(Routed {
                 slot: None,
                 request: Request::read(Read::paged(ROLES, roles::list(&who)), "read roles"),
             });
         }
-        let asks_me = self.me.claim();
+        let asks_me = self.mode != Mode::Evidence && self.me.claim();
         if asks_me {
             first.push(Routed {
                 slot: None,
@@ -80,12 +87,23 @@ impl Engine {
                 }
             }
         }
+        // What evidence reuses of this read: each step's answers, by request.
+        let asked: Vec<(usize, String, crate::graph::GraphRequest)> = if evidence {
+            first
+                .iter()
+                .filter_map(|r| Some((r.slot?, r.request.tag.clone(), r.request.req.clone())))
+                .collect()
+        } else {
+            Vec::new()
+        };
         let mut answers = self.round(&job.raw, first).await;
         let mut own = answers.remove(&None).unwrap_or_default();
         if asks_me {
             self.me.settle(own.take(ME));
         }
-        let user = match resolved(&mut report, own.take(USER)) {
+        let user_answer = own.take(USER);
+        let user_read = user_answer.as_ref().ok().cloned();
+        let user = match resolved(&mut report, user_answer) {
             Some(u) => u,
             None => return Some(report),
         };
@@ -100,6 +118,34 @@ impl Engine {
                 job.raw
             );
             return None;
+        }
+
+        let subject = match (evidence, user_read) {
+            (true, Some(read)) => {
+                let mut seen = crate::evidence::FirstRead::default();
+                for (slot, tag, req) in &asked {
+                    if let Some(answer) = answers.get(&Some(*slot)).and_then(|a| a.peek(tag)) {
+                        seen.insert(req, answer.clone());
+                    }
+                }
+                Some((
+                    crate::evidence::Subject {
+                        who: who.clone(),
+                        id: user.id.0.clone(),
+                        user_principal_name: user.user_principal_name.clone(),
+                        user: read,
+                    },
+                    seen,
+                ))
+            }
+            _ => None,
+        };
+        if self.mode == Mode::Evidence {
+            report.outcome = Outcome::Collected;
+            if let Some((subject, seen)) = subject {
+                self.save_evidence(&job.raw, subject, seen);
+            }
+            return Some(report);
         }
 
         // 2. The guards, before any write.
@@ -168,12 +214,16 @@ impl Engine {
                 report.outcome = Outcome::Planned;
                 return Some(report);
             }
-            Mode::Block | Mode::Unblock { .. } => {}
+            Mode::Block | Mode::Unblock { .. } | Mode::Evidence => {}
         }
 
         // 4. Rounds of requests until every step has reported.
         if let Err(stop) = self.drive(&job.raw, &mut slots).await {
             return Some(self.cut_short(report, &slots, stop));
+        }
+        // 5. Evidence, from the first read and the logs, once the lockdown is done.
+        if let Some((subject, seen)) = subject {
+            self.save_evidence(&job.raw, subject, seen);
         }
         report.steps = slots.iter().filter_map(|s| s.prepared.report()).collect();
         report.after = slots.iter().find_map(|s| s.prepared.after());
