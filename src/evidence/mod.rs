@@ -61,8 +61,8 @@ pub const FILES: &[&str] = &[
     METHODS,
     INBOX_RULES,
     CONSENTS,
-    DEVICES,
     MEMBERSHIPS,
+    DEVICES,
     OWNED_APPS,
 ];
 
@@ -212,6 +212,14 @@ impl Collector {
             return Outcome::Interrupted;
         }
         let started = OffsetDateTime::now_utc();
+        // The folder first: a run that cannot write stops before reading anything more.
+        let dir = match self.user_dir(&subject) {
+            Ok(dir) => dir,
+            Err(error) => {
+                self.fail(&error);
+                return Outcome::Failed { dir: None, error };
+            }
+        };
         let mut read = Reading {
             client: &self.client,
             first,
@@ -384,7 +392,7 @@ impl Collector {
         }
 
         let found = self.findings(&files);
-        match self.write(&subject, started, files, unavailable, &found) {
+        match self.write(&dir, &subject, started, files, unavailable, &found) {
             Ok(saved) => Outcome::Saved {
                 saved,
                 findings: found,
@@ -422,24 +430,31 @@ impl Collector {
 
     /// Write each file, then the manifest; `Err` with the user's folder (when it was made) and
     /// why, at the first failure.
+    /// `DIR/<run id>/<upn>/`, made 0700.
+    fn user_dir(&self, subject: &Subject) -> Result<PathBuf, String> {
+        let folder = folder_name(subject);
+        let dir = self.dir.join(&folder);
+        match make_dir(&dir) {
+            Ok(()) => Ok(dir),
+            Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {
+                // Two entries of one run whose names read the same: the second gets its id too.
+                let dir = self.dir.join(format!("{folder}-{}", subject.id));
+                make_dir(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+                Ok(dir)
+            }
+            Err(e) => Err(format!("cannot create {}: {e}", dir.display())),
+        }
+    }
+
     fn write(
         &self,
+        dir: &Path,
         subject: &Subject,
         started: OffsetDateTime,
         files: Vec<File>,
         unavailable: Vec<Value>,
         found: &[Finding],
     ) -> Result<Saved, (Option<String>, String)> {
-        let folder = folder_name(subject);
-        let mut dir = self.dir.join(&folder);
-        if let Err(e) = make_dir(&dir) {
-            if e.kind() != std::io::ErrorKind::AlreadyExists {
-                return Err((None, format!("cannot create {}: {e}", dir.display())));
-            }
-            // Two entries of one run whose names read the same: the second gets its id too.
-            dir = self.dir.join(format!("{folder}-{}", subject.id));
-            make_dir(&dir).map_err(|e| (None, format!("cannot create {}: {e}", dir.display())))?;
-        }
         let shown = dir.display().to_string();
         let mut listed = Vec::with_capacity(files.len());
         for file in &files {

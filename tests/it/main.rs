@@ -9,6 +9,7 @@ mod bulk;
 mod check;
 mod cli;
 mod devices;
+mod evidence;
 mod guards;
 mod incident;
 mod input;
