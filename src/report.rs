@@ -388,12 +388,10 @@ impl UserReport {
         if let Some(e) = &self.evidence {
             let dir = e.dir.as_deref().unwrap_or("(no folder)");
             match (&e.manifest_sha256, &e.error) {
-                (Some(digest), _) => out.push_str(&format!(
-                    "  evidence: {dir}  manifest sha256 {digest}\n"
-                )),
-                (None, Some(error)) => {
-                    out.push_str(&format!("  evidence: not saved: {error}\n"))
+                (Some(digest), _) => {
+                    out.push_str(&format!("  evidence: {dir}  manifest sha256 {digest}\n"))
                 }
+                (None, Some(error)) => out.push_str(&format!("  evidence: not saved: {error}\n")),
                 (None, None) => out.push_str(&format!("  evidence: {dir}\n")),
             }
         }

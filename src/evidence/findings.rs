@@ -62,7 +62,9 @@ pub fn methods(items: &[Value], since: OffsetDateTime) -> Vec<Finding> {
         .filter_map(|m| {
             let at = time_of(m, "createdDateTime")?;
             (at >= since).then(|| {
-                let name = text(m, "displayName").map(|n| format!(" \"{n}\"")).unwrap_or_default();
+                let name = text(m, "displayName")
+                    .map(|n| format!(" \"{n}\""))
+                    .unwrap_or_default();
                 Finding {
                     kind: "method_registered",
                     file: super::METHODS,
@@ -143,7 +145,10 @@ pub fn audits(items: &[Value], since: OffsetDateTime) -> Vec<Finding> {
             let by = a
                 .pointer("/initiatedBy/user/userPrincipalName")
                 .and_then(Value::as_str)
-                .or_else(|| a.pointer("/initiatedBy/app/displayName").and_then(Value::as_str))
+                .or_else(|| {
+                    a.pointer("/initiatedBy/app/displayName")
+                        .and_then(Value::as_str)
+                })
                 .unwrap_or("unknown");
             let ip = a
                 .pointer("/initiatedBy/user/ipAddress")
@@ -226,9 +231,7 @@ mod tests {
 
     #[test]
     fn a_success_after_failures_from_the_same_address() {
-        let s = |id: &str, at: &str, ip: &str, code: i64| {
-            json!({"id": id, "createdDateTime": at, "ipAddress": ip, "status": {"errorCode": code}})
-        };
+        let s = |id: &str, at: &str, ip: &str, code: i64| json!({"id": id, "createdDateTime": at, "ipAddress": ip, "status": {"errorCode": code}});
         let items = vec![
             s("4", "2026-12-02T10:06:00Z", "1.2.3.4", 0),
             s("3", "2026-12-02T10:01:00Z", "1.2.3.4", 50126),
@@ -258,9 +261,11 @@ mod tests {
 
     #[test]
     fn credentials_and_audits_in_the_window() {
-        let apps = vec![json!({"id": "app", "displayName": "A", "passwordCredentials": [
+        let apps = vec![
+            json!({"id": "app", "displayName": "A", "passwordCredentials": [
             {"keyId": "k1", "startDateTime": "2026-12-02T00:00:00Z"},
-            {"keyId": "k0", "startDateTime": "2025-12-02T00:00:00Z"}], "keyCredentials": []})];
+            {"keyId": "k0", "startDateTime": "2025-12-02T00:00:00Z"}], "keyCredentials": []}),
+        ];
         assert_eq!(credentials(&apps, SINCE)[0].record, "app/k1");
         let audits_ = vec![
             json!({"id": "a", "activityDisplayName": "Consent to application", "activityDateTime": "2026-12-02T00:00:00Z"}),

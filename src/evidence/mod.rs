@@ -195,7 +195,10 @@ impl Collector {
 
     /// Why no new user may start: a write failed.
     pub fn failure(&self) -> Option<String> {
-        self.failed.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        self.failed
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     fn fail(&self, error: &str) {
@@ -252,11 +255,8 @@ impl Collector {
         let mut seen: HashSet<String> = HashSet::new();
         let mut audit_read = false;
         for side in [Side::Target, Side::Initiator] {
-            let req = directory_audits::list(&directory_audits::filter(
-                side,
-                &subject.id,
-                self.since,
-            ));
+            let req =
+                directory_audits::list(&directory_audits::filter(side, &subject.id, self.since));
             match read.all(None, req).await {
                 Ok(items) => {
                     audit_read = true;
@@ -670,7 +670,10 @@ fn mask_phones(items: &mut [Value]) {
 /// object; drop the fields anyway, so that no value could ever reach a file.
 fn strip_secrets(items: &mut [Value]) {
     for item in items {
-        for (list, field) in [("passwordCredentials", "secretText"), ("keyCredentials", "key")] {
+        for (list, field) in [
+            ("passwordCredentials", "secretText"),
+            ("keyCredentials", "key"),
+        ] {
             if let Some(Value::Array(creds)) = item.get_mut(list) {
                 for c in creds.iter_mut().filter_map(Value::as_object_mut) {
                     c.remove(field);
@@ -771,8 +774,10 @@ mod tests {
 
     #[test]
     fn secrets_and_phones_never_reach_a_file() {
-        let mut apps = vec![json!({"passwordCredentials": [{"keyId": "k", "secretText": "s3cr3t"}],
-            "keyCredentials": [{"keyId": "c", "key": "MIIB"}]})];
+        let mut apps = vec![
+            json!({"passwordCredentials": [{"keyId": "k", "secretText": "s3cr3t"}],
+            "keyCredentials": [{"keyId": "c", "key": "MIIB"}]}),
+        ];
         strip_secrets(&mut apps);
         let text = apps[0].to_string();
         assert!(!text.contains("s3cr3t") && !text.contains("MIIB"), "{text}");
@@ -793,7 +798,10 @@ mod tests {
                 body: Default::default(),
             },
         };
-        assert_eq!(folder_name(&subject("adele@contoso.com")), "adele@contoso.com");
+        assert_eq!(
+            folder_name(&subject("adele@contoso.com")),
+            "adele@contoso.com"
+        );
         assert_eq!(folder_name(&subject("../x/y")), "_x_y");
         assert_eq!(folder_name(&subject("..")), "id");
     }

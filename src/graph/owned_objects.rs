@@ -14,7 +14,8 @@ use super::GraphRequest;
 /// What is kept of an owned app: who it is and its credentials' metadata.
 const SELECT: &str = "id,appId,displayName,createdDateTime,passwordCredentials,keyCredentials";
 /// A service principal has no `createdDateTime` in v1.0.
-const SELECT_SP: &str = "id,appId,displayName,servicePrincipalType,passwordCredentials,keyCredentials";
+const SELECT_SP: &str =
+    "id,appId,displayName,servicePrincipalType,passwordCredentials,keyCredentials";
 
 /// `GET /users/{id}/ownedObjects/microsoft.graph.application?$select=...`.
 pub fn applications(who: &str) -> GraphRequest {

@@ -115,7 +115,11 @@ fn evidence_saves_every_file_with_digests_the_manifest_lists_and_sends_only_gets
     assert_eq!(dir.parent().unwrap().parent().unwrap(), out.path());
     let manifest = check_manifest(&dir);
     assert_eq!(listed(&manifest), FILES, "{manifest:#}");
-    assert_eq!(manifest["unavailable"], Value::Array(vec![]), "{manifest:#}");
+    assert_eq!(
+        manifest["unavailable"],
+        Value::Array(vec![]),
+        "{manifest:#}"
+    );
     assert_eq!(
         manifest["user"]["id"],
         "87d349ed-44d7-43e1-9a83-5f2406dee5bd"
@@ -123,10 +127,9 @@ fn evidence_saves_every_file_with_digests_the_manifest_lists_and_sends_only_gets
     assert_eq!(manifest["caller"], "admin@contoso.com");
     assert_eq!(manifest["tenant"], "6f1c2a4e-3b7d-4c8e-9a1f-2d5b7e9c0a13");
     assert_eq!(manifest["window"]["days"], 7);
-    assert!(manifest["runId"].as_str().is_some_and(|r| dir
-        .parent()
-        .unwrap()
-        .ends_with(r)));
+    assert!(manifest["runId"]
+        .as_str()
+        .is_some_and(|r| dir.parent().unwrap().ends_with(r)));
     for key in ["collectionStartedDateTime", "collectionFinishedDateTime"] {
         assert!(manifest[key].as_str().unwrap().ends_with('Z'), "{key}");
     }
@@ -145,7 +148,13 @@ fn evidence_saves_every_file_with_digests_the_manifest_lists_and_sends_only_gets
     let app = &owned["applications"][0];
     assert_eq!(app["displayName"], "Adele's Mail Helper");
     let secret = &app["passwordCredentials"][1];
-    for key in ["keyId", "displayName", "startDateTime", "endDateTime", "hint"] {
+    for key in [
+        "keyId",
+        "displayName",
+        "startDateTime",
+        "endDateTime",
+        "hint",
+    ] {
         assert!(secret.get(key).is_some(), "{key}: {secret:#}");
     }
     assert!(secret.get("secretText").is_none());
@@ -174,9 +183,9 @@ fn evidence_saves_every_file_with_digests_the_manifest_lists_and_sends_only_gets
         .collect();
     assert_eq!(audits.len(), 2, "{audits:?}");
     assert!(audits.iter().all(|q| q.contains("activityDateTime ge ")));
-    assert!(audits
-        .iter()
-        .any(|q| q.contains("targetResources/any(t:t/id eq '87d349ed-44d7-43e1-9a83-5f2406dee5bd')")));
+    assert!(audits.iter().any(
+        |q| q.contains("targetResources/any(t:t/id eq '87d349ed-44d7-43e1-9a83-5f2406dee5bd')")
+    ));
     assert!(audits
         .iter()
         .any(|q| q.contains("initiatedBy/user/id eq '87d349ed-44d7-43e1-9a83-5f2406dee5bd'")));
@@ -198,9 +207,8 @@ fn findings_for_adele_name_their_file_and_record() {
     let line = run.one();
     let dir = folder(&line);
     let findings = line["findings"].as_array().unwrap();
-    let of = |kind: &str| -> Vec<&Value> {
-        findings.iter().filter(|f| f["kind"] == kind).collect()
-    };
+    let of =
+        |kind: &str| -> Vec<&Value> { findings.iter().filter(|f| f["kind"] == kind).collect() };
     // Each finding's record is in the file it names.
     for f in findings {
         let text = std::fs::read_to_string(dir.join(f["file"].as_str().unwrap())).unwrap();
@@ -224,7 +232,9 @@ fn findings_for_adele_name_their_file_and_record() {
         .collect();
     assert_eq!(audited.len(), 2, "{audited:?}");
     assert!(audited.iter().any(|d| d.contains("Consent to application")));
-    assert!(audited.iter().any(|d| d.contains("User registered security info")));
+    assert!(audited
+        .iter()
+        .any(|d| d.contains("User registered security info")));
     let sign_ins = of("sign_in_after_failures");
     assert_eq!(sign_ins.len(), 1, "{findings:#?}");
     let detail = sign_ins[0]["detail"].as_str().unwrap();
@@ -243,8 +253,15 @@ fn findings_for_adele_name_their_file_and_record() {
         .run();
     text.assert_code(0);
     assert!(text.stdout.contains("manifest sha256 "), "{}", text.stdout);
-    assert_eq!(text.stdout.matches("  finding: ").count(), 5, "{}", text.stdout);
-    assert!(text.stdout.contains("(methods.json, record -2_GRUg2-HYz6_1YG4YRAQ2)"));
+    assert_eq!(
+        text.stdout.matches("  finding: ").count(),
+        5,
+        "{}",
+        text.stdout
+    );
+    assert!(text
+        .stdout
+        .contains("(methods.json, record -2_GRUg2-HYz6_1YG4YRAQ2)"));
 }
 
 #[test]
@@ -262,7 +279,11 @@ fn the_window_holds_and_every_page_is_followed() {
     }
     t.emu.add_directory_audits("alex@contoso.com", 5);
     let out = tempfile::tempdir().unwrap();
-    let run = evidence(&t, out.path(), &["alex@contoso.com", "--evidence-days", "7"]);
+    let run = evidence(
+        &t,
+        out.path(),
+        &["alex@contoso.com", "--evidence-days", "7"],
+    );
     run.assert_code(0);
     let dir = folder(&run.one());
     let manifest = check_manifest(&dir);
@@ -289,13 +310,21 @@ fn the_window_holds_and_every_page_is_followed() {
         );
     }
     // Thirty days reach the older ones.
-    let run = evidence(&t, out.path(), &["alex@contoso.com", "--evidence-days", "30"]);
+    let run = evidence(
+        &t,
+        out.path(),
+        &["alex@contoso.com", "--evidence-days", "30"],
+    );
     run.assert_code(0);
     let manifest = check_manifest(&folder(&run.one()));
     assert_eq!(file(&manifest, "sign-ins.json")["records"], 5);
     assert_eq!(manifest["window"]["days"], 30);
     // And never more than thirty.
-    let run = evidence(&t, out.path(), &["alex@contoso.com", "--evidence-days", "31"]);
+    let run = evidence(
+        &t,
+        out.path(),
+        &["alex@contoso.com", "--evidence-days", "31"],
+    );
     run.assert_code(2);
 }
 
@@ -377,7 +406,11 @@ fn block_saves_what_it_changes_as_first_read_and_reads_logs_after_the_writes() {
     let consents = json_of(&dir.join("consents.json"));
     assert_eq!(consents.as_array().unwrap().len(), 1);
     let rules = json_of(&dir.join("inbox-rules.json"));
-    assert!(rules.as_array().unwrap().iter().all(|r| r["isEnabled"] == true));
+    assert!(rules
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|r| r["isEnabled"] == true));
     // Logs come after every write of the user's lockdown; methods are not read a second time
     // for evidence (the first read and verify's re-read only).
     let requests = t.emu.requests();
@@ -415,7 +448,11 @@ fn runs_never_overwrite_each_other() {
         .collect();
     let second = folder(&evidence(&t, out.path(), &["alex@contoso.com"]).one());
     assert_ne!(first, second);
-    assert_ne!(first.parent(), second.parent(), "each run has its own folder");
+    assert_ne!(
+        first.parent(),
+        second.parent(),
+        "each run has its own folder"
+    );
     for (name, bytes) in before {
         assert_eq!(std::fs::read(first.join(&name)).unwrap(), bytes, "{name}");
     }
@@ -517,9 +554,17 @@ fn a_write_failure_keeps_what_was_written_and_fails_the_run() {
     let error = line["evidence"]["error"].as_str().unwrap();
     assert!(error.contains("cannot write"), "{error}");
     assert!(run.stderr.contains("cannot write"), "{}", run.stderr);
-    let run_dir = std::fs::read_dir(&out).unwrap().next().unwrap().unwrap().path();
+    let run_dir = std::fs::read_dir(&out)
+        .unwrap()
+        .next()
+        .unwrap()
+        .unwrap()
+        .path();
     let user_json = run_dir.join("adele@contoso.com").join("user.json");
-    assert_eq!(json_of(&user_json)["userPrincipalName"], "adele@contoso.com");
+    assert_eq!(
+        json_of(&user_json)["userPrincipalName"],
+        "adele@contoso.com"
+    );
 }
 
 #[test]
@@ -549,6 +594,12 @@ fn an_evidence_folder_that_fails_stops_new_users_and_the_lockdown_stands() {
         assert_eq!(u["outcome"], "interrupted", "{u:#}");
     }
     assert!(!t.user("adele@contoso.com").account_enabled);
-    assert!(t.user("alex@contoso.com").account_enabled, "alex was never started");
-    assert!(t.user("diego@contoso.com").account_enabled, "diego was never started");
+    assert!(
+        t.user("alex@contoso.com").account_enabled,
+        "alex was never started"
+    );
+    assert!(
+        t.user("diego@contoso.com").account_enabled,
+        "diego was never started"
+    );
 }

@@ -43,8 +43,14 @@ const REPORT_ROLES: &[&str] = &[
 /// Who did it: a user of the tenant or an app.
 #[derive(Debug, Clone)]
 pub(crate) enum Initiator {
-    User { user: usize, ip_address: String },
-    App { app_id: String, display_name: String },
+    User {
+        user: usize,
+        ip_address: String,
+    },
+    App {
+        app_id: String,
+        display_name: String,
+    },
 }
 
 /// What it was done to.
@@ -303,7 +309,10 @@ fn parse(text: &str) -> Result<Vec<Clause>, String> {
             };
             let raw = &clause[clause.len() - value.len()..];
             let t = OffsetDateTime::parse(raw.trim(), &Rfc3339).map_err(|_| {
-                format!("Invalid filter clause: '{}' is not a DateTimeOffset.", raw.trim())
+                format!(
+                    "Invalid filter clause: '{}' is not a DateTimeOffset.",
+                    raw.trim()
+                )
             })?;
             out.push(Clause::Time(cmp, t));
         } else if lower.starts_with("targetresources/any(") && lower.ends_with(')') {
@@ -464,11 +473,14 @@ mod tests {
 
     #[test]
     fn parses_the_documented_filters() {
-        let f = parse("activityDateTime ge 2026-11-29T13:36:51Z and targetResources/any(t:t/id eq 'a''b')")
-            .unwrap();
+        let f = parse(
+            "activityDateTime ge 2026-11-29T13:36:51Z and targetResources/any(t:t/id eq 'a''b')",
+        )
+        .unwrap();
         assert_eq!(f.len(), 2);
         assert_eq!(f[1], Clause::Target("a'b".into()));
-        let f = parse("initiatedBy/user/id eq 'x' and activityDateTime le 2026-11-29T13:36:51Z").unwrap();
+        let f = parse("initiatedBy/user/id eq 'x' and activityDateTime le 2026-11-29T13:36:51Z")
+            .unwrap();
         assert_eq!(f[0], Clause::InitiatedByUser("x".into()));
         assert!(parse("category eq 'x'").is_err());
         assert!(parse("activityDateTime ge yesterday").is_err());

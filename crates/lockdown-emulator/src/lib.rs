@@ -65,8 +65,8 @@
 #![allow(clippy::result_large_err)]
 
 mod apps;
-mod auth;
 mod audits;
+mod auth;
 mod auth_methods;
 mod batch;
 mod consents;

@@ -253,7 +253,9 @@ fn route(shared: &Shared, req: &Request, rest: &str, query: &Query, id: &Identit
             }
         }
         // learn: graph/api/directoryaudit-list
-        [a, s] if a.eq_ignore_ascii_case("auditLogs") && s.eq_ignore_ascii_case("directoryAudits") => {
+        [a, s]
+            if a.eq_ignore_ascii_case("auditLogs") && s.eq_ignore_ascii_case("directoryAudits") =>
+        {
             match method.as_str() {
                 "GET" => super::audits::list(shared, &lock(&shared.tenant), &req.query, id),
                 _ => method_not_allowed(),
