@@ -8,6 +8,8 @@
 //! - `--incident` for one user (Nestor: 2 devices, 3 methods, 2 rules, 1 consent): round trips;
 //! - `--incident` for 100 users at the limits: wall time over the floor the identity and access
 //!   reports limit (authentication methods) and identity protection's 1 request a second imply;
+//! - time to containment (every user disabled, as the tenant shows it) for 100 users with
+//!   `--incident`, then with `--incident --evidence`: the evidence must not move it;
 //! - peak memory (RSS) of lockdown for 1,000 and 10,000 users.
 //!
 //! A benchmark, not a test: it prints figures and asserts nothing about time.
@@ -110,6 +112,13 @@ fn peak_rss_kib(pid: u32) -> i64 {
     peak
 }
 
+/// A fresh folder for the benchmark's evidence, removed at the end.
+fn tempfile_dir() -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("lockdown-bench-evidence-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("a temporary folder");
+    dir
+}
+
 fn tenant(
     rt: &tokio::runtime::Runtime,
     users: usize,
@@ -128,6 +137,40 @@ fn tenant(
         ..EmulatorConfig::default()
     }))
     .expect("emulator starts")
+}
+
+/// Run `lockdown block` while a thread watches the tenant: how long until every one of `users`
+/// was disabled (time to containment), as the tenant itself shows it.
+fn run_contained(
+    emu: &Emulator,
+    users: &[String],
+    time_scale: f64,
+    extra: &[&str],
+) -> (Outcome, Option<Duration>) {
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let watcher = {
+        let emu = emu.clone();
+        let done = done.clone();
+        let wanted: std::collections::HashSet<String> = users.iter().cloned().collect();
+        std::thread::spawn(move || {
+            let started = Instant::now();
+            while !done.load(std::sync::atomic::Ordering::Relaxed) {
+                let disabled = emu
+                    .users()
+                    .iter()
+                    .filter(|u| wanted.contains(&u.user_principal_name) && !u.account_enabled)
+                    .count();
+                if disabled == wanted.len() {
+                    return Some(started.elapsed());
+                }
+                std::thread::sleep(Duration::from_millis(20));
+            }
+            None
+        })
+    };
+    let outcome = run_with(emu, users, time_scale, extra);
+    done.store(true, std::sync::atomic::Ordering::Relaxed);
+    (outcome, watcher.join().unwrap())
 }
 
 fn names(n: usize) -> Vec<String> {
@@ -333,7 +376,33 @@ fn main() {
     );
     emu.shutdown();
 
-    // 5. Memory stays flat with the number of users. No latency, and a fast clock so that the
+    // 5. Time to containment with evidence: the logs are read after each user's lockdown,
+    // outside the concurrency window, so every user is disabled as soon as without them.
+    let evidence = tempfile_dir();
+    println!("time to containment, {n} users with --incident (1 real second = {TIME_SCALE} Graph seconds)");
+    for (label, extra) in [
+        ("without evidence", vec!["--incident"]),
+        (
+            "with --evidence",
+            vec!["--incident", "--evidence", evidence.to_str().unwrap()],
+        ),
+    ] {
+        let emu = tenant(&rt, n, LATENCY, true, TIME_SCALE);
+        let (r, contained) = run_contained(&emu, &names(n), TIME_SCALE, &extra);
+        println!(
+            "  {label:<20} contained after {:>7} s   (run {:.2} s, {:?})",
+            contained
+                .map(|d| format!("{:.2}", d.as_secs_f64()))
+                .unwrap_or_else(|| "never".into()),
+            r.wall.as_secs_f64(),
+            r.outcomes
+        );
+        emu.shutdown();
+    }
+    let _ = std::fs::remove_dir_all(&evidence);
+    println!();
+
+    // 6. Memory stays flat with the number of users. No latency, and a fast clock so that the
     // client's pacing (which mirrors Graph's limits) does not stretch the run for nothing.
     println!("peak memory of lockdown (no latency, limits enforced on a 1000x clock)");
     for n in [1_000, 10_000] {
