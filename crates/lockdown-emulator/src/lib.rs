@@ -6,7 +6,9 @@
 //! `$batch`; and for `lockdown check` and `watch`: transitiveMemberOf, service principals and
 //! their appRoleAssignments, subscribedSkus, auditLogs/signIns; and for the opt-in incident
 //! steps: authentication methods, oauth2PermissionGrants and the apps' service principals, inbox
-//! messageRules, Identity Protection's riskyUsers). Every behaviour comes from
+//! messageRules, Identity Protection's riskyUsers; and for evidence: auditLogs/directoryAudits
+//! and the apps a user owns, ownedObjects cast to application and servicePrincipal, with their
+//! credentials' metadata). Every behaviour comes from
 //! Microsoft's documentation; each one carries a `// learn: ...` comment naming the page.
 //! Integration tests run the real binary against it and inspect the tenant through the
 //! synchronous accessors below; `lockdown --sandbox` embeds it.

@@ -148,12 +148,15 @@ fn to_json(app: &OwnedApp, full: bool) -> Value {
     m
 }
 
-/// `GET /users/{id}/ownedObjects/microsoft.graph.{application|servicePrincipal}`.
+/// `GET /users/{id}/ownedObjects/microsoft.graph.{application|servicePrincipal}`, with
+/// `$select` (learn: graph/query-parameters: only the properties asked for come back; the
+/// `@odata.type` of a directory object stays).
 pub(crate) fn list(
     shared: &Shared,
     tenant: &Tenant,
     target: usize,
     kind: Kind,
+    select: Option<&[String]>,
     id: &Identity,
 ) -> Reply {
     // learn: user-list-ownedobjects — application permissions: not supported.
@@ -178,6 +181,14 @@ pub(crate) fn list(
         .iter()
         .filter(|a| a.owner == target && a.kind == kind)
         .map(|a| to_json(a, full))
+        .map(|mut v| {
+            if let (Some(select), Some(m)) = (select, v.as_object_mut()) {
+                m.retain(|k, _| {
+                    k == "@odata.type" || select.iter().any(|s| s.eq_ignore_ascii_case(k))
+                });
+            }
+            v
+        })
         .collect();
     let cast = match kind {
         Kind::Application => "applications",

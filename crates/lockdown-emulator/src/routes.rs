@@ -185,14 +185,20 @@ fn route(shared: &Shared, req: &Request, rest: &str, query: &Query, id: &Identit
                 super::intune::list_managed_devices(shared, &tenant, target, query, id)
             }
             // learn: graph/api/user-list-ownedobjects, cast to one type.
-            ("GET", ["ownedobjects", "microsoft.graph.application"]) => {
-                super::owned::list(shared, &tenant, target, super::owned::Kind::Application, id)
-            }
+            ("GET", ["ownedobjects", "microsoft.graph.application"]) => super::owned::list(
+                shared,
+                &tenant,
+                target,
+                super::owned::Kind::Application,
+                query.select.as_deref(),
+                id,
+            ),
             ("GET", ["ownedobjects", "microsoft.graph.serviceprincipal"]) => super::owned::list(
                 shared,
                 &tenant,
                 target,
                 super::owned::Kind::ServicePrincipal,
+                query.select.as_deref(),
                 id,
             ),
             (_, [])
