@@ -228,13 +228,14 @@ impl Collector {
             first,
             label: format!("{}: evidence", subject.who),
             cancel: &self.cancel,
+            reused: false,
         };
         let mut files: Vec<File> = Vec::new();
         let mut unavailable: Vec<Value> = Vec::new();
 
         // user.json: the user as the first read returned it.
         match subject.user.json::<Value>() {
-            Ok(user) => files.push(File::new(USER, user, 1)),
+            Ok(user) => files.push(File::new(USER, user, 1).from_first_read(true)),
             Err(e) => unavailable.push(unreadable(USER, "GET user", &e)),
         }
 
@@ -322,7 +323,7 @@ impl Collector {
                     if name == METHODS {
                         mask_phones(&mut items);
                     }
-                    files.push(File::list(name, items));
+                    files.push(File::list(name, items).from_first_read(read.reused));
                 }
                 Err(e) => unavailable.push(unreadable(name, what, &e)),
             }
@@ -367,9 +368,11 @@ impl Collector {
             let mut body = Map::new();
             let mut records = 0;
             let mut any = false;
+            let mut first_read = true;
             for (key, reused, own, what) in parts {
                 match read.all(Some(reused), own).await {
                     Ok(mut items) => {
+                        first_read &= read.reused;
                         if name == OWNED_APPS {
                             strip_secrets(&mut items);
                         }
@@ -384,7 +387,9 @@ impl Collector {
                 }
             }
             if any {
-                files.push(File::new(name, Value::Object(body), records));
+                files.push(
+                    File::new(name, Value::Object(body), records).from_first_read(first_read),
+                );
             }
         }
         if read.stopped() {
@@ -470,6 +475,7 @@ impl Collector {
                 "sha256": digest,
                 "bytes": bytes.len(),
                 "records": file.records,
+                "readFrom": if file.first_read { "first read" } else { "evidence read" },
             });
             if file.name == SIGN_INS {
                 entry["capped"] = json!(file.capped);
@@ -526,6 +532,8 @@ struct File {
     body: Value,
     records: usize,
     capped: bool,
+    /// Taken from the run's first read of the user (before any write), not read for evidence.
+    first_read: bool,
 }
 
 impl File {
@@ -535,7 +543,13 @@ impl File {
             body,
             records,
             capped: false,
+            first_read: false,
         }
+    }
+
+    fn from_first_read(mut self, first_read: bool) -> File {
+        self.first_read = first_read;
+        self
     }
 
     fn list(name: &'static str, items: Vec<Value>) -> File {
@@ -550,6 +564,8 @@ struct Reading<'a> {
     first: FirstRead,
     label: String,
     cancel: &'a Cancel,
+    /// The last [`Reading::all`] was answered from the first read.
+    reused: bool,
 }
 
 impl Reading<'_> {
@@ -572,7 +588,9 @@ impl Reading<'_> {
         reused: Option<GraphRequest>,
         own: GraphRequest,
     ) -> Result<Vec<Value>, GraphError> {
+        self.reused = false;
         if let Some(answer) = reused.and_then(|r| self.first.take(&r)) {
+            self.reused = true;
             return answer.and_then(|r| r.json::<Items>()).map(|i| i.value);
         }
         self.refuse_when_stopped()?;

@@ -397,7 +397,21 @@ fn block_saves_what_it_changes_as_first_read_and_reads_logs_after_the_writes() {
     ]);
     run.assert_code(0);
     let dir = folder(&run.one());
-    // What the lockdown deleted and disabled is in the evidence as it was before.
+    // What the lockdown deleted and disabled is in the evidence as it was before, taken from
+    // the run's first read; the logs were read for the evidence.
+    let manifest = check_manifest(&dir);
+    for name in [
+        "user.json",
+        "methods.json",
+        "inbox-rules.json",
+        "consents.json",
+        "devices.json",
+    ] {
+        assert_eq!(file(&manifest, name)["readFrom"], "first read", "{name}");
+    }
+    for name in ["sign-ins.json", "directory-audits.json", "owned-apps.json"] {
+        assert_eq!(file(&manifest, name)["readFrom"], "evidence read", "{name}");
+    }
     let methods = json_of(&dir.join("methods.json"));
     assert_eq!(methods.as_array().unwrap().len(), 4);
     assert_eq!(t.emu.auth_methods("adele@contoso.com").len(), 1);
