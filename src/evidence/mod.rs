@@ -235,7 +235,7 @@ impl Collector {
 
         // user.json: the user as the first read returned it.
         match subject.user.json::<Value>() {
-            Ok(user) => files.push(File::new(USER, user, 1).from_first_read(true)),
+            Ok(user) => files.push(File::new(USER, user, 1).taken_from_first_read(true)),
             Err(e) => unavailable.push(unreadable(USER, "GET user", &e)),
         }
 
@@ -323,7 +323,7 @@ impl Collector {
                     if name == METHODS {
                         mask_phones(&mut items);
                     }
-                    files.push(File::list(name, items).from_first_read(read.reused));
+                    files.push(File::list(name, items).taken_from_first_read(read.reused));
                 }
                 Err(e) => unavailable.push(unreadable(name, what, &e)),
             }
@@ -388,7 +388,7 @@ impl Collector {
             }
             if any {
                 files.push(
-                    File::new(name, Value::Object(body), records).from_first_read(first_read),
+                    File::new(name, Value::Object(body), records).taken_from_first_read(first_read),
                 );
             }
         }
@@ -397,7 +397,23 @@ impl Collector {
         }
 
         let found = self.findings(&files);
-        match self.write(&dir, &subject, started, files, unavailable, &found) {
+        // Serialising and syncing thousands of records is blocking work: off the runtime.
+        let this = self.clone();
+        let whose = (subject.id.clone(), subject.user_principal_name.clone());
+        let manifest_findings = found.clone();
+        let written = tokio::task::spawn_blocking(move || {
+            this.write(
+                &dir,
+                &whose,
+                started,
+                files,
+                unavailable,
+                &manifest_findings,
+            )
+        })
+        .await
+        .unwrap_or_else(|e| Err((None, format!("the evidence writer stopped: {e}"))));
+        match written {
             Ok(saved) => Outcome::Saved {
                 saved,
                 findings: found,
@@ -454,7 +470,7 @@ impl Collector {
     fn write(
         &self,
         dir: &Path,
-        subject: &Subject,
+        (id, upn): &(String, Option<String>),
         started: OffsetDateTime,
         files: Vec<File>,
         unavailable: Vec<Value>,
@@ -494,8 +510,8 @@ impl Collector {
             "tenant": self.tenant,
             "caller": self.caller,
             "user": {
-                "id": subject.id,
-                "userPrincipalName": subject.user_principal_name,
+                "id": id,
+                "userPrincipalName": upn,
             },
             "window": {
                 "days": self.days,
@@ -547,7 +563,7 @@ impl File {
         }
     }
 
-    fn from_first_read(mut self, first_read: bool) -> File {
+    fn taken_from_first_read(mut self, first_read: bool) -> File {
         self.first_read = first_read;
         self
     }
