@@ -12,8 +12,9 @@
 //! `any(t:t/id eq '{id}')`), `additionalDetails`.
 //! learn: graph/throttling-limits — directoryAudit is among the resources of the identity and
 //! access reports limit (5 requests per 10 s per app and tenant; see `throttle`).
-//! Directory audits need no premium licence (kept 7 days on Free, 30 with P1/P2); the emulator
-//! keeps what it was given.
+//! learn: graph/api/resources/azure-ad-auditlog-overview — the reports' availability is governed
+//! by the Microsoft Entra data retention policies; directoryaudit-list names no licence (where
+//! signin-list requires P1 or P2), so any tenant answers. The emulator keeps what it was given.
 
 use serde_json::{json, Map, Value};
 use time::format_description::well_known::Rfc3339;
