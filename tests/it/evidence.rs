@@ -319,13 +319,20 @@ fn the_window_holds_and_every_page_is_followed() {
     let manifest = check_manifest(&folder(&run.one()));
     assert_eq!(file(&manifest, "sign-ins.json")["records"], 5);
     assert_eq!(manifest["window"]["days"], 30);
-    // And never more than thirty.
+    // Never more than thirty, and never with a dry run (which reads only, and saves nothing).
     let run = evidence(
         &t,
         out.path(),
         &["alex@contoso.com", "--evidence-days", "31"],
     );
     run.assert_code(2);
+    let run = t
+        .lockdown()
+        .args(["block", "--dry-run", "alex@contoso.com", "--evidence"])
+        .arg_path(out.path())
+        .run();
+    run.assert_code(2);
+    assert!(run.stderr.contains("--dry-run"), "{}", run.stderr);
 }
 
 #[test]
