@@ -20,7 +20,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use serde::Serialize;
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 
@@ -64,6 +64,56 @@ pub const FILES: &[&str] = &[
     MEMBERSHIPS,
     DEVICES,
     OWNED_APPS,
+];
+
+/// A list of the user's, addressed by UPN or id.
+type List = fn(&str) -> GraphRequest;
+
+/// A part of an evidence file: its key in a file of several lists, the request, what the
+/// manifest calls it.
+type Part = (&'static str, List, &'static str);
+
+/// The lists a step may already have read in the user's first read, by file.
+const LISTS: &[(&str, &[Part])] = &[
+    (
+        METHODS,
+        &[("", auth_methods::list, "GET authentication methods")],
+    ),
+    (
+        INBOX_RULES,
+        &[("", mail_rules::list_inbox, "GET inbox rules")],
+    ),
+    (
+        CONSENTS,
+        &[("", grants::list_for_user, "GET oauth2PermissionGrants")],
+    ),
+    (MEMBERSHIPS, &[("", users::member_of, "GET memberOf")]),
+    (
+        DEVICES,
+        &[
+            ("entra", devices::list_registered, "GET registeredDevices"),
+            (
+                "intune",
+                managed_devices::list_for_user,
+                "GET managedDevices",
+            ),
+        ],
+    ),
+    (
+        OWNED_APPS,
+        &[
+            (
+                "applications",
+                owned_objects::applications,
+                "GET ownedObjects/microsoft.graph.application",
+            ),
+            (
+                "servicePrincipals",
+                owned_objects::service_principals,
+                "GET ownedObjects/microsoft.graph.servicePrincipal",
+            ),
+        ],
+    ),
 ];
 
 /// The answers of a user's first read, by request, so that evidence reuses what the steps
@@ -288,109 +338,47 @@ impl Collector {
             files.push(File::list(DIRECTORY_AUDITS, audits));
         }
 
-        // What the steps read first, when they did.
-        let who = subject.who.as_str();
-        let id = subject.id.as_str();
-        let single = [
-            (
-                METHODS,
-                auth_methods::list(who),
-                auth_methods::list(id),
-                "GET authentication methods",
-            ),
-            (
-                INBOX_RULES,
-                mail_rules::list_inbox(who),
-                mail_rules::list_inbox(id),
-                "GET inbox rules",
-            ),
-            (
-                CONSENTS,
-                grants::list_for_user(who),
-                grants::list_for_user(id),
-                "GET oauth2PermissionGrants",
-            ),
-            (
-                MEMBERSHIPS,
-                users::member_of(who),
-                users::member_of(id),
-                "GET memberOf",
-            ),
-        ];
-        for (name, reused, own, what) in single {
-            match read.all(Some(reused), own).await {
-                Ok(mut items) => {
-                    if name == METHODS {
-                        mask_phones(&mut items);
-                    }
-                    files.push(File::list(name, items).taken_from_first_read(read.reused));
-                }
-                Err(e) => unavailable.push(unreadable(name, what, &e)),
-            }
-        }
-        let pairs = [
-            (
-                DEVICES,
-                [
-                    (
-                        "entra",
-                        devices::list_registered(who),
-                        devices::list_registered(id),
-                        "GET registeredDevices",
-                    ),
-                    (
-                        "intune",
-                        managed_devices::list_for_user(who),
-                        managed_devices::list_for_user(id),
-                        "GET managedDevices",
-                    ),
-                ],
-            ),
-            (
-                OWNED_APPS,
-                [
-                    (
-                        "applications",
-                        owned_objects::applications(who),
-                        owned_objects::applications(id),
-                        "GET ownedObjects/microsoft.graph.application",
-                    ),
-                    (
-                        "servicePrincipals",
-                        owned_objects::service_principals(who),
-                        owned_objects::service_principals(id),
-                        "GET ownedObjects/microsoft.graph.servicePrincipal",
-                    ),
-                ],
-            ),
-        ];
-        for (name, parts) in pairs {
-            let mut body = Map::new();
-            let mut records = 0;
-            let mut any = false;
+        // The lists a step may have read first (then taken from that read), else read now.
+        for (name, parts) in LISTS {
+            let mut got: Vec<(&str, Option<Vec<Value>>)> = Vec::with_capacity(parts.len());
             let mut first_read = true;
-            for (key, reused, own, what) in parts {
-                match read.all(Some(reused), own).await {
+            for (key, list, what) in *parts {
+                match read.all(Some(list(&subject.who)), list(&subject.id)).await {
                     Ok(mut items) => {
                         first_read &= read.reused;
-                        if name == OWNED_APPS {
+                        if *name == METHODS {
+                            mask_phones(&mut items);
+                        }
+                        if *name == OWNED_APPS {
                             strip_secrets(&mut items);
                         }
-                        any = true;
-                        records += items.len();
-                        body.insert(key.into(), Value::Array(items));
+                        got.push((key, Some(items)));
                     }
                     Err(e) => {
-                        body.insert(key.into(), Value::Null);
                         unavailable.push(unreadable(name, what, &e));
+                        got.push((key, None));
                     }
                 }
             }
-            if any {
-                files.push(
-                    File::new(name, Value::Object(body), records).taken_from_first_read(first_read),
-                );
+            let records: usize = got
+                .iter()
+                .filter_map(|(_, l)| l.as_ref())
+                .map(Vec::len)
+                .sum();
+            if got.iter().all(|(_, l)| l.is_none()) {
+                continue;
             }
+            // A file of one list is that list; of several, an object with a key for each.
+            let body = if got.len() == 1 {
+                Value::Array(got.pop().and_then(|(_, l)| l).unwrap_or_default())
+            } else {
+                Value::Object(
+                    got.into_iter()
+                        .map(|(k, l)| (k.to_owned(), l.map_or(Value::Null, Value::Array)))
+                        .collect(),
+                )
+            };
+            files.push(File::new(name, body, records).taken_from_first_read(first_read));
         }
         if read.stopped() {
             return Outcome::Interrupted;
