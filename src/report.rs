@@ -263,6 +263,9 @@ pub struct EvidenceReport {
     pub manifest_sha256: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// What could not be read (the manifest says why), for the text result.
+    #[serde(skip)]
+    pub unread: Vec<String>,
 }
 
 impl UserReport {
@@ -389,7 +392,13 @@ impl UserReport {
             let dir = e.dir.as_deref().unwrap_or("(no folder)");
             match (&e.manifest_sha256, &e.error) {
                 (Some(digest), _) => {
-                    out.push_str(&format!("  evidence: {dir}  manifest sha256 {digest}\n"))
+                    out.push_str(&format!("  evidence: {dir}  manifest sha256 {digest}\n"));
+                    if !e.unread.is_empty() {
+                        out.push_str(&format!(
+                            "  evidence not read: {} (see the manifest)\n",
+                            e.unread.join(", ")
+                        ));
+                    }
                 }
                 (None, Some(error)) => out.push_str(&format!("  evidence: not saved: {error}\n")),
                 (None, None) => out.push_str(&format!("  evidence: {dir}\n")),

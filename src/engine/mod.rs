@@ -341,6 +341,7 @@ fn with_evidence(report: &mut UserReport, saved: evidence::Outcome) {
                 dir: Some(saved.dir),
                 manifest_sha256: Some(saved.manifest_sha256),
                 error: None,
+                unread: saved.unread,
             }
         }
         evidence::Outcome::Failed { dir, error } => {
@@ -351,6 +352,7 @@ fn with_evidence(report: &mut UserReport, saved: evidence::Outcome) {
                 dir,
                 manifest_sha256: None,
                 error: Some(error),
+                unread: Vec::new(),
             }
         }
         evidence::Outcome::Interrupted => {
@@ -361,6 +363,7 @@ fn with_evidence(report: &mut UserReport, saved: evidence::Outcome) {
                 dir: None,
                 manifest_sha256: None,
                 error: Some("interrupted before the evidence was saved".into()),
+                unread: Vec::new(),
             }
         }
     });

@@ -146,6 +146,9 @@ pub struct Subject {
 pub struct Saved {
     pub dir: String,
     pub manifest_sha256: String,
+    /// What could not be read, for people: `sign-ins.json (licence)`.
+    #[serde(skip)]
+    pub unread: Vec<String>,
 }
 
 /// A user's evidence, saved; or why it could not be written.
@@ -491,6 +494,17 @@ impl Collector {
             }
             listed.push(entry);
         }
+        let mut unread: Vec<String> = Vec::new();
+        for u in &unavailable {
+            let said = format!(
+                "{} ({})",
+                u["file"].as_str().unwrap_or_default(),
+                u["reason"].as_str().unwrap_or_default()
+            );
+            if !unread.contains(&said) {
+                unread.push(said);
+            }
+        }
         let finished = OffsetDateTime::now_utc();
         let manifest = json!({
             "runId": self.run_id,
@@ -526,6 +540,7 @@ impl Collector {
         Ok(Saved {
             dir: shown,
             manifest_sha256: digest,
+            unread,
         })
     }
 }

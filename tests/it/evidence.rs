@@ -544,6 +544,19 @@ fn a_mailbox_that_does_not_exist_is_said_as_such() {
         .collect();
     assert_eq!(rules.len(), 1);
     assert_eq!(rules[0]["reason"], "no mailbox");
+    // The text result says it too.
+    let text = t
+        .lockdown()
+        .args(["evidence", "kiosk@contoso.com", "--out"])
+        .arg_path(out.path())
+        .run();
+    text.assert_code(0);
+    assert!(
+        text.stdout
+            .contains("evidence not read: inbox-rules.json (no mailbox)"),
+        "{}",
+        text.stdout
+    );
 }
 
 /// A folder of `len` bytes under `root`, so that what goes under it nears the path limit.
