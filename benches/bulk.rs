@@ -11,6 +11,8 @@
 //!   max: when each account's last containment write took effect), then the whole run's wall
 //!   time over the floor the identity and access reports limit (authentication methods) and
 //!   identity protection's 1 request a second imply;
+//! - time to containment for 100 users with `--incident`, then with `--incident --evidence` (on
+//!   a faster clock): the evidence must not move it;
 //! - peak memory (RSS) of lockdown for 1,000 and 10,000 users.
 //!
 //! A benchmark, not a test: it prints figures and asserts nothing about time.
@@ -113,6 +115,13 @@ fn peak_rss_kib(pid: u32) -> i64 {
         std::thread::sleep(Duration::from_millis(5));
     }
     peak
+}
+
+/// A fresh folder for the benchmark's evidence, removed at the end.
+fn tempfile_dir() -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("lockdown-bench-evidence-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("a temporary folder");
+    dir
 }
 
 fn tenant(
@@ -420,7 +429,34 @@ fn main() {
     );
     emu.shutdown();
 
-    // 5. Memory stays flat with the number of users. No latency, and a fast clock so that the
+    // 5. Time to containment with evidence: the sign-in and audit logs are read after each
+    // user's lockdown, at low priority, so every account is contained as soon as without them.
+    let evidence = tempfile_dir();
+    println!(
+        "time to containment, {n} users with --incident (1 real second = {TIME_SCALE} Graph seconds)"
+    );
+    for (label, extra) in [
+        ("without evidence", vec!["--incident"]),
+        (
+            "with --evidence",
+            vec!["--incident", "--evidence", evidence.to_str().unwrap()],
+        ),
+    ] {
+        let emu = tenant(&rt, n, LATENCY, true, TIME_SCALE);
+        let r = run_with(&emu, &names(n), TIME_SCALE, &extra);
+        let contained = containment_times(&emu.requests(), r.started);
+        println!(
+            "  {label:<18} {}   (whole run {:.2} s, {:?})",
+            percentiles(&contained, n),
+            r.wall.as_secs_f64(),
+            r.outcomes
+        );
+        emu.shutdown();
+    }
+    let _ = std::fs::remove_dir_all(&evidence);
+    println!();
+
+    // 6. Memory stays flat with the number of users. No latency, and a fast clock so that the
     // client's pacing (which mirrors Graph's limits) does not stretch the run for nothing.
     println!("peak memory of lockdown (no latency, limits enforced on a 1000x clock)");
     for n in [1_000, 10_000] {

@@ -271,6 +271,9 @@ pub enum Command {
     /// Create, once per tenant, the Conditional Access block group and its policy that the
     /// block_sign_in step adds users to.
     Setup(SetupArgs),
+    /// Save what an investigator needs about users (sign-ins, directory audits, methods, rules,
+    /// consents, devices, memberships, owned apps) with a SHA-256 manifest (read-only).
+    Evidence(EvidenceArgs),
     /// Serve the emulated Contoso tenant on a local port for manual runs and scripts.
     Sandbox(SandboxArgs),
     /// Print a shell completion script to stdout (bash, zsh, fish, powershell, elvish).
@@ -289,6 +292,7 @@ impl Command {
             Command::Check(a) => (Some(&a.out), Some(&a.graph), None),
             Command::Watch(a) => (Some(&a.out), Some(&a.graph), None),
             Command::Setup(a) => (Some(&a.out), Some(&a.graph), None),
+            Command::Evidence(a) => (Some(&a.out_args), Some(&a.graph), None),
             Command::Sandbox(_) | Command::Completions(_) | Command::Man => (None, None, None),
         }
     }
@@ -383,6 +387,18 @@ pub struct BlockArgs {
     #[arg(long)]
     pub preflight: bool,
 
+    /// Save each locked user's evidence under DIR/<run id>/<upn>/, as `lockdown evidence` does:
+    /// what lockdown changes as first read (before any write), then the logs once the user is
+    /// contained.
+    #[arg(long, value_name = "DIR", conflicts_with = "dry_run")]
+    pub evidence: Option<PathBuf>,
+
+    /// Days of sign-ins and directory audits the evidence covers, 1..=30.
+    #[arg(long, value_name = "N", requires = "evidence",
+          default_value_t = crate::evidence::DEFAULT_DAYS,
+          value_parser = clap::value_parser!(u32).range(1..=i64::from(crate::evidence::MAX_DAYS)))]
+    pub evidence_days: u32,
+
     /// After the lockdown, watch the locked users' sign-ins for this long (e.g. 15m), as
     /// `lockdown watch` does; exit 1 if a sign-in succeeded after the lockdown.
     #[arg(long, value_name = "DURATION", value_parser = crate::watch::parse_duration,
@@ -466,6 +482,36 @@ pub struct WatchArgs {
 
     #[command(flatten)]
     pub out: OutputArgs,
+
+    #[command(flatten)]
+    pub graph: GraphArgs,
+}
+
+#[derive(Debug, Args)]
+pub struct EvidenceArgs {
+    /// userPrincipalName or object id (GUID) of each user.
+    #[arg(value_name = "USER")]
+    pub users: Vec<String>,
+
+    /// Read users from a file, as for `block --from`.
+    #[arg(long, value_name = "FILE")]
+    pub from: Option<PathBuf>,
+
+    /// Where to save: DIR/<run id>/<upn>/ per user (created 0700; nothing is overwritten).
+    #[arg(long, value_name = "DIR")]
+    pub out: PathBuf,
+
+    /// Days of sign-ins and directory audits to save, 1..=30.
+    #[arg(long, value_name = "N", default_value_t = crate::evidence::DEFAULT_DAYS,
+          value_parser = clap::value_parser!(u32).range(1..=i64::from(crate::evidence::MAX_DAYS)))]
+    pub evidence_days: u32,
+
+    /// Also write each user's JSON line to FILE (created or truncated).
+    #[arg(long, value_name = "FILE")]
+    pub report: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub out_args: OutputArgs,
 
     #[command(flatten)]
     pub graph: GraphArgs,
@@ -700,8 +746,10 @@ mod tests {
                 let try_value = |v: i64| {
                     let flag = format!("--{long}={v}");
                     // What a command requires besides the option tried.
-                    let required: &[&str] = match name {
-                        "setup" => &["--no-exclusions"],
+                    let required: &[&str] = match (name, long) {
+                        ("setup", _) => &["--no-exclusions"],
+                        ("evidence", _) => &["--out", "evidence"],
+                        ("block", "evidence-days") => &["--evidence", "evidence"],
                         _ => &[],
                     };
                     let mut argv = vec!["lockdown", name, flag.as_str()];

@@ -14,6 +14,7 @@ pub mod docgen;
 pub mod endpoint;
 pub mod engine;
 pub mod error;
+pub mod evidence;
 pub mod graph;
 pub mod hints;
 pub mod input;

@@ -28,6 +28,7 @@ fn main() -> ExitCode {
             Command::Check(args) => commands::check::run(&cli.global, args, cancel).await,
             Command::Watch(args) => commands::watch::run(&cli.global, args, cancel).await,
             Command::Setup(args) => commands::setup::run(&cli.global, args).await,
+            Command::Evidence(args) => commands::evidence::run(&cli.global, args, cancel).await,
             Command::Sandbox(args) => commands::sandbox::run(args, cancel).await,
             Command::Completions(args) => commands::shell::completions(args.shell),
             Command::Man => commands::shell::man(),

@@ -21,6 +21,8 @@ pub enum Outcome {
     Found,
     /// `unblock`: everything undoable was restored, or already was.
     Restored,
+    /// `evidence`: the user's evidence was saved.
+    Collected,
 }
 
 impl Outcome {
@@ -35,6 +37,7 @@ impl Outcome {
             Outcome::Interrupted => "interrupted",
             Outcome::Found => "found",
             Outcome::Restored => "restored",
+            Outcome::Collected => "collected",
         }
     }
 
@@ -42,7 +45,11 @@ impl Outcome {
     pub fn is_success(self) -> bool {
         matches!(
             self,
-            Outcome::Locked | Outcome::Planned | Outcome::Found | Outcome::Restored
+            Outcome::Locked
+                | Outcome::Planned
+                | Outcome::Found
+                | Outcome::Restored
+                | Outcome::Collected
         )
     }
 }
@@ -245,6 +252,28 @@ pub struct UserReport {
     /// The before -> after lines of the text report, one per step that has one.
     #[serde(skip)]
     pub changes: Vec<String>,
+    /// `--evidence` / `lockdown evidence`: where this user's evidence went and the digest of
+    /// its manifest, or why it could not be written.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub evidence: Option<EvidenceReport>,
+    /// Facts from the evidence worth a first look, each naming its file and record.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub findings: Vec<crate::evidence::Finding>,
+}
+
+/// A user's evidence on the report line.
+#[derive(Debug, Clone, Serialize)]
+pub struct EvidenceReport {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub dir: Option<String>,
+    /// SHA-256 of the user's `manifest.json`, for the ticket.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub manifest_sha256: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+    /// What could not be read (the manifest says why), for the text result.
+    #[serde(skip)]
+    pub unread: Vec<String>,
 }
 
 impl UserReport {
@@ -266,6 +295,8 @@ impl UserReport {
             facts: Map::new(),
             facts_text: Vec::new(),
             changes: Vec::new(),
+            evidence: None,
+            findings: Vec::new(),
         }
     }
 
@@ -372,6 +403,25 @@ impl UserReport {
         }
         for line in &self.changes {
             out.push_str(&format!("  {line}\n"));
+        }
+        if let Some(e) = &self.evidence {
+            let dir = e.dir.as_deref().unwrap_or("(no folder)");
+            match (&e.manifest_sha256, &e.error) {
+                (Some(digest), _) => {
+                    out.push_str(&format!("  evidence: {dir}  manifest sha256 {digest}\n"));
+                    if !e.unread.is_empty() {
+                        out.push_str(&format!(
+                            "  evidence not read: {} (see the manifest)\n",
+                            e.unread.join(", ")
+                        ));
+                    }
+                }
+                (None, Some(error)) => out.push_str(&format!("  evidence: not saved: {error}\n")),
+                (None, None) => out.push_str(&format!("  evidence: {dir}\n")),
+            }
+        }
+        for f in &self.findings {
+            out.push_str(&format!("  finding: {}\n", f.line()));
         }
         out
     }

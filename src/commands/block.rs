@@ -97,6 +97,12 @@ pub async fn run(global: &Global, args: &BlockArgs, cancel: Cancel) -> Result<Ex
         Some(session) => session,
         None => connect(global, access).await?,
     };
+    let evidence = match &args.evidence {
+        Some(out) => Some(
+            super::evidence::collector(&session.client, out, args.evidence_days, &cancel).await?,
+        ),
+        None => None,
+    };
     let engine = Arc::new(Engine::new(Setup {
         client: session.client.clone(),
         mode,
@@ -118,6 +124,7 @@ pub async fn run(global: &Global, args: &BlockArgs, cancel: Cancel) -> Result<Ex
         protect: args.protect.clone(),
         force: args.force,
         cancel: cancel.clone(),
+        evidence,
     }));
     let status = engine
         .run(

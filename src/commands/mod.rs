@@ -3,6 +3,7 @@
 
 pub mod block;
 pub mod check;
+pub mod evidence;
 pub mod sandbox;
 pub mod setup;
 pub mod shell;

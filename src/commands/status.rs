@@ -33,6 +33,7 @@ pub async fn run(global: &Global, args: &StatusArgs, cancel: Cancel) -> Result<E
         protect: Vec::new(),
         force: false,
         cancel,
+        evidence: None,
     }));
     engine.run(&mut targets, &mut printer, CONCURRENCY).await
 }

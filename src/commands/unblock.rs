@@ -51,6 +51,7 @@ pub async fn run(global: &Global, args: &UnblockArgs, cancel: Cancel) -> Result<
         protect: Vec::new(),
         force: args.force,
         cancel,
+        evidence: None,
     }));
     engine
         .run(

@@ -24,11 +24,12 @@ pub use me::MeGuard;
 pub(crate) use user::{read_stage, read_user};
 
 use crate::error::{ExitStatus, Fatal};
+use crate::evidence::{self, Collector};
 use crate::graph::GraphClient;
 use crate::graph::Priority;
 use crate::output::Printer;
 use crate::progress::Progress;
-use crate::report::{Outcome, UserReport};
+use crate::report::{EvidenceReport, Outcome, UserReport};
 use crate::signal::Cancel;
 use crate::steps::{Phase, RunCx, Selection, REGISTRY};
 use crate::targets::{Next, Rejected, Targets};
@@ -44,6 +45,8 @@ pub enum Mode {
     Status,
     /// Undo a lockdown from its report: each step's undo, then verify.
     Unblock { dry_run: bool },
+    /// Read the user and save its evidence (`lockdown evidence`): GETs only, no step.
+    Evidence,
 }
 
 /// Why a user was cut short.
@@ -93,6 +96,9 @@ pub struct Engine {
     /// Set when no new user may start (the report file failed).
     halted: Mutex<Option<String>>,
     pub(crate) cancel: Cancel,
+    /// `--evidence` / `lockdown evidence`: saves each user's evidence, in the user's clean-up
+    /// (outside the containment window, so that it never holds back another's containment).
+    pub(crate) evidence: Option<Arc<Collector>>,
     pub(crate) events: tokio::sync::mpsc::UnboundedSender<Event>,
     heard: Mutex<Option<tokio::sync::mpsc::UnboundedReceiver<Event>>>,
 }
@@ -106,6 +112,8 @@ pub struct Setup {
     pub protect: Vec<String>,
     pub force: bool,
     pub cancel: Cancel,
+    /// `--evidence`: where each user's evidence goes.
+    pub evidence: Option<Arc<Collector>>,
 }
 
 impl Engine {
@@ -132,6 +140,7 @@ impl Engine {
             roles_unreadable: AtomicBool::new(false),
             halted: Mutex::new(None),
             cancel: setup.cancel,
+            evidence: setup.evidence,
         }
     }
 
@@ -156,6 +165,9 @@ impl Engine {
         }
         if self.unauthorized.load(Ordering::Relaxed) {
             return Some("stopped: Graph rejected the token".into());
+        }
+        if let Some(e) = self.evidence.as_ref().and_then(|c| c.failure()) {
+            return Some(format!("not started: {e},"));
         }
         self.halted.lock().unwrap().clone()
     }
@@ -289,6 +301,11 @@ impl Engine {
                 Some("check that the token is for Microsoft Graph and this tenant, then run again for the users not finished".into()),
             ));
         }
+        if let Some(e) = self.evidence.as_ref().and_then(|c| c.failure()) {
+            return Err(Fatal::failure(e).with_hint(
+                "what was written is kept; the users not started are listed as interrupted: run again for them with a writable --evidence folder",
+            ));
+        }
         if let Some(e) = printer.report_error() {
             return Err(Fatal::failure(e.to_owned()).with_hint(
                 "the users not started are listed as interrupted; run again for them with a writable --report file",
@@ -387,6 +404,44 @@ impl Engine {
     }
 }
 
+/// A user's evidence onto its report line. Evidence that could not be written fails a
+/// `lockdown evidence` user; a lockdown stands whatever became of its evidence.
+pub(crate) fn with_evidence(report: &mut UserReport, saved: evidence::Outcome) {
+    report.evidence = Some(match saved {
+        evidence::Outcome::Saved { saved, findings } => {
+            report.findings = findings;
+            EvidenceReport {
+                dir: Some(saved.dir),
+                manifest_sha256: Some(saved.manifest_sha256),
+                error: None,
+                unread: saved.unread,
+            }
+        }
+        evidence::Outcome::Failed { dir, error } => {
+            if report.outcome == Outcome::Collected {
+                report.outcome = Outcome::Failed;
+            }
+            EvidenceReport {
+                dir,
+                manifest_sha256: None,
+                error: Some(error),
+                unread: Vec::new(),
+            }
+        }
+        evidence::Outcome::Interrupted => {
+            if report.outcome == Outcome::Collected {
+                report.outcome = Outcome::Interrupted;
+            }
+            EvidenceReport {
+                dir: None,
+                manifest_sha256: None,
+                error: Some("interrupted before the evidence was saved".into()),
+                unread: Vec::new(),
+            }
+        }
+    });
+}
+
 fn rejected_report(r: &Rejected) -> UserReport {
     let mut report = UserReport::new(&r.raw);
     report.outcome = Outcome::Failed;
@@ -411,6 +466,7 @@ struct Tally {
     interrupted: usize,
     found: usize,
     restored: usize,
+    collected: usize,
 }
 
 impl Tally {
@@ -425,6 +481,7 @@ impl Tally {
             Outcome::Interrupted => self.interrupted += 1,
             Outcome::Found => self.found += 1,
             Outcome::Restored => self.restored += 1,
+            Outcome::Collected => self.collected += 1,
         }
     }
 
@@ -443,6 +500,7 @@ impl Tally {
             + self.interrupted
             + self.found
             + self.restored
+            + self.collected
     }
 
     fn summary(&self, elapsed: Duration, mode: Mode) -> String {
@@ -450,6 +508,7 @@ impl Tally {
         match mode {
             Mode::DryRun => parts.push(format!("{} planned", self.planned)),
             Mode::Status => parts.push(format!("{} found", self.found)),
+            Mode::Evidence => parts.push(format!("{} collected", self.collected)),
             Mode::Block => {
                 parts.push(format!("{} contained", self.contained));
                 parts.push(format!("{} locked", self.locked));

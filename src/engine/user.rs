@@ -99,10 +99,12 @@ impl Engine {
         let mut report = UserReport::new(&job.raw);
         let who = job.user.to_string();
         let block = self.mode == Mode::Block;
+        let evidence = self.evidence.is_some();
 
         // The chosen steps, containment first (in registry order within each phase).
         let mut chosen: Vec<(&'static dyn Step, Selected)> = REGISTRY
             .iter()
+            .filter(|_| self.mode != Mode::Evidence)
             .filter_map(|s| self.selection.of(*s).map(|sel| (*s, sel)))
             .collect();
         chosen.sort_by_key(|(s, _)| s.phase());
@@ -115,17 +117,22 @@ impl Engine {
         //    reads. When writing, containment reads only what its own steps need, at high
         //    priority; the clean-up's reads start alongside at low priority, and a throttling
         //    limit that holds them back (authentication methods) never holds back containment.
+        let user_read = if evidence {
+            users::get_for_evidence(&who)
+        } else {
+            users::get(&who)
+        };
         let mut first = vec![Routed {
             slot: None,
-            request: Request::read(Read::one(USER, users::get(&who)), "resolve"),
+            request: Request::read(Read::one(USER, user_read), "resolve"),
         }];
-        if self.mode != Mode::Status {
+        if !matches!(self.mode, Mode::Status | Mode::Evidence) {
             first.push(Routed {
                 slot: None,
                 request: Request::read(Read::paged(ROLES, roles::list(&who)), "read roles"),
             });
         }
-        let asks_me = self.me.claim();
+        let asks_me = self.mode != Mode::Evidence && self.me.claim();
         if asks_me {
             first.push(Routed {
                 slot: None,
@@ -148,6 +155,17 @@ impl Engine {
                 }
             }
         }
+        // What evidence reuses of these reads: each step's answers, by request.
+        let asked: Vec<(usize, String, crate::graph::GraphRequest)> = if evidence {
+            first
+                .iter()
+                .chain(&later)
+                .filter_map(|r| Some((r.slot?, r.request.tag.clone(), r.request.req.clone())))
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let mut seen = crate::evidence::FirstRead::default();
         let (first_priority, later_priority) = if block {
             (Some(Priority::High), Some(Priority::Low))
         } else {
@@ -164,6 +182,7 @@ impl Engine {
         self.once_per_run(&chosen, 0..contain, &mut answers).await;
         let read = own.take(USER);
         let read_at = read.as_ref().ok().and_then(GraphResponse::date);
+        let user_read = read.as_ref().ok().cloned();
         let Some(user) = resolved(&mut report, read) else {
             return Some(report);
         };
@@ -178,6 +197,24 @@ impl Engine {
                 job.raw
             );
             return None;
+        }
+
+        let subject = match (evidence, user_read) {
+            (true, Some(read)) => Some(crate::evidence::Subject {
+                who: who.clone(),
+                id: user.id.0.clone(),
+                user_principal_name: user.user_principal_name.clone(),
+                user: read,
+            }),
+            _ => None,
+        };
+        if self.mode == Mode::Evidence {
+            report.outcome = Outcome::Collected;
+            if let Some(subject) = subject {
+                let saved = self.evidence_of(subject, seen).await;
+                super::with_evidence(&mut report, saved);
+            }
+            return Some(report);
         }
 
         // 2. The guards, before any write.
@@ -227,6 +264,7 @@ impl Engine {
         }
         let mut slots: Vec<Slot> = Vec::with_capacity(chosen.len());
         let ready = if together { chosen.len() } else { contain };
+        keep_for_evidence(&mut seen, &asked, &answers);
         for (n, (step, sel)) in chosen[..ready].iter().enumerate() {
             let reads = answers.remove(&Some(n)).unwrap_or_default();
             slots.push(Slot {
@@ -255,7 +293,7 @@ impl Engine {
                 report.outcome = Outcome::Planned;
                 return Some(report);
             }
-            Mode::Block | Mode::Unblock { .. } => {}
+            Mode::Block | Mode::Unblock { .. } | Mode::Evidence => {}
         }
 
         // 4. Containment: its writes, at high priority, as soon as the guards passed. When the
@@ -318,6 +356,7 @@ impl Engine {
             answers.extend(got);
             self.once_per_run(&chosen, contain..chosen.len(), &mut answers)
                 .await;
+            keep_for_evidence(&mut seen, &asked, &answers);
             for (n, (step, sel)) in chosen.iter().enumerate().skip(contain) {
                 let reads = answers.remove(&Some(n)).unwrap_or_default();
                 slots.push(Slot {
@@ -340,6 +379,12 @@ impl Engine {
             .await
         {
             return Some(self.cut_short(report, &slots, stop, contained_at));
+        }
+        // 6. Evidence, from the steps' reads (before their writes) and the logs, after the
+        //    lockdown: it never delays containment.
+        if let Some(subject) = subject {
+            let saved = self.evidence_of(subject, seen).await;
+            super::with_evidence(&mut report, saved);
         }
         report.steps = slots.iter().filter_map(|s| s.prepared.report()).collect();
         report.after = slots.iter().find_map(|s| s.prepared.after());
@@ -374,6 +419,22 @@ impl Engine {
                 step.once_per_run(&self.run, answers.entry(Some(n)).or_default())
                     .await;
             }
+        }
+    }
+
+    /// Save `subject`'s evidence; Ctrl-C leaves it unsaved (`interrupted`), and the lockdown
+    /// stands.
+    async fn evidence_of(
+        &self,
+        subject: crate::evidence::Subject,
+        seen: crate::evidence::FirstRead,
+    ) -> crate::evidence::Outcome {
+        let Some(collector) = &self.evidence else {
+            return crate::evidence::Outcome::Interrupted;
+        };
+        tokio::select! {
+            saved = collector.clone().collect(subject, seen) => saved,
+            _ = self.cancel.cancelled() => crate::evidence::Outcome::Interrupted,
         }
     }
 
@@ -933,4 +994,18 @@ fn contained_at(contain: &[Slot], at: Option<OffsetDateTime>) -> Option<OffsetDa
     (!failed && acted && reports.len() == contain.len())
         .then_some(at)
         .flatten()
+}
+
+/// Copy, for the evidence, the answers to the steps' reads it can reuse, before the steps
+/// take them.
+fn keep_for_evidence(
+    seen: &mut crate::evidence::FirstRead,
+    asked: &[(usize, String, crate::graph::GraphRequest)],
+    answers: &HashMap<Option<usize>, Answers>,
+) {
+    for (slot, tag, req) in asked {
+        if let Some(answer) = answers.get(&Some(*slot)).and_then(|a| a.peek(tag)) {
+            seen.insert(req, answer.clone());
+        }
+    }
 }

@@ -78,7 +78,7 @@ impl SignIn {
 
 /// Everything but the characters OData and URLs agree on is percent-encoded, so a value from a
 /// report file can never add a query option or end the filter.
-const QUERY_VALUE: &AsciiSet = &NON_ALPHANUMERIC
+pub(crate) const QUERY_VALUE: &AsciiSet = &NON_ALPHANUMERIC
     .remove(b'-')
     .remove(b'.')
     .remove(b'_')
@@ -92,14 +92,21 @@ pub fn filter(user_ids: &[&str], since: OffsetDateTime) -> String {
         .iter()
         .map(|id| format!("userId eq '{}'", id.replace('\'', "''")))
         .collect();
-    let since = since
+    format!(
+        "({}) and createdDateTime ge {}",
+        users.join(" or "),
+        utc_literal(since)
+    )
+}
+
+/// An OData `DateTimeOffset` literal in UTC, to the second: `2026-11-29T13:36:51Z`.
+pub(crate) fn utc_literal(t: OffsetDateTime) -> String {
+    let t = t
         .to_offset(time::UtcOffset::UTC)
         .replace_nanosecond(0)
-        .unwrap_or(since);
-    let since = since
-        .format(&time::format_description::well_known::Rfc3339)
-        .expect("a UTC time formats");
-    format!("({}) and createdDateTime ge {since}", users.join(" or "))
+        .unwrap_or(t);
+    t.format(&time::format_description::well_known::Rfc3339)
+        .expect("a UTC time formats")
 }
 
 /// `GET /auditLogs/signIns?$filter=...`: the first page, newest first (Graph's default order,

@@ -61,6 +61,21 @@ pub fn get(who: &str) -> GraphRequest {
     GraphRequest::get(format!("{}?$select={SELECT}", user_path(who)))
 }
 
+/// What evidence keeps of the user besides: when it was created, its last password change and
+/// what Microsoft Entra Connect copied from on-premises AD (learn: graph/api/resources/user).
+pub const EVIDENCE_SELECT: &str = "id,userPrincipalName,displayName,accountEnabled,userType,onPremisesSyncEnabled,signInSessionsValidFromDateTime,mail,createdDateTime,lastPasswordChangeDateTime,creationType,externalUserState,onPremisesImmutableId,onPremisesLastSyncDateTime,onPremisesSamAccountName,onPremisesSecurityIdentifier,onPremisesUserPrincipalName,onPremisesDomainName,onPremisesDistinguishedName";
+
+/// `GET /users/{id|upn}?$select=...`, with what evidence keeps too ([`EVIDENCE_SELECT`]).
+pub fn get_for_evidence(who: &str) -> GraphRequest {
+    GraphRequest::get(format!("{}?$select={EVIDENCE_SELECT}", user_path(who)))
+}
+
+/// `GET /users/{id}/memberOf`: the groups and directory roles the user is a direct member of
+/// (learn: graph/api/user-list-memberof).
+pub fn member_of(who: &str) -> GraphRequest {
+    GraphRequest::get(format!("{}/memberOf", user_path(who)))
+}
+
 /// `GET /me`: the signed-in user of a delegated token.
 pub fn me() -> GraphRequest {
     GraphRequest::get("/me?$select=id,userPrincipalName,displayName")

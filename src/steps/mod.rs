@@ -520,6 +520,12 @@ impl Answers {
         self.0.contains_key(tag)
     }
 
+    /// The answer to the request tagged `tag`, left in place (evidence keeps a copy of what the
+    /// steps read first).
+    pub fn peek(&self, tag: &str) -> Option<&Result<GraphResponse, GraphError>> {
+        self.0.get(tag)
+    }
+
     /// The answers whose tags start with `prefix/`, with the prefix taken off.
     pub fn split(&mut self, prefix: &str) -> Answers {
         let lead = format!("{prefix}/");

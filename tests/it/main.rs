@@ -11,6 +11,7 @@ mod cli;
 mod contain;
 mod devices;
 mod docs;
+mod evidence;
 mod guards;
 mod hybrid;
 mod incident;

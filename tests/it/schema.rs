@@ -198,3 +198,48 @@ fn hybrid_lines_follow_their_schemas() {
         .run();
     assert_eq!(assert_valid(&setup, "setup --dry-run", &run.stdout), 1);
 }
+
+/// `lockdown evidence` lines, `block --evidence` lines and each manifest.json follow theirs, with
+/// and without what could not be read.
+#[test]
+fn evidence_lines_and_manifests_follow_their_schemas() {
+    let t = Tenant::start();
+    let out = tempfile::tempdir().unwrap();
+    let evidence = validator("evidence.schema.json");
+    let manifest = validator("manifest.schema.json");
+    let users = [
+        "adele@contoso.com",
+        "kiosk@contoso.com",
+        "grady@contoso.com",
+        "nobody@contoso.com",
+    ];
+    let run = t
+        .lockdown()
+        .args(["evidence", "-o", "json", "--out"])
+        .arg_path(out.path())
+        .args(users)
+        .run();
+    assert_eq!(
+        assert_valid(&evidence, "evidence", &run.stdout),
+        users.len()
+    );
+    let block = validator("block.schema.json");
+    let run = t
+        .lockdown()
+        .args(["block", "--yes", "-o", "json", "--incident", "--evidence"])
+        .arg_path(out.path())
+        .args(["adele@contoso.com", "alex@contoso.com"])
+        .run();
+    assert_eq!(assert_valid(&block, "block --evidence", &run.stdout), 2);
+    let mut manifests = 0;
+    for run_dir in std::fs::read_dir(out.path()).unwrap() {
+        for user_dir in std::fs::read_dir(run_dir.unwrap().path()).unwrap() {
+            let text =
+                std::fs::read_to_string(user_dir.unwrap().path().join("manifest.json")).unwrap();
+            let one_line: Value = serde_json::from_str(&text).unwrap();
+            assert_valid(&manifest, "manifest.json", &one_line.to_string());
+            manifests += 1;
+        }
+    }
+    assert_eq!(manifests, 5, "three from `evidence`, two from `block`");
+}

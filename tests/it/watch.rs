@@ -127,7 +127,8 @@ fn users_by_name_since_a_time_through_every_page() {
         max_page_size: 1,
         ..EmulatorConfig::default()
     });
-    // Adele's seeded sign-ins (26 and 3 hours ago) and Grady's failure (2 hours ago).
+    // Adele's seeded sign-ins (26 hours ago; four failures and a success 23 hours ago; 3 hours
+    // ago) and Grady's failure (2 hours ago).
     let since = time::OffsetDateTime::now_utc() - time::Duration::days(2);
     let since = since
         .replace_nanosecond(0)
@@ -150,7 +151,7 @@ fn users_by_name_since_a_time_through_every_page() {
         .run();
     run.assert_code(1);
     let lines = sign_ins(&run);
-    assert_eq!(lines.len(), 3, "{run:?}");
+    assert_eq!(lines.len(), 8, "{run:?}");
     // Printed oldest first; Adele's successes after --since are alerts, Grady's failure is not.
     let times: Vec<&str> = lines
         .iter()

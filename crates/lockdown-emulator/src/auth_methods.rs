@@ -83,6 +83,22 @@ impl Kind {
     }
 }
 
+/// Relative to when the emulator starts: Adele's FIDO2 key was registered yesterday (the
+/// directory audit log's "User registered security info" of the same time, see `audits`).
+/// learn: graph/api/resources/fido2authenticationmethod — `createdDateTime`, "The timestamp when
+/// this key was registered to the user".
+pub(crate) fn seed_history(tenant: &mut Tenant) {
+    let Some(adele) = tenant.find_user("adele@contoso.com") else {
+        return;
+    };
+    let yesterday = OffsetDateTime::now_utc() - time::Duration::hours(22);
+    for m in &mut tenant.users[adele].methods {
+        if m.kind == Kind::Fido2 {
+            m.created = yesterday;
+        }
+    }
+}
+
 /// One registered method.
 #[derive(Debug, Clone)]
 pub(crate) struct Method {

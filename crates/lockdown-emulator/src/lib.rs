@@ -6,8 +6,10 @@
 //! `$batch`; and for `lockdown check` and `watch`: transitiveMemberOf, service principals and
 //! their appRoleAssignments, subscribedSkus, auditLogs/signIns; and for the opt-in incident
 //! steps: authentication methods, oauth2PermissionGrants and the apps' service principals, inbox
-//! messageRules, Identity Protection's riskyUsers; and for hybrid accounts: groups and their
-//! members, Conditional Access policies, Defender for Identity's identityAccounts). Every behaviour comes from
+//! messageRules, Identity Protection's riskyUsers; for hybrid accounts: groups and their
+//! members, Conditional Access policies, Defender for Identity's identityAccounts; and for
+//! evidence: auditLogs/directoryAudits and the apps a user owns, ownedObjects cast to
+//! application and servicePrincipal, with their credentials' metadata). Every behaviour comes from
 //! Microsoft's documentation; each one carries a `// learn: ...` comment naming the page.
 //! Integration tests run the real binary against it and inspect the tenant through the
 //! synchronous accessors below; `lockdown --sandbox` embeds it.
@@ -61,12 +63,20 @@
 //! Its sign-in logs start with a few sign-ins from before it started (Adele 26 and 3 hours ago,
 //! a failed one for Grady 2 hours ago); tests add more with [`Emulator::add_sign_in`], also
 //! while a client polls.
+//!
+//! Adele's history, for `lockdown evidence` (all relative to when the emulator starts): four
+//! failed sign-ins 23 hours ago from 45.155.205.233, then a success from it; her FIDO2 key
+//! registered 22 hours ago; directory audits for that registration (22 h), her consent to Mail
+//! Sync Pro (21 h), a secret added to "Adele's Mail Helper" (20 h), the app registration she
+//! owns with its service principal, and an admin's reset of her password 10 days ago. Tests add
+//! audit records with [`Emulator::add_directory_audits`].
 
 // A `Reply` is an HTTP answer of a test server, built once per request: its size does not
 // matter, and boxing it everywhere would only add noise.
 #![allow(clippy::result_large_err)]
 
 mod apps;
+mod audits;
 mod auth;
 mod auth_methods;
 mod batch;
@@ -80,6 +90,7 @@ mod intune;
 mod licences;
 mod mail;
 mod odata;
+mod owned;
 mod risk;
 mod routes;
 mod seed;
@@ -649,6 +660,16 @@ impl Emulator {
     /// them); returns its id. Panics if the user does not exist.
     pub fn add_sign_in(&self, spec: SignInSpec) -> String {
         sign_ins::add(&mut lock(&self.shared.tenant), spec)
+    }
+
+    /// Add `n` routine directory audit records ("Update user" by an app) with `id_or_upn` as
+    /// their target, one a minute back from now; panics if the user does not exist.
+    pub fn add_directory_audits(&self, id_or_upn: &str, n: usize) {
+        let mut tenant = lock(&self.shared.tenant);
+        let user = tenant
+            .find_user(id_or_upn)
+            .unwrap_or_else(|| panic!("add_directory_audits: no user {id_or_upn:?}"));
+        audits::add_routine(&mut tenant, user, n);
     }
 
     /// The Microsoft Graph application permissions granted to lockdown's app (its app role

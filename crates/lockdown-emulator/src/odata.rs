@@ -241,6 +241,13 @@ const USER_PROPS: &[&str] = &[
     "usageLocation",
     "creationType",
     "externalUserState",
+    "onPremisesImmutableId",
+    "onPremisesLastSyncDateTime",
+    "onPremisesSamAccountName",
+    "onPremisesSecurityIdentifier",
+    "onPremisesUserPrincipalName",
+    "onPremisesDomainName",
+    "onPremisesDistinguishedName",
 ];
 const USER_DEFAULT: &[&str] = &[
     "businessPhones",
@@ -291,6 +298,15 @@ fn user_prop(u: &User, name: &str) -> Value {
             } else {
                 Value::Null
             }
+        }
+        // learn: graph/api/resources/user — the onPremises* properties are null for a cloud
+        // account; a synced one carries what Microsoft Entra Connect copied from AD.
+        "onPremisesSamAccountName" if u.on_premises_sync_enabled == Some(true) => {
+            json!(u.upn.split('@').next().unwrap_or_default())
+        }
+        "onPremisesUserPrincipalName" if u.on_premises_sync_enabled == Some(true) => json!(u.upn),
+        "onPremisesDomainName" if u.on_premises_sync_enabled == Some(true) => {
+            json!("contoso.local")
         }
         // Graph never returns the password: passwordProfile reads back as null.
         _ => Value::Null,

@@ -184,11 +184,29 @@ fn route(shared: &Shared, req: &Request, rest: &str, query: &Query, id: &Identit
             ("GET", ["manageddevices"]) => {
                 super::intune::list_managed_devices(shared, &tenant, target, query, id)
             }
+            // learn: graph/api/user-list-ownedobjects, cast to one type.
+            ("GET", ["ownedobjects", "microsoft.graph.application"]) => super::owned::list(
+                shared,
+                &tenant,
+                target,
+                super::owned::Kind::Application,
+                query.select.as_deref(),
+                id,
+            ),
+            ("GET", ["ownedobjects", "microsoft.graph.serviceprincipal"]) => super::owned::list(
+                shared,
+                &tenant,
+                target,
+                super::owned::Kind::ServicePrincipal,
+                query.select.as_deref(),
+                id,
+            ),
             (_, [])
             | (_, ["revokesigninsessions"])
             | (_, ["registereddevices"])
             | (_, ["owneddevices"])
             | (_, ["manageddevices"])
+            | (_, ["ownedobjects", ..])
             | (_, ["memberof", ..])
             | (_, ["transitivememberof", ..]) => method_not_allowed(),
             (_, [other, ..]) => unknown_segment(other),
@@ -253,6 +271,15 @@ fn route(shared: &Shared, req: &Request, rest: &str, query: &Query, id: &Identit
         [a, s] if a.eq_ignore_ascii_case("auditLogs") && s.eq_ignore_ascii_case("signIns") => {
             match method.as_str() {
                 "GET" => super::sign_ins::list(shared, &lock(&shared.tenant), &req.query, id),
+                _ => method_not_allowed(),
+            }
+        }
+        // learn: graph/api/directoryaudit-list
+        [a, s]
+            if a.eq_ignore_ascii_case("auditLogs") && s.eq_ignore_ascii_case("directoryAudits") =>
+        {
+            match method.as_str() {
+                "GET" => super::audits::list(shared, &lock(&shared.tenant), &req.query, id),
                 _ => method_not_allowed(),
             }
         }

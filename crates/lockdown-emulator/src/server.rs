@@ -253,6 +253,9 @@ pub(crate) async fn start(
         seed::setup(&mut tenant);
     }
     super::sign_ins::seed(&mut tenant);
+    super::audits::seed(&mut tenant);
+    super::owned::seed(&mut tenant);
+    super::auth_methods::seed_history(&mut tenant);
     let admin_token = auth::issue(&mut tenant, &auth::admin_spec(), auth::DEFAULT_LIFETIME);
     let app_token = auth::issue(&mut tenant, &auth::app_spec(), auth::DEFAULT_LIFETIME);
     let listener = TcpListener::bind(addr).await?;

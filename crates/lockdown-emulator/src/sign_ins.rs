@@ -509,12 +509,20 @@ impl Parser {
     }
 }
 
+/// The address Adele's attacker signs in from in the seeded history.
+pub(crate) const ADELE_ATTACKER_IP: &str = "45.155.205.233";
+
 /// A few sign-ins from before the emulator started, so that a `watch --since` in the past shows
-/// history (never alerts for a lockdown done now).
+/// history (never alerts for a lockdown done now). Adele's yesterday shows what a password spray
+/// that worked looks like: four failed sign-ins (learn: entra/identity-platform/reference-error-codes,
+/// AADSTS50126 invalid username or password) then a success, all from one address.
 pub(crate) fn seed(tenant: &mut Tenant) {
     let now = OffsetDateTime::now_utc();
     let hours = time::Duration::hours;
-    let history = [
+    let minutes = time::Duration::minutes;
+    let bad_password = Some("Error validating credentials due to invalid username or password.");
+    let attacker = ("Amsterdam", "Noord-Holland", "NL");
+    let mut history = vec![
         (
             "adele@contoso.com",
             now - hours(26),
@@ -546,6 +554,28 @@ pub(crate) fn seed(tenant: &mut Tenant) {
             Some("Error validating credentials due to invalid username or password."),
         ),
     ];
+    for n in 0..4 {
+        history.push((
+            "adele@contoso.com",
+            now - hours(23) + minutes(n),
+            "Office 365 Exchange Online",
+            "00000002-0000-0ff1-ce00-000000000000",
+            ADELE_ATTACKER_IP,
+            attacker,
+            50126,
+            bad_password,
+        ));
+    }
+    history.push((
+        "adele@contoso.com",
+        now - hours(23) + minutes(6),
+        "Office 365 Exchange Online",
+        "00000002-0000-0ff1-ce00-000000000000",
+        ADELE_ATTACKER_IP,
+        attacker,
+        0,
+        None,
+    ));
     for (user, created, app, app_id, ip, (city, state, country), code, reason) in history {
         if tenant.find_user(user).is_none() {
             continue;

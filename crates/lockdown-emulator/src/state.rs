@@ -237,6 +237,10 @@ pub(crate) struct Tenant {
     pub entra_id: super::licences::EntraIdPlan,
     /// Sign-in log records, in the order they were added.
     pub sign_ins: Vec<super::sign_ins::SignIn>,
+    /// Directory audit log records, in the order they were added.
+    pub audits: Vec<super::audits::Audit>,
+    /// App registrations and service principals users own.
+    pub owned_apps: Vec<super::owned::OwnedApp>,
     /// The Microsoft Graph application permissions granted to lockdown's app (its app role
     /// assignments); an app-only token's `roles` are taken from them when it is issued.
     pub app_role_assignments: Vec<String>,

@@ -84,6 +84,7 @@ mod auth;
 mod batching;
 mod check;
 mod devices;
+mod evidence;
 mod faults;
 mod hybrid;
 mod incident;
