@@ -9,7 +9,6 @@
 use std::time::Duration;
 
 use serde::Serialize;
-use serde_json::Value;
 use time::OffsetDateTime;
 
 use crate::auth::TokenKind;
@@ -115,14 +114,9 @@ pub fn from_report_line(
         .user_principal_name
         .clone()
         .unwrap_or_else(|| line.target.clone());
-    let revoked = line.status("revoke_sessions") == Some("done");
-    let at = line
-        .after
-        .get("signInSessionsValidFromDateTime")
-        .and_then(Value::as_str)
-        .and_then(|t| parse_since(t).ok());
+    let at = crate::steps::revoke_sessions::revoked_at(line).and_then(|t| parse_since(t).ok());
     let (since, note) = match at {
-        Some(at) if revoked => (at, None),
+        Some(at) => (at, None),
         _ => (
             fallback,
             Some(format!(
@@ -284,7 +278,7 @@ mod tests {
         assert_eq!(format_duration(Duration::ZERO), "0s");
     }
 
-    fn record(line: Value) -> Record {
+    fn record(line: serde_json::Value) -> Record {
         serde_json::from_value(line).expect("a report line")
     }
 

@@ -470,14 +470,23 @@ impl Engine {
             }
         } else {
             let limit = if direct { 1 } else { MAX_BATCH };
+            // Requests of one priority that need the same buckets wait for the same one: once
+            // one is held back, the rest of its kind are not asked again in this pass (a run
+            // can have thousands queued behind a slow limit).
+            let mut held: Vec<(Priority, [bool; 5])> = Vec::new();
             for (priority, _, plan_id, n) in ready {
                 if members.len() == limit {
                     break;
                 }
                 let cost = cost_of(&self.plans[&plan_id].items[n].req);
+                let kind = (priority, cost.buckets());
+                if held.contains(&kind) {
+                    continue;
+                }
                 match self.inner.pacer.try_acquire(cost, priority) {
                     Ok(()) => members.push((plan_id, n)),
                     Err(d) => {
+                        held.push(kind);
                         let t = now + d;
                         wait = Some(wait.map_or(t, |w| w.min(t)));
                     }

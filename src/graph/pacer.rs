@@ -37,6 +37,20 @@ pub struct Cost {
     pub identity_protection: f64,
 }
 
+impl Cost {
+    /// Which buckets it draws on: resource units, writes, device writes, reports, identity
+    /// protection.
+    pub fn buckets(&self) -> [bool; 5] {
+        [
+            self.resource_units > 0.0,
+            self.writes > 0.0,
+            self.device_writes > 0.0,
+            self.reports > 0.0,
+            self.identity_protection > 0.0,
+        ]
+    }
+}
+
 /// The documented cost of a request: GET 1 (2 for a few collections), writes 1 RU + 1 write;
 /// `$select` -1, `$top` under 20 -1, never below 1. Requests to other services are counted in
 /// their own bucket instead: authentication methods in the reports one (on top of the

@@ -238,3 +238,16 @@ impl Prepared for State {
         }
     }
 }
+
+/// When a `block` report line says this step revoked the user's sessions: Graph's
+/// `signInSessionsValidFromDateTime` as read back after it, when the step is `done` (what
+/// `lockdown watch` watches from).
+pub fn revoked_at(record: &Record) -> Option<&str> {
+    if record.status(NAME) != Some("done") {
+        return None;
+    }
+    record
+        .after
+        .get("signInSessionsValidFromDateTime")
+        .and_then(serde_json::Value::as_str)
+}
