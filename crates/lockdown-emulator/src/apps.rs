@@ -132,6 +132,16 @@ pub(crate) const GRAPH_APP_ROLES: &[(&str, &str, &str)] = &[
         "DeviceManagementManagedDevices.PrivilegedOperations.All",
         "Perform user-impacting remote actions on Microsoft Intune devices",
     ),
+    (
+        "dbaae8cf-10b5-4b86-a4a1-f871c94c6695",
+        "GroupMember.ReadWrite.All",
+        "Read and write all group memberships",
+    ),
+    (
+        "246dd0d5-5bd0-4def-940b-0421030a5b68",
+        "Policy.Read.All",
+        "Read your organization's policies",
+    ),
 ];
 
 /// The id of the Graph application permission named `value` (case-insensitive).

@@ -334,6 +334,9 @@ pub(crate) fn app_spec() -> TokenSpec {
             "DelegatedPermissionGrant.ReadWrite.All",
             "MailboxSettings.ReadWrite",
             "IdentityRiskyUser.ReadWrite.All",
+            // block_sign_in: the Conditional Access block group and its policy.
+            "GroupMember.ReadWrite.All",
+            "Policy.Read.All",
         ]
         .iter()
         .map(|s| s.to_string())
