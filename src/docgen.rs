@@ -11,7 +11,7 @@ use std::fmt::Write as _;
 use clap::{Arg, ArgAction, Command, CommandFactory};
 
 use crate::auth::TokenKind;
-use crate::check::{Permissions, Requirement};
+use crate::steps::require::{Permissions, Requirement};
 use crate::cli::Cli;
 use crate::steps::{RunCx, REGISTRY};
 

@@ -13,7 +13,7 @@ use serde_json::Value;
 use time::OffsetDateTime;
 
 use crate::auth::TokenKind;
-use crate::check::{Licence, Requirement};
+use crate::steps::require::{Licence, Requirement};
 use crate::graph::sign_ins::SignIn;
 use crate::steps::Record;
 

@@ -275,7 +275,9 @@ impl Engine {
         }
 
         match self.mode {
-            Mode::Status => {
+            // `check` takes its targets through `Engine::check_target`; whatever the way in,
+            // it sends no write.
+            Mode::Status | Mode::Check => {
                 let (facts, text) = user_facts(&user);
                 report.facts = facts;
                 report.facts_text = text;
@@ -810,36 +812,6 @@ pub(crate) fn read_user(answer: Result<GraphResponse, GraphError>) -> Result<Use
             error: ErrorReport::from_graph(&e, hints::read_user(&e)),
         })
     })
-}
-
-/// Send `reads` as one parallel stage (a user's first read); answers come back routed to their
-/// slot and tag, collections followed to their last page, and every error shown to `saw`.
-pub(crate) async fn read_stage(
-    client: &GraphClient,
-    raw: &str,
-    reads: Vec<(Option<usize>, Read)>,
-    saw: impl Fn(&GraphError),
-) -> HashMap<Option<usize>, Answers> {
-    let mut routes = Vec::with_capacity(reads.len());
-    let stage: Vec<Send> = reads
-        .into_iter()
-        .map(|(slot, read)| {
-            routes.push(Route {
-                slot,
-                tag: read.tag,
-                paged: read.paged,
-                priority: read.req.priority,
-                write: false,
-            });
-            Send {
-                label: format!("{raw}: read"),
-                req: read.req,
-                resend_unrun: true,
-            }
-        })
-        .collect();
-    let outcomes = client.execute(vec![stage]).await;
-    route_answers(client, raw, routes, outcomes, saw).await
 }
 
 /// Each answer to its slot and tag, collections followed to their last page; Graph's time of

@@ -20,7 +20,7 @@ use super::{
     Selected, Step, UserCx,
 };
 use crate::auth::TokenKind;
-use crate::check::{Finding, Requirement, Target};
+use super::require::{Finding, Requirement, Target};
 use crate::graph::conditional_access::{self, Policy};
 use crate::graph::groups::{self, Group, GroupId};
 use crate::graph::{GraphClient, GraphError, GraphResponse};

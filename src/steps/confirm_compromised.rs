@@ -24,7 +24,7 @@ use super::{
     Selected, Step, UserCx,
 };
 use crate::auth::TokenKind;
-use crate::check::{Licence, Requirement};
+use super::require::{Licence, Requirement};
 use crate::graph::risky_users::{self, RiskyUser};
 use crate::graph::{GraphClient, GraphError, GraphRequest, GraphResponse};
 use crate::hints::{self, Hint};

@@ -8,7 +8,7 @@ use super::{
     Step, UserCx, Verdict,
 };
 use crate::auth::TokenKind;
-use crate::check::{Finding, Requirement, Target, USER_ADMINISTRATOR_OR_HIGHER};
+use super::require::{Finding, Requirement, Target, USER_ADMINISTRATOR_OR_HIGHER};
 use crate::graph::users::{self, User};
 use crate::graph::GraphError;
 use crate::hints::{self, Hint};

@@ -31,7 +31,7 @@ use super::{
     Selected, Step, UserCx, Verdict,
 };
 use crate::auth::TokenKind;
-use crate::check::{Finding, Licence, Requirement, Target};
+use super::require::{Finding, Licence, Requirement, Target};
 use crate::graph::devices::{self, Device, DeviceObjectId};
 use crate::graph::managed_devices::{self, ManagedDevice, ManagedDeviceId};
 use crate::graph::paging::Items;

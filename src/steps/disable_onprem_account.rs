@@ -24,7 +24,7 @@ use super::{
     Selected, Step, UserCx, Verdict,
 };
 use crate::auth::TokenKind;
-use crate::check::{Finding, Requirement, Status, Target};
+use super::require::{Finding, Requirement, Status, Target};
 use crate::graph::identity_accounts::{self, IdentityAccount, InvokeActionResult};
 use crate::graph::users::User;
 use crate::graph::{GraphError, GraphResponse};

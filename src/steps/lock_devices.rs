@@ -16,7 +16,7 @@ use super::{
     Selected, Step, UserCx,
 };
 use crate::auth::TokenKind;
-use crate::check::{Finding, Licence, Requirement, Target};
+use super::require::{Finding, Licence, Requirement, Target};
 use crate::graph::managed_devices::{self, ManagedDevice};
 use crate::graph::paging::Items;
 use crate::graph::GraphError;

@@ -20,6 +20,7 @@ pub mod issue_tap;
 pub mod lock_devices;
 pub mod remove_auth_methods;
 pub mod reset_password;
+pub mod require;
 pub mod restore;
 pub mod revoke_app_consents;
 pub mod revoke_sessions;
@@ -34,7 +35,7 @@ use futures::future::BoxFuture;
 use serde_json::{Map, Value};
 
 use crate::auth::TokenKind;
-use crate::check::{Finding, Requirement, Target};
+use require::{Finding, Requirement, Target};
 use crate::graph::users::User;
 use crate::graph::{GraphError, GraphRequest, GraphResponse};
 use crate::hints::Hint;

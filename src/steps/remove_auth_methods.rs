@@ -23,7 +23,7 @@ use super::{
     Selected, Step, UserCx, Verdict,
 };
 use crate::auth::TokenKind;
-use crate::check::{Finding, Requirement, Target};
+use super::require::{Finding, Requirement, Target};
 use crate::graph::auth_methods::{self, Kind, Method};
 use crate::graph::users::{User, UserId};
 use crate::graph::GraphError;

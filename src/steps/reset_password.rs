@@ -10,7 +10,7 @@ use super::{
     Step, UserCx,
 };
 use crate::auth::TokenKind;
-use crate::check::{Finding, Requirement, Target, USER_ADMINISTRATOR_OR_HIGHER};
+use super::require::{Finding, Requirement, Target, USER_ADMINISTRATOR_OR_HIGHER};
 use crate::graph::users;
 use crate::graph::GraphError;
 use crate::hints::{self, Hint};

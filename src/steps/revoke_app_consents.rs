@@ -19,7 +19,7 @@ use super::{
     Selected, Step, UserCx, Verdict,
 };
 use crate::auth::TokenKind;
-use crate::check::{Finding, Requirement, Target};
+use super::require::{Finding, Requirement, Target};
 use crate::graph::grants::{self, Grant, ServicePrincipal};
 use crate::graph::users::{User, UserId};
 use crate::graph::GraphError;

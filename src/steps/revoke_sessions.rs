@@ -10,7 +10,7 @@ use super::{
     Selected, Step, UserCx, Verdict,
 };
 use crate::auth::TokenKind;
-use crate::check::{Finding, Requirement, Target};
+use super::require::{Finding, Requirement, Target};
 use crate::graph::users::{self, User};
 use crate::graph::GraphError;
 use crate::hints::{self, Hint};

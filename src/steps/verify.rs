@@ -11,7 +11,7 @@ use super::{
     About, Answers, Earlier, Phase, Prepared, Progress, Read, Reads, Record, Request, RunCx,
     Selected, Step, UserCx, Verdict,
 };
-use crate::check::Requirement;
+use super::require::Requirement;
 use crate::graph::users::{self, UserId};
 use crate::report::{ErrorReport, Snapshot, StepReport, StepStatus};
 
