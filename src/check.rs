@@ -9,10 +9,10 @@ use serde_json::{json, Map, Value};
 
 use crate::auth::TokenKind;
 use crate::error::ExitStatus;
-use crate::signal::Cancel;
 use crate::report::ErrorReport;
+use crate::signal::Cancel;
 use crate::steps::require::{
-    CallerRead, Caller, Licence, Me, Permissions, Requirement, Status, Verdict,
+    Caller, CallerRead, Licence, Me, Permissions, Requirement, Status, Verdict,
 };
 
 /// One step's expectation, as `check` prints it: `{"step", "permission", "role"?, "licence"?,

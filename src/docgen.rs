@@ -11,9 +11,9 @@ use std::fmt::Write as _;
 use clap::{Arg, ArgAction, Command, CommandFactory};
 
 use crate::auth::TokenKind;
-use crate::steps::require::{Permissions, Requirement};
 use crate::cli::Cli;
-use crate::steps::{RunCx, REGISTRY};
+use crate::steps::require::{Permissions, Requirement};
+use crate::steps::{RunCx, Step, REGISTRY};
 
 /// The command that regenerates the reference pages (and README's and the guide's examples).
 pub const UPDATE_COMMAND: &str = "LOCKDOWN_UPDATE_DOCS=1 cargo test --test it docs::";
@@ -381,7 +381,11 @@ pub fn permissions_reference() -> String {
         ),
     ];
     out.push_str("| Step | Runs | Phase |\n|---|---|---|\n");
-    for s in REGISTRY {
+    for s in REGISTRY
+        .iter()
+        .copied()
+        .chain(std::iter::once(&crate::engine::VERIFY as &dyn Step))
+    {
         let runs = if !s.in_block() {
             "`unblock` (with `--tap`)".to_owned()
         } else if s.default_on() {
@@ -409,6 +413,8 @@ pub fn permissions_reference() -> String {
         let cx = RunCx::new(kind);
         let rows = REGISTRY
             .iter()
+            .copied()
+            .chain(std::iter::once(&crate::engine::VERIFY as &dyn Step))
             .map(|s| (step_name(s.name(), s.aliases()), s.requires(&cx)))
             .chain(std::iter::once((
                 "`watch`".to_owned(),

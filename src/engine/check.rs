@@ -35,10 +35,12 @@ impl Engine {
     /// self-lock guard would refuse every target).
     pub(crate) async fn check_caller(&self) -> Result<(CallerLine, bool), Fatal> {
         let caller = super::caller::read(&self.client).await?;
+        // The chosen steps, then the verify phase (reading the user back has its needs too).
         let steps: Vec<&'static dyn Step> = REGISTRY
             .iter()
             .copied()
             .filter(|s| self.selection.of(*s) == Some(Selected::Yes))
+            .chain(std::iter::once(&super::VERIFY as &'static dyn Step))
             .collect();
         // What steps read once per run (the block group), read now: their requirements and the
         // caller's line depend on it.

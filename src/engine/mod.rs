@@ -13,6 +13,7 @@ mod check;
 mod me;
 mod undo;
 mod user;
+pub mod verify;
 
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -25,6 +26,7 @@ use futures::StreamExt;
 
 pub use me::MeGuard;
 pub(crate) use user::read_user;
+pub use verify::VERIFY;
 
 use crate::check::{Line, Summary, TargetLine};
 use crate::error::{ExitStatus, Fatal};

@@ -1,8 +1,8 @@
 //! `unblock`: one user through the registry backwards. Each step owns its undo: the reads it
 //! needs (the state now, who owns what), its decision from the `block` report's line and from
 //! what was read (restore only what is still as lockdown left it, and only what belongs to the
-//! user now), its writes and its checks. The engine sends the rounds and verifies, as for
-//! `block`, and lists what cannot be undone.
+//! user now), its writes and its checks. The engine sends the rounds and verifies (its verify
+//! phase, last), as for `block`, and lists what cannot be undone.
 
 use serde_json::Map;
 
@@ -75,6 +75,8 @@ impl Engine {
                 });
             }
         }
+        // Verify reads the account back after the undo, as after a lockdown.
+        slots.push(super::verify::slot(&user));
         let mut before = Map::new();
         for slot in &slots {
             slot.prepared.before(&mut before);

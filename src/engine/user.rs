@@ -273,6 +273,10 @@ impl Engine {
                 done: false,
             });
         }
+        // Verify, the engine's last phase, closes the chain once every step is prepared.
+        if ready == chosen.len() {
+            slots.push(super::verify::slot(&user));
+        }
 
         match self.mode {
             // `check` takes its targets through `Engine::check_target`; whatever the way in,
@@ -367,6 +371,7 @@ impl Engine {
                     done: false,
                 });
             }
+            slots.push(super::verify::slot(&user));
         }
         report.before = Some(before(&slots));
         let all = slots.len();

@@ -19,12 +19,11 @@ pub mod disable_onprem_account;
 pub mod issue_tap;
 pub mod lock_devices;
 pub mod remove_auth_methods;
-pub mod reset_password;
 pub mod require;
+pub mod reset_password;
 pub mod restore;
 pub mod revoke_app_consents;
 pub mod revoke_sessions;
-pub mod verify;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -35,14 +34,15 @@ use futures::future::BoxFuture;
 use serde_json::{Map, Value};
 
 use crate::auth::TokenKind;
-use require::{Finding, Requirement, Target};
 use crate::graph::users::User;
 use crate::graph::{GraphError, GraphRequest, GraphResponse};
 use crate::hints::Hint;
 use crate::report::{ErrorReport, ItemReport, StepReport, StepStatus};
+use require::{Finding, Requirement, Target};
 
 /// The steps, in the order they run (and appear in reports). Opt-in steps run only with
-/// `--with`; `verify` is last and checks what the others did.
+/// `--with`. `verify` is not among them: it is the engine's last phase
+/// (`crate::engine::verify`), which reads the account back and asks each step what held.
 pub static REGISTRY: &[&dyn Step] = &[
     &disable_account::DisableAccount,
     &block_sign_in::BlockSignIn,
@@ -56,7 +56,6 @@ pub static REGISTRY: &[&dyn Step] = &[
     &lock_devices::LockDevices,
     &confirm_compromised::ConfirmCompromised,
     &issue_tap::IssueTap,
-    &verify::Verify,
 ];
 
 /// When a step runs in a user's lockdown.
@@ -855,6 +854,7 @@ impl Selection {
         // How each skip was asked for, for a conflict's message: `--skip devices`.
         let mut asked: HashMap<&'static str, String> = HashMap::new();
         for name in skip.iter().flat_map(|s| s.split(',')) {
+            engine_phase(name, "--skip")?;
             let step = find_in_block(name.trim())?;
             if !step.skippable() {
                 return Err(format!("`{}` cannot be skipped", step.name()));
@@ -869,6 +869,7 @@ impl Selection {
             asked.insert(step.name(), (*flag).to_owned());
         }
         for name in with.iter().flat_map(|s| s.split(',')) {
+            engine_phase(name, "--with")?;
             let step = find_in_block(name.trim())?;
             if let Some(skip) = asked.get(step.name()) {
                 return Err(format!(
@@ -942,6 +943,22 @@ impl Selection {
             .filter_map(|s| s.action())
             .collect()
     }
+}
+
+/// `verify` is the engine's last phase, not a step: it always runs, so `flag` cannot name it.
+fn engine_phase(name: &str, flag: &str) -> Result<(), String> {
+    if !name.trim().eq_ignore_ascii_case("verify") {
+        return Ok(());
+    }
+    let why = "lockdown always reads the account back after its writes (verify), so that a run reports only what took effect";
+    Err(if flag == "--skip" {
+        format!("`verify` cannot be skipped: {why}")
+    } else {
+        format!(
+            "`verify` always runs: {why}; --with adds an opt-in step: {}",
+            labels(Choice::With).join(", ")
+        )
+    })
 }
 
 /// The step named `name` (report name, kebab-case form or alias).
@@ -1038,6 +1055,12 @@ impl clap::builder::TypedValueParser for StepParser {
             .and_then(|a| a.get_long())
             .map(|l| format!("--{l}"))
             .unwrap_or_else(|| "the step".to_owned());
+        if let Err(why) = engine_phase(&text, &flag) {
+            let message = format!("invalid value '{text}' for '{flag}': {why}\n");
+            return Err(
+                clap::Error::raw(clap::error::ErrorKind::InvalidValue, message).with_cmd(cmd),
+            );
+        }
         let message = format!(
             "invalid value '{text}' for '{flag}': no such step; {flag} takes {}\n",
             labels(self.0).join(", ")
@@ -1073,13 +1096,17 @@ mod tests {
     use super::*;
 
     #[test]
-    fn registry_names_are_unique_and_verify_is_last() {
+    fn registry_names_are_unique_and_verify_is_not_a_step() {
         let names: Vec<&str> = REGISTRY.iter().map(|s| s.name()).collect();
         let mut sorted = names.clone();
         sorted.sort();
         sorted.dedup();
         assert_eq!(sorted.len(), names.len());
-        assert_eq!(names.last(), Some(&"verify"));
+        assert!(!names.contains(&"verify"), "verify is the engine's phase");
+        let skip = Selection::new(&["verify".into()], &[], &[]).unwrap_err();
+        assert!(skip.starts_with("`verify` cannot be skipped: "), "{skip}");
+        let with = Selection::new(&[], &["verify".into()], &[]).unwrap_err();
+        assert!(with.starts_with("`verify` always runs: "), "{with}");
     }
 
     #[test]
@@ -1114,7 +1141,6 @@ mod tests {
             "disable_inbox_rules",
             "disable_devices",
             "confirm_compromised",
-            "verify",
         ];
         let names: Vec<&str> = REGISTRY
             .iter()

@@ -763,5 +763,4 @@ mod tests {
         let opaque = Caller::from_claims(claims(TokenKind::Unknown, &[], None));
         assert_eq!(opaque.evaluate(&req).status(), Status::Unknown);
     }
-
 }

@@ -1,23 +1,32 @@
-//! `verify`: read the account back, after every write, and let each step check what it did
-//! (the account disabled, sessions valid from the revoke, each device disabled). Its re-reads
-//! ride at the end of the user's write chain; Graph is eventually consistent, so a result that
-//! contradicts a write Graph accepted is read again, twice at most.
+//! `verify`, the engine's last phase: read the account back after every write, and let each
+//! step check what it did (`Prepared::verify`: the account disabled, sessions valid from the
+//! revoke, each device disabled) from the user and its own `verify_reads`. It is not a step of
+//! the registry (nothing selects or skips it): the engine puts it at the end of each user's
+//! chain (`block`, `unblock`, and the plans of `--dry-run` and `status`), so that its re-reads
+//! ride at the end of the same write chain, and reports it under the name `verify`. Graph is
+//! eventually consistent, so a result that contradicts a write Graph accepted is read again,
+//! twice at most; a step still sending (a retry that comes last) is waited for.
 
 use std::time::Duration;
 
 use serde_json::Map;
 
-use super::{
-    About, Answers, Earlier, Phase, Prepared, Progress, Read, Reads, Record, Request, RunCx,
-    Selected, Step, UserCx, Verdict,
-};
-use super::require::Requirement;
-use crate::graph::users::{self, UserId};
+use super::user::Slot;
+use crate::graph::users::{self, User, UserId};
 use crate::report::{ErrorReport, Snapshot, StepReport, StepStatus};
+use crate::steps::require::Requirement;
+use crate::steps::{
+    About, Answers, Earlier, Phase, Prepared, Progress, Read, Reads, Request, RunCx, Selected,
+    Step, UserCx, Verdict,
+};
 
+/// The verify phase, as the reports, `check` and the generated reference name it.
 pub struct Verify;
 
-const NAME: &str = "verify";
+/// The engine's verify (for `check` and the reference: what reading the user back needs).
+pub static VERIFY: Verify = Verify;
+
+pub(crate) const NAME: &str = "verify";
 const ABOUT: About = About {
     name: NAME,
     aliases: &[],
@@ -33,28 +42,32 @@ const USER: &str = "user";
 /// Reads in all, the first included.
 const ATTEMPTS: u32 = 3;
 
+/// The verify phase of `user`'s chain, last of its slots: after a lockdown's writes, or an
+/// undo's (each undo says what it expects to read back).
+pub(crate) fn slot(user: &User) -> Slot {
+    Slot {
+        step: &VERIFY,
+        prepared: state(user),
+        done: false,
+    }
+}
+
+fn state(user: &User) -> Box<dyn Prepared> {
+    Box::new(State {
+        id: user.id.clone(),
+        attempts: 0,
+        report: None,
+        after: None,
+    })
+}
+
 impl Step for Verify {
     fn about(&self) -> &'static About {
         &ABOUT
     }
 
-    fn prepare_undo(
-        &self,
-        cx: &UserCx<'_>,
-        reads: Reads,
-        _record: Option<&Record>,
-    ) -> Option<Box<dyn Prepared>> {
-        // The same re-read and checks: each undo says what it expects to read back.
-        Some(self.prepare(cx, reads, Selected::Yes))
-    }
-
     fn prepare(&self, cx: &UserCx<'_>, _reads: Reads, _selected: Selected) -> Box<dyn Prepared> {
-        Box::new(State {
-            id: cx.user.id.clone(),
-            attempts: 0,
-            report: None,
-            after: None,
-        })
+        state(cx.user)
     }
 
     // Reading the user (to resolve it, and to read it back) needs the properties lockdown
