@@ -34,6 +34,7 @@ use futures::future::BoxFuture;
 use serde_json::{Map, Value};
 
 use crate::auth::TokenKind;
+pub use crate::graph::timestamp;
 use crate::graph::users::User;
 use crate::graph::{GraphError, GraphRequest, GraphResponse};
 use crate::hints::Hint;
@@ -1081,15 +1082,6 @@ impl clap::builder::TypedValueParser for StepParser {
     }
 }
 
-/// `2026-11-29T13:45:12Z`, to the second, as Graph writes times.
-pub fn timestamp(t: Option<time::OffsetDateTime>) -> Option<String> {
-    t.and_then(|t| {
-        t.replace_nanosecond(0)
-            .ok()?
-            .format(&time::format_description::well_known::Rfc3339)
-            .ok()
-    })
-}
 
 #[cfg(test)]
 mod tests {
