@@ -13,7 +13,7 @@ use clap::{Arg, ArgAction, Command, CommandFactory};
 use crate::auth::TokenKind;
 use crate::cli::Cli;
 use crate::steps::require::{Permissions, Requirement};
-use crate::steps::{RunCx, Step, REGISTRY};
+use crate::steps::{RunCx, REGISTRY};
 
 /// The command that regenerates the reference pages (and README's and the guide's examples).
 pub const UPDATE_COMMAND: &str = "LOCKDOWN_UPDATE_DOCS=1 cargo test --test it docs::";
@@ -381,11 +381,7 @@ pub fn permissions_reference() -> String {
         ),
     ];
     out.push_str("| Step | Runs | Phase |\n|---|---|---|\n");
-    for s in REGISTRY
-        .iter()
-        .copied()
-        .chain(std::iter::once(&crate::engine::VERIFY as &dyn Step))
-    {
+    for s in REGISTRY {
         let runs = if !s.in_block() {
             "`unblock` (with `--tap`)".to_owned()
         } else if s.default_on() {
@@ -406,6 +402,13 @@ pub fn permissions_reference() -> String {
             s.phase().as_str()
         );
     }
+    // Verify is the engine's last phase, not a step: it always runs, with the clean-up.
+    let _ = writeln!(
+        out,
+        "| {} | always | {} |",
+        step_name(crate::engine::verify::NAME, &[]),
+        crate::steps::Phase::CleanUp.as_str()
+    );
     out.push_str("| `watch` (and `block --watch`) | `lockdown watch` | after the lockdown |\n");
     for (kind, title) in kinds {
         let _ = writeln!(out, "\n## {title}\n");
@@ -413,9 +416,11 @@ pub fn permissions_reference() -> String {
         let cx = RunCx::new(kind);
         let rows = REGISTRY
             .iter()
-            .copied()
-            .chain(std::iter::once(&crate::engine::VERIFY as &dyn Step))
             .map(|s| (step_name(s.name(), s.aliases()), s.requires(&cx)))
+            .chain(std::iter::once((
+                step_name(crate::engine::verify::NAME, &[]),
+                crate::engine::verify::requires(&cx),
+            )))
             .chain(std::iter::once((
                 "`watch`".to_owned(),
                 crate::watch::requires(kind),

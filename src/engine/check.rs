@@ -16,9 +16,40 @@ use crate::targets::Job;
 const USER: &str = "user";
 const ROLES: &str = "roles";
 
-/// A step chosen for the check, with what it needs and the caller's verdict on it.
+/// What a check judges: a chosen step, or the engine's verify phase (which reads nothing before
+/// the writes and expects nothing of a target beyond what the caller may do).
+#[derive(Clone, Copy)]
+enum Unit {
+    Step(&'static dyn Step),
+    Verify,
+}
+
+impl Unit {
+    fn name(self) -> &'static str {
+        match self {
+            Unit::Step(s) => s.name(),
+            Unit::Verify => super::verify::NAME,
+        }
+    }
+
+    fn requires(self, cx: &crate::steps::RunCx) -> Vec<Requirement> {
+        match self {
+            Unit::Step(s) => s.requires(cx),
+            Unit::Verify => super::verify::requires(cx),
+        }
+    }
+
+    fn step(self) -> Option<&'static dyn Step> {
+        match self {
+            Unit::Step(s) => Some(s),
+            Unit::Verify => None,
+        }
+    }
+}
+
+/// A unit chosen for the check, with what it needs and the caller's verdict on it.
 struct Chosen {
-    step: &'static dyn Step,
+    unit: Unit,
     reqs: Vec<Requirement>,
     verdict: Verdict,
 }
@@ -36,27 +67,28 @@ impl Engine {
     pub(crate) async fn check_caller(&self) -> Result<(CallerLine, bool), Fatal> {
         let caller = super::caller::read(&self.client).await?;
         // The chosen steps, then the verify phase (reading the user back has its needs too).
-        let steps: Vec<&'static dyn Step> = REGISTRY
+        let units: Vec<Unit> = REGISTRY
             .iter()
             .copied()
             .filter(|s| self.selection.of(*s) == Some(Selected::Yes))
-            .chain(std::iter::once(&super::VERIFY as &'static dyn Step))
+            .map(Unit::Step)
+            .chain([Unit::Verify])
             .collect();
         // What steps read once per run (the block group), read now: their requirements and the
         // caller's line depend on it.
-        for s in &steps {
+        for s in units.iter().filter_map(|u| u.step()) {
             s.prime(&self.client, &self.run).await;
         }
-        let chosen: Vec<Chosen> = steps
+        let chosen: Vec<Chosen> = units
             .into_iter()
-            .map(|step| {
-                let reqs = step.requires(&self.run);
+            .map(|unit| {
+                let reqs = unit.requires(&self.run);
                 let mut verdict = Verdict::default();
                 for r in &reqs {
                     verdict.merge(&caller.evaluate(r));
                 }
                 Chosen {
-                    step,
+                    unit,
                     reqs,
                     verdict,
                 }
@@ -64,7 +96,7 @@ impl Engine {
             .collect();
         let step_lines: Vec<StepLine> = chosen
             .iter()
-            .map(|c| StepLine::new(c.step.name(), &c.reqs, &c.verdict))
+            .map(|c| StepLine::new(c.unit.name(), &c.reqs, &c.verdict))
             .collect();
         let watch_reqs = crate::watch::requires(caller.kind());
         let mut watch_verdict = Verdict::default();
@@ -76,9 +108,8 @@ impl Engine {
             step_lines,
             StepLine::new("watch", &watch_reqs, &watch_verdict),
         );
-        for c in &chosen {
-            c.step
-                .tenant_facts(&self.run, &mut line.tenant, &mut line.notes);
+        for s in chosen.iter().filter_map(|c| c.unit.step()) {
+            s.tenant_facts(&self.run, &mut line.tenant, &mut line.notes);
         }
         let guard_fails = matches!(caller.me, Some(Err(_)));
         if guard_fails {
@@ -111,7 +142,8 @@ impl Engine {
             },
         ];
         for (n, c) in checking.chosen.iter().enumerate() {
-            for read in c.step.reads(&who, &self.run) {
+            let Some(step) = c.unit.step() else { continue };
+            for read in step.reads(&who, &self.run) {
                 first.push(Routed {
                     slot: Some(n),
                     request: Request::read(read, "read"),
@@ -124,9 +156,10 @@ impl Engine {
             return None;
         }
         for (n, c) in checking.chosen.iter().enumerate() {
-            c.step
-                .once_per_run(&self.run, answers.entry(Some(n)).or_default())
-                .await;
+            if let Some(step) = c.unit.step() {
+                step.once_per_run(&self.run, answers.entry(Some(n)).or_default())
+                    .await;
+            }
         }
         let mut own = answers.remove(&None).unwrap_or_default();
         let user = match super::read_user(own.take(USER)) {
@@ -170,10 +203,13 @@ impl Engine {
         };
         for (n, c) in checking.chosen.iter().enumerate() {
             let reads = answers.remove(&Some(n)).unwrap_or_default();
-            let findings = c.step.expect(&target, reads, &mut line.facts);
+            let findings = match c.unit.step() {
+                Some(step) => step.expect(&target, reads, &mut line.facts),
+                None => Vec::new(),
+            };
             let verdict = verdict_for_target(&c.verdict, &findings);
             line.steps
-                .push(StepLine::new(c.step.name(), &c.reqs, &verdict));
+                .push(StepLine::new(c.unit.name(), &c.reqs, &verdict));
         }
         line.settle();
         Some(line)

@@ -26,7 +26,6 @@ use futures::StreamExt;
 
 pub use me::MeGuard;
 pub(crate) use user::read_user;
-pub use verify::VERIFY;
 
 use crate::check::{Line, Summary, TargetLine};
 use crate::error::{ExitStatus, Fatal};

@@ -7,6 +7,7 @@
 use serde_json::Map;
 
 use super::user::{changes, planned, resolved, Routed, Slot};
+use super::verify::Verify;
 use super::{Engine, Mode};
 use crate::graph::users;
 use crate::report::{NotUndone, Outcome, StepStatus, UserReport};
@@ -76,7 +77,7 @@ impl Engine {
             }
         }
         // Verify reads the account back after the undo, as after a lockdown.
-        slots.push(super::verify::slot(&user));
+        let mut verify = Verify::new(&user);
         let mut before = Map::new();
         for slot in &slots {
             slot.prepared.before(&mut before);
@@ -85,16 +86,18 @@ impl Engine {
 
         if self.mode == (Mode::Unblock { dry_run: true }) {
             report.steps = planned(&slots, true);
+            report.steps.push(verify.planned());
             report.outcome = Outcome::Planned;
             return report;
         }
-        if let Err(stop) = self.drive(&job.raw, &mut slots).await {
-            return self.cut_short(report, &slots, stop, None);
+        if let Err(stop) = self.drive(&job.raw, &mut slots, &mut verify).await {
+            return self.cut_short(report, &slots, Some(&verify), stop, None);
         }
         report.steps = slots.iter().filter_map(|s| s.prepared.report()).collect();
-        report.after = slots.iter().find_map(|s| s.prepared.after());
+        report.steps.extend(verify.report());
+        report.after = verify.after();
         report.changes = changes(&slots, &report);
-        report.outcome = outcome(&slots);
+        report.outcome = outcome(&slots, &verify);
         report
     }
 }
@@ -103,8 +106,10 @@ impl Engine {
 /// was left alone (changed since, not the user's, an account left disabled) or failed, and
 /// either something took effect or nothing failed; `failed` when something failed and nothing
 /// took effect.
-fn outcome(slots: &[Slot]) -> Outcome {
-    let mut failed = false;
+fn outcome(slots: &[Slot], verify: &Verify) -> Outcome {
+    let mut failed = verify
+        .report()
+        .is_some_and(|r| r.status == StepStatus::Failed);
     let mut left_alone = false;
     let mut effect = false;
     for slot in slots {

@@ -15,6 +15,7 @@ use time::OffsetDateTime;
 use serde_json::{json, Map, Value};
 use tracing::{info, warn};
 
+use super::verify::Verify;
 use super::{Engine, Mode};
 use crate::graph::batch::{self, Step as Send};
 use crate::graph::users::{self, User};
@@ -274,9 +275,7 @@ impl Engine {
             });
         }
         // Verify, the engine's last phase, closes the chain once every step is prepared.
-        if ready == chosen.len() {
-            slots.push(super::verify::slot(&user));
-        }
+        let mut verify = (ready == chosen.len()).then(|| Verify::new(&user));
 
         match self.mode {
             // `check` takes its targets through `Engine::check_target`; whatever the way in,
@@ -290,12 +289,14 @@ impl Engine {
                         .facts(&mut report.facts, &mut report.facts_text);
                 }
                 report.steps = planned(&slots, false);
+                report.steps.extend(verify.as_ref().map(Verify::planned));
                 report.outcome = Outcome::Found;
                 return Some(report);
             }
             Mode::DryRun => {
                 report.before = Some(before(&slots));
                 report.steps = planned(&slots, true);
+                report.steps.extend(verify.as_ref().map(Verify::planned));
                 report.outcome = Outcome::Planned;
                 return Some(report);
             }
@@ -307,7 +308,13 @@ impl Engine {
         let mut clean_up_first: Option<Round> = None;
         let clean_up_stale: Vec<usize>;
         let contained = if together {
-            let requests = self.requests(&slots, 0..slots.len());
+            let mut requests = self.requests(&slots, 0..slots.len());
+            requests.extend(
+                verify
+                    .as_ref()
+                    .map(|v| v.requests(&slots))
+                    .unwrap_or_default(),
+            );
             let mut parts = self.send(
                 &job.raw,
                 requests,
@@ -322,11 +329,19 @@ impl Engine {
                 0..contain,
                 first,
                 Some(Priority::High),
+                None,
             )
             .await
         } else {
-            self.drive_phase(&job.raw, &mut slots, 0..contain, None, Some(Priority::High))
-                .await
+            self.drive_phase(
+                &job.raw,
+                &mut slots,
+                0..contain,
+                None,
+                Some(Priority::High),
+                None,
+            )
+            .await
         };
         let contained_at = match contained {
             Ok(driven) => {
@@ -338,7 +353,7 @@ impl Engine {
             Err(stop) => {
                 self.contained(&job.raw, false);
                 report.before = Some(before(&slots));
-                return Some(self.cut_short(report, &slots, stop, None));
+                return Some(self.cut_short(report, &slots, verify.as_ref(), stop, None));
             }
         };
         self.contained(&job.raw, contained_at.is_some());
@@ -355,6 +370,7 @@ impl Engine {
                 return Some(self.cut_short(
                     report,
                     &slots,
+                    verify.as_ref(),
                     super::Stop::interrupted(),
                     contained_at,
                 ));
@@ -371,8 +387,8 @@ impl Engine {
                     done: false,
                 });
             }
-            slots.push(super::verify::slot(&user));
         }
+        let verify = verify.get_or_insert_with(|| Verify::new(&user));
         report.before = Some(before(&slots));
         let all = slots.len();
         if let Err(stop) = self
@@ -382,10 +398,11 @@ impl Engine {
                 contain..all,
                 clean_up_first.map(|round| (round, clean_up_stale)),
                 Some(Priority::Low),
+                Some(&mut *verify),
             )
             .await
         {
-            return Some(self.cut_short(report, &slots, stop, contained_at));
+            return Some(self.cut_short(report, &slots, Some(verify), stop, contained_at));
         }
         // 6. Evidence, from the steps' reads (before their writes) and the logs, after the
         //    lockdown: it never delays containment.
@@ -394,9 +411,10 @@ impl Engine {
             super::with_evidence(&mut report, saved);
         }
         report.steps = slots.iter().filter_map(|s| s.prepared.report()).collect();
-        report.after = slots.iter().find_map(|s| s.prepared.after());
+        report.steps.extend(verify.report());
+        report.after = verify.after();
         report.changes = changes(&slots, &report);
-        report.outcome = outcome(&slots);
+        report.outcome = outcome(&slots, verify);
         for slot in &slots {
             report.warnings.extend(slot.prepared.warnings());
         }
@@ -445,10 +463,15 @@ impl Engine {
         }
     }
 
-    /// Rounds of requests until every slot has reported (`unblock`).
-    pub(crate) async fn drive(&self, raw: &str, slots: &mut [Slot]) -> Result<(), super::Stop> {
+    /// Rounds of requests until every slot has reported, then verify (`unblock`).
+    pub(crate) async fn drive(
+        &self,
+        raw: &str,
+        slots: &mut [Slot],
+        verify: &mut Verify,
+    ) -> Result<(), super::Stop> {
         let all = slots.len();
-        self.drive_phase(raw, slots, 0..all, None, None)
+        self.drive_phase(raw, slots, 0..all, None, None, Some(verify))
             .await
             .map(|_| ())
     }
@@ -472,7 +495,9 @@ impl Engine {
     /// ordered plan, a stage per slot; a slot's `finish` may ask for another round. `first`: the
     /// first round, when it was sent already (with another phase's requests, in one chain).
     /// Answers Graph's time of the last write that succeeded. A clean-up phase (low priority)
-    /// stops waiting at Ctrl-C; containment lets what it sent land.
+    /// stops waiting at Ctrl-C; containment lets what it sent land. With `verify` (the last
+    /// phase of the chain), its re-reads close each round, until it has its verdict; `first`
+    /// then carries its first re-reads already.
     async fn drive_phase(
         &self,
         raw: &str,
@@ -480,6 +505,7 @@ impl Engine {
         range: Range<usize>,
         first: Option<(Round, Vec<usize>)>,
         priority: Option<Priority>,
+        mut verify: Option<&mut Verify>,
     ) -> Result<Driven, super::Stop> {
         let (mut pending_first, mut stale) = match first {
             Some((round, stale)) => (Some(round), stale),
@@ -489,8 +515,13 @@ impl Engine {
         let mut round: Vec<Routed> = if pending_first.is_some() {
             Vec::new()
         } else {
-            self.requests(slots, range.clone())
+            let mut round = self.requests(slots, range.clone());
+            if let Some(v) = &verify {
+                round.extend(v.requests(slots));
+            }
+            round
         };
+        let verify_at = Verify::route(slots);
         let mut written: Option<OffsetDateTime> = None;
         let mut wait = Duration::ZERO;
         let mut first_round = true;
@@ -503,7 +534,7 @@ impl Engine {
                 self.client.retry_policy().sleep(wait).await;
             }
             let sent: Vec<usize> = match &pending_first {
-                Some(_) => range.clone().collect(),
+                Some(_) => range.clone().chain([verify_at]).collect(),
                 None => {
                     let mut s: Vec<usize> = round.iter().filter_map(|r| r.slot).collect();
                     s.dedup();
@@ -552,6 +583,17 @@ impl Engine {
                                 request,
                             });
                         }
+                    }
+                }
+            }
+            if let Some(v) = verify.as_deref_mut() {
+                if !v.is_done() && (first_round || sent.contains(&verify_at)) {
+                    let own = answers.remove(&Some(verify_at)).unwrap_or_default();
+                    if let Some((requests, after)) =
+                        v.finish(own, slots, pending.iter().any(|p| *p))
+                    {
+                        wait = wait.max(after);
+                        round.extend(requests);
                     }
                 }
             }
@@ -709,20 +751,30 @@ impl Engine {
         &self,
         mut report: UserReport,
         slots: &[Slot],
+        verify: Option<&Verify>,
         stop: super::Stop,
         contained_at: Option<OffsetDateTime>,
     ) -> UserReport {
+        let interrupted = |name: &'static str| {
+            StepReport::new(
+                name,
+                StepStatus::Interrupted,
+                "stopped before this step finished; what it sent may have taken effect (lockdown status shows the state now)".to_owned(),
+            )
+        };
         report.steps = slots
             .iter()
             .map(|s| match s.prepared.report() {
                 Some(r) if s.done || r.status != StepStatus::Failed => r,
-                _ => StepReport::new(
-                    s.step.name(),
-                    StepStatus::Interrupted,
-                    "stopped before this step finished; what it sent may have taken effect (lockdown status shows the state now)".to_owned(),
-                ),
+                _ => interrupted(s.step.name()),
             })
             .collect();
+        if let Some(v) = verify {
+            report.steps.push(match v.report() {
+                Some(r) if v.is_done() || r.status != StepStatus::Failed => r,
+                _ => interrupted(super::verify::NAME),
+            });
+        }
         if contained_at.is_some() {
             report.contained_at = Some(timestamp(contained_at));
         }
@@ -920,10 +972,11 @@ pub(crate) fn changes(slots: &[Slot], report: &UserReport) -> Vec<String> {
 
 /// `locked` when no step failed (verify included); `partial` when a step failed but another
 /// took effect (a step that acts, done or already); `failed` when nothing took effect.
-fn outcome(slots: &[Slot]) -> Outcome {
+fn outcome(slots: &[Slot], verify: &Verify) -> Outcome {
     let reports: Vec<(bool, StepReport)> = slots
         .iter()
         .filter_map(|s| Some((s.step.action().is_some(), s.prepared.report()?)))
+        .chain(verify.report().map(|r| (false, r)))
         .collect();
     let failed = reports.iter().any(|(_, r)| r.status == StepStatus::Failed);
     let effect = reports

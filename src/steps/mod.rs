@@ -91,7 +91,8 @@ pub struct About {
     pub default_on: bool,
     /// Whether `--incident` adds it (opt-in steps that belong in an incident response).
     pub incident: bool,
-    /// Whether `--skip` may turn it off (verify cannot be skipped).
+    /// Whether `--skip` may turn it off (verify, which cannot be, is the engine's phase, not a
+    /// step).
     pub skippable: bool,
     /// Whether `block` runs it (`--skip`/`--with` know it). A step only `unblock` runs (the
     /// Temporary Access Pass) says no.
@@ -279,8 +280,8 @@ pub trait Prepared: Send {
     /// Facts `status` shows (JSON fields at the top level of a status line, and text lines).
     fn facts(&self, _json: &mut Map<String, Value>, _text: &mut Vec<String>) {}
 
-    /// The requests to send, in order, after every step was prepared. Writes for most steps;
-    /// `verify` sends its re-reads here, so that they ride at the end of the same chain.
+    /// The requests to send, in order, after every step was prepared: its writes (and re-reads
+    /// of its own). The engine's verify phase follows them in the same chain.
     fn requests(&self, _earlier: &[Earlier<'_>]) -> Vec<Request> {
         Vec::new()
     }
@@ -296,11 +297,6 @@ pub trait Prepared: Send {
     /// The report once finished (also what an interrupted user shows so far).
     fn report(&self) -> Option<StepReport>;
 
-    /// The state read back after the writes, for the report's `after` (verify's).
-    fn after(&self) -> Option<crate::report::Snapshot> {
-        None
-    }
-
     /// Warnings for the user's result that do not change its outcome by themselves (a block
     /// policy that is not enforcing).
     fn warnings(&self) -> Vec<String> {
@@ -314,7 +310,8 @@ pub trait Prepared: Send {
         None
     }
 
-    /// What `verify` re-reads for this step besides the user (requests tagged by the step).
+    /// What the engine's verify phase re-reads for this step besides the user (requests tagged
+    /// by the step).
     fn verify_reads(&self) -> Vec<Read> {
         Vec::new()
     }
@@ -1081,7 +1078,6 @@ impl clap::builder::TypedValueParser for StepParser {
         })))
     }
 }
-
 
 #[cfg(test)]
 mod tests {
