@@ -59,7 +59,7 @@ pub enum Mode {
 
 /// One entry's line, as the mode gives it.
 pub(crate) enum Done {
-    User(UserReport),
+    User(Box<UserReport>),
     /// `check`: what was read about the target, and each step's verdict.
     Target(Box<TargetLine>),
 }
@@ -276,7 +276,7 @@ impl Engine {
                     match report {
                         Some(Done::User(report)) => {
                             tally.add(report.outcome);
-                            progress.suspend(|| self.emit(printer, report));
+                            progress.suspend(|| self.emit(printer, *report));
                         }
                         Some(Done::Target(line)) => {
                             tally.add(Outcome::Found);
@@ -320,7 +320,7 @@ impl Engine {
                             let done = if engine.mode == Mode::Check {
                                 engine.check_target(job).await.map(|l| Done::Target(Box::new(l)))
                             } else {
-                                engine.user(job).await.map(Done::User)
+                                engine.user(job).await.map(|r| Done::User(Box::new(r)))
                             };
                             (target, done)
                         }));

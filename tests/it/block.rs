@@ -604,7 +604,11 @@ fn skip_takes_step_names_their_kebab_forms_and_aliases() {
     );
     let bad = t.block_json(&["adele@contoso.com", "--with", "verify"]);
     bad.assert_code(2);
-    assert!(bad.stderr.contains("`verify` always runs"), "{}", bad.stderr);
+    assert!(
+        bad.stderr.contains("`verify` always runs"),
+        "{}",
+        bad.stderr
+    );
     let bad = t.block_json(&["adele@contoso.com", "--skip", "nonsense"]);
     bad.assert_code(2);
     assert!(bad.stderr.contains("nonsense"), "{}", bad.stderr);
