@@ -364,6 +364,12 @@ impl Engine {
         if !checking {
             eprintln!("{}", tally.summary(started.elapsed(), self.mode));
         }
+        if checking && self.unauthorized.load(Ordering::Relaxed) {
+            return Err(Fatal::auth(
+                "Graph rejected the token (401), or it expired, during the check",
+                Some("get a fresh token and run the check again".into()),
+            ));
+        }
         if self.expired.load(Ordering::Relaxed) {
             return Err(Fatal::auth(
                 "the access token expired during the run and cannot be renewed; no new write was started",
