@@ -4,17 +4,14 @@
 //! roles, and each chosen step's own `reads`, as a real run sends them) and each step says
 //! what it expects of it (`Step::expect`). No step is named here.
 
-use super::user::Routed;
+use super::user::{FirstRead, ROLES, USER};
 use super::{Engine, Stop};
 use crate::check::{CallerLine, Outcome, StepLine, TargetLine};
 use crate::error::Fatal;
 use crate::graph::{roles, users};
 use crate::steps::require::{verdict_for_target, Caller, Requirement, Target, Verdict};
-use crate::steps::{Read, Request, Selected, Step, REGISTRY};
+use crate::steps::{Selected, Step, REGISTRY};
 use crate::targets::Job;
-
-const USER: &str = "user";
-const ROLES: &str = "roles";
 
 /// What a check judges: a chosen step, or the engine's verify phase (which reads nothing before
 /// the writes and expects nothing of a target beyond what the caller may do).
@@ -131,25 +128,18 @@ impl Engine {
         let who = job.user.to_string();
         let mut line = TargetLine::new(&job.raw);
         // The first read a real run sends: the user, its roles, and each chosen step's reads.
-        let mut first = vec![
-            Routed {
-                slot: None,
-                request: Request::read(Read::one(USER, users::get(&who)), "resolve"),
+        let steps: Vec<Option<&'static dyn Step>> =
+            checking.chosen.iter().map(|c| c.unit.step()).collect();
+        let (first, _) = self.first_read(
+            &who,
+            FirstRead {
+                user: users::get(&who),
+                roles: true,
+                me: false,
+                steps: &steps,
+                apart_from: None,
             },
-            Routed {
-                slot: None,
-                request: Request::read(Read::paged(ROLES, roles::list(&who)), "read roles"),
-            },
-        ];
-        for (n, c) in checking.chosen.iter().enumerate() {
-            let Some(step) = c.unit.step() else { continue };
-            for read in step.reads(&who, &self.run) {
-                first.push(Routed {
-                    slot: Some(n),
-                    request: Request::read(read, "read"),
-                });
-            }
-        }
+        );
         let part = self.send(&job.raw, first, None, None).remove(0);
         let mut answers = self.answers(&job.raw, part).await;
         if matches!(self.stopped(), Some(Stop::Unauthorized)) {

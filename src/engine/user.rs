@@ -28,9 +28,20 @@ use crate::steps::{
 };
 use crate::targets::Job;
 
-const USER: &str = "user";
-const ROLES: &str = "roles";
+/// Tags of the engine's own answers in a first read.
+pub(crate) const USER: &str = "user";
+pub(crate) const ROLES: &str = "roles";
 const ME: &str = "me";
+
+/// What a user's first read asks for (see [`Engine::first_read`]).
+pub(crate) struct FirstRead<'a> {
+    /// How the user is read (its properties differ for evidence).
+    pub(crate) user: crate::graph::GraphRequest,
+    pub(crate) roles: bool,
+    pub(crate) me: bool,
+    pub(crate) steps: &'a [Option<&'static dyn Step>],
+    pub(crate) apart_from: Option<usize>,
+}
 
 /// A step chosen for this user, prepared.
 pub(crate) struct Slot {
@@ -123,39 +134,21 @@ impl Engine {
         } else {
             users::get(&who)
         };
-        let mut first = vec![Routed {
-            slot: None,
-            request: Request::read(Read::one(USER, user_read), "resolve"),
-        }];
-        if !matches!(self.mode, Mode::Status | Mode::Evidence) {
-            first.push(Routed {
-                slot: None,
-                request: Request::read(Read::paged(ROLES, roles::list(&who)), "read roles"),
-            });
-        }
         let asks_me = self.mode != Mode::Evidence && self.me.claim();
-        if asks_me {
-            first.push(Routed {
-                slot: None,
-                request: Request::read(Read::one(ME, users::me()), "signed-in account"),
-            });
-        }
-        let mut later = Vec::new();
-        for (n, (step, sel)) in chosen.iter().enumerate() {
-            if sel.is_yes() {
-                for read in step.reads(&who, &self.run) {
-                    let r = Routed {
-                        slot: Some(n),
-                        request: Request::read(read, "read"),
-                    };
-                    if block && n >= contain {
-                        later.push(r);
-                    } else {
-                        first.push(r);
-                    }
-                }
-            }
-        }
+        let reading: Vec<Option<&'static dyn Step>> = chosen
+            .iter()
+            .map(|(step, sel)| sel.is_yes().then_some(*step))
+            .collect();
+        let (first, later) = self.first_read(
+            &who,
+            FirstRead {
+                user: user_read,
+                roles: !matches!(self.mode, Mode::Status | Mode::Evidence),
+                me: asks_me,
+                steps: &reading,
+                apart_from: block.then_some(contain),
+            },
+        );
         // What evidence reuses of these reads: each step's answers, by request.
         let asked: Vec<(usize, String, crate::graph::GraphRequest)> = if evidence {
             first
@@ -428,6 +421,46 @@ impl Engine {
             }
         }
         Some(report)
+    }
+
+    /// A user's first read, as every mode but `unblock` sends it: the user, its roles, `/me`
+    /// when this user asks it for the run, and each step's own `reads` (routed to its place in
+    /// `steps`; `None`: a step that reads nothing now). With `apart_from`, the reads of the
+    /// steps from that place on (the clean-up's) come back apart, to be sent at their own
+    /// priority.
+    pub(crate) fn first_read(&self, who: &str, read: FirstRead<'_>) -> (Vec<Routed>, Vec<Routed>) {
+        let mut first = vec![Routed {
+            slot: None,
+            request: Request::read(Read::one(USER, read.user), "resolve"),
+        }];
+        if read.roles {
+            first.push(Routed {
+                slot: None,
+                request: Request::read(Read::paged(ROLES, roles::list(who)), "read roles"),
+            });
+        }
+        if read.me {
+            first.push(Routed {
+                slot: None,
+                request: Request::read(Read::one(ME, users::me()), "signed-in account"),
+            });
+        }
+        let mut apart = Vec::new();
+        for (n, step) in read.steps.iter().enumerate() {
+            let Some(step) = step else { continue };
+            for r in step.reads(who, &self.run) {
+                let r = Routed {
+                    slot: Some(n),
+                    request: Request::read(r, "read"),
+                };
+                if read.apart_from.is_some_and(|at| n >= at) {
+                    apart.push(r);
+                } else {
+                    first.push(r);
+                }
+            }
+        }
+        (first, apart)
     }
 
     /// What steps read once per run: the user who carried those reads settles it, the others
