@@ -11,8 +11,8 @@ use std::fmt::Write as _;
 use clap::{Arg, ArgAction, Command, CommandFactory};
 
 use crate::auth::TokenKind;
-use crate::check::{Permissions, Requirement};
 use crate::cli::Cli;
+use crate::steps::require::{Permissions, Requirement};
 use crate::steps::{RunCx, REGISTRY};
 
 /// The command that regenerates the reference pages (and README's and the guide's examples).
@@ -402,6 +402,13 @@ pub fn permissions_reference() -> String {
             s.phase().as_str()
         );
     }
+    // Verify is the engine's last phase, not a step: it always runs, with the clean-up.
+    let _ = writeln!(
+        out,
+        "| {} | always | {} |",
+        step_name(crate::engine::verify::NAME, &[]),
+        crate::steps::Phase::CleanUp.as_str()
+    );
     out.push_str("| `watch` (and `block --watch`) | `lockdown watch` | after the lockdown |\n");
     for (kind, title) in kinds {
         let _ = writeln!(out, "\n## {title}\n");
@@ -410,6 +417,10 @@ pub fn permissions_reference() -> String {
         let rows = REGISTRY
             .iter()
             .map(|s| (step_name(s.name(), s.aliases()), s.requires(&cx)))
+            .chain(std::iter::once((
+                step_name(crate::engine::verify::NAME, &[]),
+                crate::engine::verify::requires(&cx),
+            )))
             .chain(std::iter::once((
                 "`watch`".to_owned(),
                 crate::watch::requires(kind),

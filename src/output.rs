@@ -6,6 +6,7 @@ use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
+use crate::check::Line;
 use crate::cli::OutputFormat;
 use crate::error::{ExitStatus, Fatal};
 use crate::report::UserReport;
@@ -17,6 +18,8 @@ pub struct Printer {
     report_error: Option<String>,
     /// Also handed each user as it is printed (`block --watch` collects the users it locked).
     tee: Option<Tee>,
+    /// `block --preflight`: the check's lines are kept, to be printed only if the run stops.
+    held: Option<Vec<Line>>,
 }
 
 /// Something else that takes each user's report as it is printed.
@@ -44,7 +47,33 @@ impl Printer {
             report,
             report_error: None,
             tee: None,
+            held: None,
         })
+    }
+
+    /// A printer for `block --preflight`: it keeps the check's lines instead of printing them
+    /// ([`Printer::held`]).
+    pub fn holding(format: OutputFormat) -> Printer {
+        Printer {
+            format,
+            report: None,
+            report_error: None,
+            tee: None,
+            held: Some(Vec::new()),
+        }
+    }
+
+    /// The check's lines kept so far (see [`Printer::holding`]).
+    pub fn held(&mut self) -> Vec<Line> {
+        self.held.as_mut().map(std::mem::take).unwrap_or_default()
+    }
+
+    /// Print one line of `check` (the caller's, or a target's), or keep it when holding.
+    pub fn check_line(&mut self, line: Line) {
+        match &mut self.held {
+            Some(held) => held.push(line),
+            None => print_check_line(self.format, &line),
+        }
     }
 
     /// Hand every user printed from now on to `tee` too.
@@ -84,4 +113,14 @@ impl Printer {
     pub fn report_error(&self) -> Option<&str> {
         self.report_error.as_deref()
     }
+}
+
+/// Print one line of `check` to stdout; a closed pipe is not worth a panic.
+pub fn print_check_line(format: OutputFormat, line: &Line) {
+    let mut out = std::io::stdout().lock();
+    let _ = match format {
+        OutputFormat::Json => writeln!(out, "{}", line.to_json_line()),
+        OutputFormat::Text => write!(out, "{}", line.to_text()),
+    };
+    let _ = out.flush();
 }

@@ -24,7 +24,7 @@ pub struct Rejected {
 }
 
 /// One entry of the input: a user to work on, or a line that is not one.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub enum Next {
     Job(Job),
     Rejected(Rejected),
@@ -38,6 +38,8 @@ pub struct Targets {
     rx: Option<tokio::sync::mpsc::Receiver<std::io::Result<Item>>>,
     seen: crate::input::Dedup,
     source: String,
+    /// `block --preflight`: every entry handed out, kept in order for the run that follows.
+    kept: Option<Vec<Next>>,
 }
 
 impl Targets {
@@ -54,6 +56,7 @@ impl Targets {
             rx: None,
             seen: crate::input::Dedup::new(),
             source: String::new(),
+            kept: None,
         };
         for raw in users {
             let trimmed = raw.trim();
@@ -144,6 +147,7 @@ impl Targets {
             rx: None,
             seen: crate::input::Dedup::new(),
             source: String::new(),
+            kept: None,
         };
         for next in entries {
             if let Some(next) = targets.dedup(next) {
@@ -200,10 +204,25 @@ impl Targets {
 
     /// The next entry, or `None` at the end. Cancel-safe.
     pub async fn next(&mut self) -> Result<Option<Next>, Fatal> {
-        if let Some(next) = self.buffered.pop_front() {
-            return Ok(Some(next));
+        let next = match self.buffered.pop_front() {
+            Some(next) => Some(next),
+            None => self.read().await?,
+        };
+        if let (Some(kept), Some(next)) = (&mut self.kept, &next) {
+            kept.push(next.clone());
         }
-        self.read().await
+        Ok(next)
+    }
+
+    /// Keep every entry handed out from now on ([`Targets::kept`]): `block --preflight` reads
+    /// the users once for the check, then runs the same ones in the same order.
+    pub fn keep(&mut self) {
+        self.kept.get_or_insert_with(Vec::new);
+    }
+
+    /// The entries handed out since [`Targets::keep`], in order.
+    pub fn kept(&mut self) -> Vec<Next> {
+        self.kept.take().unwrap_or_default()
     }
 
     async fn read(&mut self) -> Result<Option<Next>, Fatal> {

@@ -12,8 +12,8 @@ use serde::Serialize;
 use time::OffsetDateTime;
 
 use crate::auth::TokenKind;
-use crate::check::{Licence, Requirement};
 use crate::graph::sign_ins::SignIn;
+use crate::steps::require::{Licence, Requirement};
 use crate::steps::Record;
 
 /// `90s`, `15m`, `1h`, `2h30m` (whole numbers, each unit once, largest first); a bare number is

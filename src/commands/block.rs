@@ -204,22 +204,26 @@ async fn preflight(
     cancel: &Cancel,
 ) -> Result<Result<Targets, ExitStatus>, Fatal> {
     let started = std::time::Instant::now();
-    let mut lines = Vec::new();
-    let mut kept = Vec::new();
-    let run = RunCx::new(session.token_kind)
-        .inbox_rules(args.inbox_rules.unwrap_or_default())
-        .block_group(args.block_group.clone())
-        .cloud(global.cloud);
-    let summary = check::preflight(
-        &session.client,
-        run,
-        selection,
-        Some(targets),
-        cancel,
-        &mut |line| lines.push(line),
-        Some(&mut kept),
-    )
-    .await?;
+    let mut held = Printer::holding(global.output);
+    let engine = Arc::new(Engine::new(Setup {
+        client: session.client.clone(),
+        mode: Mode::Check,
+        selection: selection.clone(),
+        run: RunCx::new(session.token_kind)
+            .inbox_rules(args.inbox_rules.unwrap_or_default())
+            .block_group(args.block_group.clone())
+            .cloud(global.cloud),
+        protect: Vec::new(),
+        force: false,
+        cancel: cancel.clone(),
+        evidence: None,
+    }));
+    targets.keep();
+    let summary = engine
+        .check(Some(targets), &mut held, check::CONCURRENCY)
+        .await?;
+    let kept = targets.kept();
+    let lines = held.held();
     eprintln!("{}", summary.text("preflight", started.elapsed()));
     if cancel.is_cancelled() {
         eprintln!("interrupted during the preflight; nothing was written");
@@ -230,7 +234,7 @@ async fn preflight(
     }
     if !args.force {
         for line in &lines {
-            check::print_line(global.output, line);
+            crate::output::print_check_line(global.output, line);
         }
         eprintln!(
             "preflight: some steps are expected to fail (see above); nothing was written (fix what is missing, or pass --force to go on anyway)"

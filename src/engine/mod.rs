@@ -1,15 +1,19 @@
 //! The step engine: takes users from the input, runs each through the step registry
 //! ([`crate::steps::REGISTRY`]) and streams each result to the printer as it finishes. `block`,
-//! `block --dry-run` and `status` are the same loop in three modes; none of them names a step.
+//! `block --dry-run`, `status`, `unblock`, `evidence` and `check` (with `block --preflight`) are
+//! the same loop in its modes; none of them names a step.
 //!
 //! A run stops starting new users when Ctrl-C is pressed, when Graph rejects the token (or it
 //! expires), or when the `--report` file can no longer be written; users in flight finish (or
 //! are cut short between rounds), and every user not finished still gets a line, `interrupted`,
 //! with the reason.
 
+mod caller;
+mod check;
 mod me;
 mod undo;
 mod user;
+pub mod verify;
 
 use std::collections::HashSet;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -21,8 +25,9 @@ use futures::stream::FuturesUnordered;
 use futures::StreamExt;
 
 pub use me::MeGuard;
-pub(crate) use user::{read_stage, read_user};
+pub(crate) use user::read_user;
 
+use crate::check::{Line, Summary, TargetLine};
 use crate::error::{ExitStatus, Fatal};
 use crate::evidence::{self, Collector};
 use crate::graph::GraphClient;
@@ -47,6 +52,16 @@ pub enum Mode {
     Unblock { dry_run: bool },
     /// Read the user and save its evidence (`lockdown evidence`): GETs only, no step.
     Evidence,
+    /// Read the caller once, then each user's first read, and say which steps are expected to
+    /// fail (`lockdown check`, `block --preflight`): GETs only.
+    Check,
+}
+
+/// One entry's line, as the mode gives it.
+pub(crate) enum Done {
+    User(Box<UserReport>),
+    /// `check`: what was read about the target, and each step's verdict.
+    Target(Box<TargetLine>),
 }
 
 /// Why a user was cut short.
@@ -101,6 +116,8 @@ pub struct Engine {
     pub(crate) evidence: Option<Arc<Collector>>,
     pub(crate) events: tokio::sync::mpsc::UnboundedSender<Event>,
     heard: Mutex<Option<tokio::sync::mpsc::UnboundedReceiver<Event>>>,
+    /// `check`: the caller and each chosen step's verdict for it, read once per run.
+    checking: std::sync::OnceLock<check::Checking>,
 }
 
 /// How an engine is set up.
@@ -141,6 +158,7 @@ impl Engine {
             halted: Mutex::new(None),
             cancel: setup.cancel,
             evidence: setup.evidence,
+            checking: std::sync::OnceLock::new(),
         }
     }
 
@@ -180,6 +198,39 @@ impl Engine {
         printer: &mut Printer,
         concurrency: usize,
     ) -> Result<ExitStatus, Fatal> {
+        self.drive_all(targets, printer, concurrency)
+            .await
+            .map(|(status, _)| status)
+    }
+
+    /// `check` (`Mode::Check`): the caller's line, then, with `targets`, a line for every
+    /// target, each handed to `printer` as it is ready; what was found, for the exit status and
+    /// the closing line (which the command prints).
+    pub async fn check(
+        self: Arc<Self>,
+        targets: Option<&mut Targets>,
+        printer: &mut Printer,
+        concurrency: usize,
+    ) -> Result<Summary, Fatal> {
+        let (line, caller_fails) = self.check_caller().await?;
+        printer.check_line(Line::Caller(Box::new(line)));
+        let mut summary = match targets {
+            None => Summary::default(),
+            Some(targets) => self.drive_all(targets, printer, concurrency).await?.1,
+        };
+        summary.caller_fails = caller_fails;
+        Ok(summary)
+    }
+
+    /// The loop of every mode: what the run ends with, and what a check found.
+    async fn drive_all(
+        self: Arc<Self>,
+        targets: &mut Targets,
+        printer: &mut Printer,
+        concurrency: usize,
+    ) -> Result<(ExitStatus, Summary), Fatal> {
+        let checking = self.mode == Mode::Check;
+        let mut checked = Summary::default();
         let started = Instant::now();
         let mut tally = Tally::default();
         let progress = Progress::new();
@@ -194,7 +245,7 @@ impl Engine {
             .unwrap()
             .take()
             .expect("an engine runs once");
-        let mut in_flight: FuturesUnordered<BoxFuture<'static, (String, Option<UserReport>)>> =
+        let mut in_flight: FuturesUnordered<BoxFuture<'static, (String, Option<Done>)>> =
             FuturesUnordered::new();
         let mut input_done = false;
         let mut stopping = false;
@@ -222,9 +273,17 @@ impl Engine {
                 Some((target, report)) = in_flight.next(), if !in_flight.is_empty() => {
                     pending.remove(&target);
                     containing.remove(&target);
-                    if let Some(report) = report {
-                        tally.add(report.outcome);
-                        progress.suspend(|| self.emit(printer, report));
+                    match report {
+                        Some(Done::User(report)) => {
+                            tally.add(report.outcome);
+                            progress.suspend(|| self.emit(printer, *report));
+                        }
+                        Some(Done::Target(line)) => {
+                            tally.add(Outcome::Found);
+                            checked.add(line.outcome);
+                            progress.suspend(|| printer.check_line(Line::Target(line)));
+                        }
+                        None => {}
                     }
                     self.update(&progress, &tally, targets, in_flight.len(), input_done);
                 }
@@ -238,9 +297,15 @@ impl Engine {
                     Err(fatal) => {
                         eprintln!("{}", fatal.render());
                         tally.input_error = true;
+                        checked.failed += 1;
                         input_done = true;
                     }
                     Ok(None) => input_done = true,
+                    Ok(Some(Next::Rejected(r))) if checking => {
+                        let line = rejected_line(&r);
+                        checked.add(line.outcome);
+                        progress.suspend(|| printer.check_line(Line::Target(Box::new(line))));
+                    }
                     Ok(Some(Next::Rejected(r))) => {
                         let report = rejected_report(&r);
                         tally.add(report.outcome);
@@ -252,7 +317,12 @@ impl Engine {
                         let engine = self.clone();
                         in_flight.push(Box::pin(async move {
                             let target = job.raw.clone();
-                            (target, engine.user(job).await)
+                            let done = if engine.mode == Mode::Check {
+                                engine.check_target(job).await.map(|l| Done::Target(Box::new(l)))
+                            } else {
+                                engine.user(job).await.map(|r| Done::User(Box::new(r)))
+                            };
+                            (target, done)
                         }));
                     }
                 },
@@ -266,7 +336,10 @@ impl Engine {
             }
         }
         progress.finish();
-        if let Some(reason) = self.halt_reason() {
+        // A check stopped short says so by its exit status; it has no line for what it did
+        // not read.
+        let reason = self.halt_reason().filter(|_| !checking);
+        if let Some(reason) = reason {
             // Users cut off mid-way, then users never reached, in input order: each gets a line.
             let mut left: Vec<String> = pending.into_iter().collect();
             left.sort();
@@ -288,7 +361,15 @@ impl Engine {
                 self.emit(printer, report);
             }
         }
-        eprintln!("{}", tally.summary(started.elapsed(), self.mode));
+        if !checking {
+            eprintln!("{}", tally.summary(started.elapsed(), self.mode));
+        }
+        if checking && self.unauthorized.load(Ordering::Relaxed) {
+            return Err(Fatal::auth(
+                "Graph rejected the token (401), or it expired, during the check",
+                Some("get a fresh token and run the check again".into()),
+            ));
+        }
         if self.expired.load(Ordering::Relaxed) {
             return Err(Fatal::auth(
                 "the access token expired during the run and cannot be renewed; no new write was started",
@@ -312,13 +393,19 @@ impl Engine {
             ));
         }
         if cancel.is_cancelled() {
-            return Ok(ExitStatus::Interrupted);
+            return Ok((ExitStatus::Interrupted, checked));
         }
-        Ok(if tally.all_succeeded() {
+        let succeeded = if checking {
+            !checked.fails()
+        } else {
+            tally.all_succeeded()
+        };
+        let status = if succeeded {
             ExitStatus::Success
         } else {
             ExitStatus::Failure
-        })
+        };
+        Ok((status, checked))
     }
 
     /// Keep in Graph's write buckets what the containment of the users still to come needs,
@@ -442,6 +529,17 @@ pub(crate) fn with_evidence(report: &mut UserReport, saved: evidence::Outcome) {
     });
 }
 
+/// `check`'s line for an entry that is not a user reference.
+fn rejected_line(r: &Rejected) -> TargetLine {
+    let mut line = TargetLine::new(&r.raw);
+    line.outcome = crate::check::Outcome::Failed;
+    line.reason = Some(match r.line {
+        Some(n) => format!("line {n}: {}", r.reason),
+        None => r.reason.clone(),
+    });
+    line
+}
+
 fn rejected_report(r: &Rejected) -> UserReport {
     let mut report = UserReport::new(&r.raw);
     report.outcome = Outcome::Failed;
@@ -509,6 +607,7 @@ impl Tally {
             Mode::DryRun => parts.push(format!("{} planned", self.planned)),
             Mode::Status => parts.push(format!("{} found", self.found)),
             Mode::Evidence => parts.push(format!("{} collected", self.collected)),
+            Mode::Check => parts.push(format!("{} checked", self.found)),
             Mode::Block => {
                 parts.push(format!("{} contained", self.contained));
                 parts.push(format!("{} locked", self.locked));

@@ -1,12 +1,13 @@
 //! `unblock`: one user through the registry backwards. Each step owns its undo: the reads it
 //! needs (the state now, who owns what), its decision from the `block` report's line and from
 //! what was read (restore only what is still as lockdown left it, and only what belongs to the
-//! user now), its writes and its checks. The engine sends the rounds and verifies, as for
-//! `block`, and lists what cannot be undone.
+//! user now), its writes and its checks. The engine sends the rounds and verifies (its verify
+//! phase, last), as for `block`, and lists what cannot be undone.
 
 use serde_json::Map;
 
 use super::user::{changes, planned, resolved, Routed, Slot};
+use super::verify::Verify;
 use super::{Engine, Mode};
 use crate::graph::users;
 use crate::report::{NotUndone, Outcome, StepStatus, UserReport};
@@ -75,6 +76,8 @@ impl Engine {
                 });
             }
         }
+        // Verify reads the account back after the undo, as after a lockdown.
+        let mut verify = Verify::new(&user);
         let mut before = Map::new();
         for slot in &slots {
             slot.prepared.before(&mut before);
@@ -83,16 +86,18 @@ impl Engine {
 
         if self.mode == (Mode::Unblock { dry_run: true }) {
             report.steps = planned(&slots, true);
+            report.steps.push(verify.planned());
             report.outcome = Outcome::Planned;
             return report;
         }
-        if let Err(stop) = self.drive(&job.raw, &mut slots).await {
-            return self.cut_short(report, &slots, stop, None);
+        if let Err(stop) = self.drive(&job.raw, &mut slots, &mut verify).await {
+            return self.cut_short(report, &slots, Some(&verify), stop, None);
         }
         report.steps = slots.iter().filter_map(|s| s.prepared.report()).collect();
-        report.after = slots.iter().find_map(|s| s.prepared.after());
+        report.steps.extend(verify.report());
+        report.after = verify.after();
         report.changes = changes(&slots, &report);
-        report.outcome = outcome(&slots);
+        report.outcome = outcome(&slots, &verify);
         report
     }
 }
@@ -101,8 +106,10 @@ impl Engine {
 /// was left alone (changed since, not the user's, an account left disabled) or failed, and
 /// either something took effect or nothing failed; `failed` when something failed and nothing
 /// took effect.
-fn outcome(slots: &[Slot]) -> Outcome {
-    let mut failed = false;
+fn outcome(slots: &[Slot], verify: &Verify) -> Outcome {
+    let mut failed = verify
+        .report()
+        .is_some_and(|r| r.status == StepStatus::Failed);
     let mut left_alone = false;
     let mut effect = false;
     for slot in slots {

@@ -15,6 +15,7 @@ use time::OffsetDateTime;
 use serde_json::{json, Map, Value};
 use tracing::{info, warn};
 
+use super::verify::Verify;
 use super::{Engine, Mode};
 use crate::graph::batch::{self, Step as Send};
 use crate::graph::users::{self, User};
@@ -27,9 +28,20 @@ use crate::steps::{
 };
 use crate::targets::Job;
 
-const USER: &str = "user";
-const ROLES: &str = "roles";
+/// Tags of the engine's own answers in a first read.
+pub(crate) const USER: &str = "user";
+pub(crate) const ROLES: &str = "roles";
 const ME: &str = "me";
+
+/// What a user's first read asks for (see [`Engine::first_read`]).
+pub(crate) struct FirstRead<'a> {
+    /// How the user is read (its properties differ for evidence).
+    pub(crate) user: crate::graph::GraphRequest,
+    pub(crate) roles: bool,
+    pub(crate) me: bool,
+    pub(crate) steps: &'a [Option<&'static dyn Step>],
+    pub(crate) apart_from: Option<usize>,
+}
 
 /// A step chosen for this user, prepared.
 pub(crate) struct Slot {
@@ -122,39 +134,21 @@ impl Engine {
         } else {
             users::get(&who)
         };
-        let mut first = vec![Routed {
-            slot: None,
-            request: Request::read(Read::one(USER, user_read), "resolve"),
-        }];
-        if !matches!(self.mode, Mode::Status | Mode::Evidence) {
-            first.push(Routed {
-                slot: None,
-                request: Request::read(Read::paged(ROLES, roles::list(&who)), "read roles"),
-            });
-        }
         let asks_me = self.mode != Mode::Evidence && self.me.claim();
-        if asks_me {
-            first.push(Routed {
-                slot: None,
-                request: Request::read(Read::one(ME, users::me()), "signed-in account"),
-            });
-        }
-        let mut later = Vec::new();
-        for (n, (step, sel)) in chosen.iter().enumerate() {
-            if sel.is_yes() {
-                for read in step.reads(&who, &self.run) {
-                    let r = Routed {
-                        slot: Some(n),
-                        request: Request::read(read, "read"),
-                    };
-                    if block && n >= contain {
-                        later.push(r);
-                    } else {
-                        first.push(r);
-                    }
-                }
-            }
-        }
+        let reading: Vec<Option<&'static dyn Step>> = chosen
+            .iter()
+            .map(|(step, sel)| sel.is_yes().then_some(*step))
+            .collect();
+        let (first, later) = self.first_read(
+            &who,
+            FirstRead {
+                user: user_read,
+                roles: !matches!(self.mode, Mode::Status | Mode::Evidence),
+                me: asks_me,
+                steps: &reading,
+                apart_from: block.then_some(contain),
+            },
+        );
         // What evidence reuses of these reads: each step's answers, by request.
         let asked: Vec<(usize, String, crate::graph::GraphRequest)> = if evidence {
             first
@@ -273,9 +267,13 @@ impl Engine {
                 done: false,
             });
         }
+        // Verify, the engine's last phase, closes the chain once every step is prepared.
+        let mut verify = (ready == chosen.len()).then(|| Verify::new(&user));
 
         match self.mode {
-            Mode::Status => {
+            // `check` takes its targets through `Engine::check_target`; whatever the way in,
+            // it sends no write.
+            Mode::Status | Mode::Check => {
                 let (facts, text) = user_facts(&user);
                 report.facts = facts;
                 report.facts_text = text;
@@ -284,12 +282,14 @@ impl Engine {
                         .facts(&mut report.facts, &mut report.facts_text);
                 }
                 report.steps = planned(&slots, false);
+                report.steps.extend(verify.as_ref().map(Verify::planned));
                 report.outcome = Outcome::Found;
                 return Some(report);
             }
             Mode::DryRun => {
                 report.before = Some(before(&slots));
                 report.steps = planned(&slots, true);
+                report.steps.extend(verify.as_ref().map(Verify::planned));
                 report.outcome = Outcome::Planned;
                 return Some(report);
             }
@@ -301,7 +301,13 @@ impl Engine {
         let mut clean_up_first: Option<Round> = None;
         let clean_up_stale: Vec<usize>;
         let contained = if together {
-            let requests = self.requests(&slots, 0..slots.len());
+            let mut requests = self.requests(&slots, 0..slots.len());
+            requests.extend(
+                verify
+                    .as_ref()
+                    .map(|v| v.requests(&slots))
+                    .unwrap_or_default(),
+            );
             let mut parts = self.send(
                 &job.raw,
                 requests,
@@ -316,11 +322,19 @@ impl Engine {
                 0..contain,
                 first,
                 Some(Priority::High),
+                None,
             )
             .await
         } else {
-            self.drive_phase(&job.raw, &mut slots, 0..contain, None, Some(Priority::High))
-                .await
+            self.drive_phase(
+                &job.raw,
+                &mut slots,
+                0..contain,
+                None,
+                Some(Priority::High),
+                None,
+            )
+            .await
         };
         let contained_at = match contained {
             Ok(driven) => {
@@ -332,7 +346,7 @@ impl Engine {
             Err(stop) => {
                 self.contained(&job.raw, false);
                 report.before = Some(before(&slots));
-                return Some(self.cut_short(report, &slots, stop, None));
+                return Some(self.cut_short(report, &slots, verify.as_ref(), stop, None));
             }
         };
         self.contained(&job.raw, contained_at.is_some());
@@ -349,6 +363,7 @@ impl Engine {
                 return Some(self.cut_short(
                     report,
                     &slots,
+                    verify.as_ref(),
                     super::Stop::interrupted(),
                     contained_at,
                 ));
@@ -366,6 +381,7 @@ impl Engine {
                 });
             }
         }
+        let verify = verify.get_or_insert_with(|| Verify::new(&user));
         report.before = Some(before(&slots));
         let all = slots.len();
         if let Err(stop) = self
@@ -375,10 +391,11 @@ impl Engine {
                 contain..all,
                 clean_up_first.map(|round| (round, clean_up_stale)),
                 Some(Priority::Low),
+                Some(&mut *verify),
             )
             .await
         {
-            return Some(self.cut_short(report, &slots, stop, contained_at));
+            return Some(self.cut_short(report, &slots, Some(verify), stop, contained_at));
         }
         // 6. Evidence, from the steps' reads (before their writes) and the logs, after the
         //    lockdown: it never delays containment.
@@ -387,9 +404,10 @@ impl Engine {
             super::with_evidence(&mut report, saved);
         }
         report.steps = slots.iter().filter_map(|s| s.prepared.report()).collect();
-        report.after = slots.iter().find_map(|s| s.prepared.after());
+        report.steps.extend(verify.report());
+        report.after = verify.after();
         report.changes = changes(&slots, &report);
-        report.outcome = outcome(&slots);
+        report.outcome = outcome(&slots, verify);
         for slot in &slots {
             report.warnings.extend(slot.prepared.warnings());
         }
@@ -403,6 +421,46 @@ impl Engine {
             }
         }
         Some(report)
+    }
+
+    /// A user's first read, as every mode but `unblock` sends it: the user, its roles, `/me`
+    /// when this user asks it for the run, and each step's own `reads` (routed to its place in
+    /// `steps`; `None`: a step that reads nothing now). With `apart_from`, the reads of the
+    /// steps from that place on (the clean-up's) come back apart, to be sent at their own
+    /// priority.
+    pub(crate) fn first_read(&self, who: &str, read: FirstRead<'_>) -> (Vec<Routed>, Vec<Routed>) {
+        let mut first = vec![Routed {
+            slot: None,
+            request: Request::read(Read::one(USER, read.user), "resolve"),
+        }];
+        if read.roles {
+            first.push(Routed {
+                slot: None,
+                request: Request::read(Read::paged(ROLES, roles::list(who)), "read roles"),
+            });
+        }
+        if read.me {
+            first.push(Routed {
+                slot: None,
+                request: Request::read(Read::one(ME, users::me()), "signed-in account"),
+            });
+        }
+        let mut apart = Vec::new();
+        for (n, step) in read.steps.iter().enumerate() {
+            let Some(step) = step else { continue };
+            for r in step.reads(who, &self.run) {
+                let r = Routed {
+                    slot: Some(n),
+                    request: Request::read(r, "read"),
+                };
+                if read.apart_from.is_some_and(|at| n >= at) {
+                    apart.push(r);
+                } else {
+                    first.push(r);
+                }
+            }
+        }
+        (first, apart)
     }
 
     /// What steps read once per run: the user who carried those reads settles it, the others
@@ -438,10 +496,15 @@ impl Engine {
         }
     }
 
-    /// Rounds of requests until every slot has reported (`unblock`).
-    pub(crate) async fn drive(&self, raw: &str, slots: &mut [Slot]) -> Result<(), super::Stop> {
+    /// Rounds of requests until every slot has reported, then verify (`unblock`).
+    pub(crate) async fn drive(
+        &self,
+        raw: &str,
+        slots: &mut [Slot],
+        verify: &mut Verify,
+    ) -> Result<(), super::Stop> {
         let all = slots.len();
-        self.drive_phase(raw, slots, 0..all, None, None)
+        self.drive_phase(raw, slots, 0..all, None, None, Some(verify))
             .await
             .map(|_| ())
     }
@@ -465,7 +528,9 @@ impl Engine {
     /// ordered plan, a stage per slot; a slot's `finish` may ask for another round. `first`: the
     /// first round, when it was sent already (with another phase's requests, in one chain).
     /// Answers Graph's time of the last write that succeeded. A clean-up phase (low priority)
-    /// stops waiting at Ctrl-C; containment lets what it sent land.
+    /// stops waiting at Ctrl-C; containment lets what it sent land. With `verify` (the last
+    /// phase of the chain), its re-reads close each round, until it has its verdict; `first`
+    /// then carries its first re-reads already.
     async fn drive_phase(
         &self,
         raw: &str,
@@ -473,6 +538,7 @@ impl Engine {
         range: Range<usize>,
         first: Option<(Round, Vec<usize>)>,
         priority: Option<Priority>,
+        mut verify: Option<&mut Verify>,
     ) -> Result<Driven, super::Stop> {
         let (mut pending_first, mut stale) = match first {
             Some((round, stale)) => (Some(round), stale),
@@ -482,8 +548,13 @@ impl Engine {
         let mut round: Vec<Routed> = if pending_first.is_some() {
             Vec::new()
         } else {
-            self.requests(slots, range.clone())
+            let mut round = self.requests(slots, range.clone());
+            if let Some(v) = &verify {
+                round.extend(v.requests(slots));
+            }
+            round
         };
+        let verify_at = Verify::route(slots);
         let mut written: Option<OffsetDateTime> = None;
         let mut wait = Duration::ZERO;
         let mut first_round = true;
@@ -496,7 +567,7 @@ impl Engine {
                 self.client.retry_policy().sleep(wait).await;
             }
             let sent: Vec<usize> = match &pending_first {
-                Some(_) => range.clone().collect(),
+                Some(_) => range.clone().chain([verify_at]).collect(),
                 None => {
                     let mut s: Vec<usize> = round.iter().filter_map(|r| r.slot).collect();
                     s.dedup();
@@ -545,6 +616,17 @@ impl Engine {
                                 request,
                             });
                         }
+                    }
+                }
+            }
+            if let Some(v) = verify.as_deref_mut() {
+                if !v.is_done() && (first_round || sent.contains(&verify_at)) {
+                    let own = answers.remove(&Some(verify_at)).unwrap_or_default();
+                    if let Some((requests, after)) =
+                        v.finish(own, slots, pending.iter().any(|p| *p))
+                    {
+                        wait = wait.max(after);
+                        round.extend(requests);
                     }
                 }
             }
@@ -702,20 +784,30 @@ impl Engine {
         &self,
         mut report: UserReport,
         slots: &[Slot],
+        verify: Option<&Verify>,
         stop: super::Stop,
         contained_at: Option<OffsetDateTime>,
     ) -> UserReport {
+        let interrupted = |name: &'static str| {
+            StepReport::new(
+                name,
+                StepStatus::Interrupted,
+                "stopped before this step finished; what it sent may have taken effect (lockdown status shows the state now)".to_owned(),
+            )
+        };
         report.steps = slots
             .iter()
             .map(|s| match s.prepared.report() {
                 Some(r) if s.done || r.status != StepStatus::Failed => r,
-                _ => StepReport::new(
-                    s.step.name(),
-                    StepStatus::Interrupted,
-                    "stopped before this step finished; what it sent may have taken effect (lockdown status shows the state now)".to_owned(),
-                ),
+                _ => interrupted(s.step.name()),
             })
             .collect();
+        if let Some(v) = verify {
+            report.steps.push(match v.report() {
+                Some(r) if v.is_done() || r.status != StepStatus::Failed => r,
+                _ => interrupted(super::verify::NAME),
+            });
+        }
         if contained_at.is_some() {
             report.contained_at = Some(timestamp(contained_at));
         }
@@ -810,36 +902,6 @@ pub(crate) fn read_user(answer: Result<GraphResponse, GraphError>) -> Result<Use
             error: ErrorReport::from_graph(&e, hints::read_user(&e)),
         })
     })
-}
-
-/// Send `reads` as one parallel stage (a user's first read); answers come back routed to their
-/// slot and tag, collections followed to their last page, and every error shown to `saw`.
-pub(crate) async fn read_stage(
-    client: &GraphClient,
-    raw: &str,
-    reads: Vec<(Option<usize>, Read)>,
-    saw: impl Fn(&GraphError),
-) -> HashMap<Option<usize>, Answers> {
-    let mut routes = Vec::with_capacity(reads.len());
-    let stage: Vec<Send> = reads
-        .into_iter()
-        .map(|(slot, read)| {
-            routes.push(Route {
-                slot,
-                tag: read.tag,
-                paged: read.paged,
-                priority: read.req.priority,
-                write: false,
-            });
-            Send {
-                label: format!("{raw}: read"),
-                req: read.req,
-                resend_unrun: true,
-            }
-        })
-        .collect();
-    let outcomes = client.execute(vec![stage]).await;
-    route_answers(client, raw, routes, outcomes, saw).await
 }
 
 /// Each answer to its slot and tag, collections followed to their last page; Graph's time of
@@ -943,10 +1005,11 @@ pub(crate) fn changes(slots: &[Slot], report: &UserReport) -> Vec<String> {
 
 /// `locked` when no step failed (verify included); `partial` when a step failed but another
 /// took effect (a step that acts, done or already); `failed` when nothing took effect.
-fn outcome(slots: &[Slot]) -> Outcome {
+fn outcome(slots: &[Slot], verify: &Verify) -> Outcome {
     let reports: Vec<(bool, StepReport)> = slots
         .iter()
         .filter_map(|s| Some((s.step.action().is_some(), s.prepared.report()?)))
+        .chain(verify.report().map(|r| (false, r)))
         .collect();
     let failed = reports.iter().any(|(_, r)| r.status == StepStatus::Failed);
     let effect = reports

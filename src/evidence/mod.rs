@@ -745,7 +745,7 @@ fn pretty(v: &Value) -> Vec<u8> {
 }
 
 fn utc(t: OffsetDateTime) -> String {
-    crate::steps::timestamp(Some(t)).unwrap_or_default()
+    crate::graph::timestamp(Some(t)).unwrap_or_default()
 }
 
 /// SHA-256 of `bytes`, lower-case hex.

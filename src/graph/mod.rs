@@ -649,6 +649,16 @@ pub(crate) fn short_reason(err: &GraphError) -> String {
     }
 }
 
+/// `2026-11-29T13:45:12Z`, to the second, as Graph writes times.
+pub fn timestamp(t: Option<time::OffsetDateTime>) -> Option<String> {
+    t.and_then(|t| {
+        t.replace_nanosecond(0)
+            .ok()?
+            .format(&time::format_description::well_known::Rfc3339)
+            .ok()
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

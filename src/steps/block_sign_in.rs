@@ -15,12 +15,12 @@
 use futures::future::BoxFuture;
 use serde_json::{json, Map, Value};
 
+use super::require::{Finding, Requirement, Target};
 use super::{
     About, Answers, Earlier, Once, Phase, Prepared, Progress, Read, Reads, Record, Request, RunCx,
     Selected, Step, UserCx,
 };
 use crate::auth::TokenKind;
-use crate::check::{Finding, Requirement, Target};
 use crate::graph::conditional_access::{self, Policy};
 use crate::graph::groups::{self, Group, GroupId};
 use crate::graph::{GraphClient, GraphError, GraphResponse};

@@ -19,12 +19,12 @@ use futures::future::BoxFuture;
 use serde_json::{json, Map, Value};
 use tokio::sync::oneshot;
 
+use super::require::{Licence, Requirement};
 use super::{
     About, Answers, Earlier, Phase, Prepared, Progress, Read, Reads, Record, Request, Route, RunCx,
     Selected, Step, UserCx,
 };
 use crate::auth::TokenKind;
-use crate::check::{Licence, Requirement};
 use crate::graph::risky_users::{self, RiskyUser};
 use crate::graph::{GraphClient, GraphError, GraphRequest, GraphResponse};
 use crate::hints::{self, Hint};

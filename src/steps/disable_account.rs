@@ -3,12 +3,12 @@
 
 use serde_json::{json, Map, Value};
 
+use super::require::{Finding, Requirement, Target, USER_ADMINISTRATOR_OR_HIGHER};
 use super::{
     About, Answers, Earlier, Phase, Prepared, Progress, Reads, Record, Request, RunCx, Selected,
     Step, UserCx, Verdict,
 };
 use crate::auth::TokenKind;
-use crate::check::{Finding, Requirement, Target, USER_ADMINISTRATOR_OR_HIGHER};
 use crate::graph::users::{self, User};
 use crate::graph::GraphError;
 use crate::hints::{self, Hint};

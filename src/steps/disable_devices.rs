@@ -26,12 +26,12 @@ use std::collections::HashMap;
 use serde_json::{json, Map, Value};
 use tracing::warn;
 
+use super::require::{Finding, Licence, Requirement, Target};
 use super::{
     item, About, Answers, Earlier, Phase, Prepared, Progress, Read, Reads, Record, Request, RunCx,
     Selected, Step, UserCx, Verdict,
 };
 use crate::auth::TokenKind;
-use crate::check::{Finding, Licence, Requirement, Target};
 use crate::graph::devices::{self, Device, DeviceObjectId};
 use crate::graph::managed_devices::{self, ManagedDevice, ManagedDeviceId};
 use crate::graph::paging::Items;

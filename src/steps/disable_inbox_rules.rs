@@ -15,11 +15,11 @@ use std::collections::HashMap;
 
 use serde_json::{json, Map, Value};
 
+use super::require::{Finding, Requirement, Target};
 use super::{
     item, About, Answers, Earlier, Phase, Prepared, Progress, Read, Reads, Record, Request, RunCx,
     Selected, Step, UserCx, Verdict,
 };
-use crate::check::{Finding, Requirement, Target};
 use crate::graph::mail_rules::{self, MessageRule};
 use crate::graph::users::{User, UserId};
 use crate::graph::GraphError;

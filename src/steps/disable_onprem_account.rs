@@ -19,12 +19,12 @@
 use serde_json::{json, Map, Value};
 use tracing::warn;
 
+use super::require::{Finding, Requirement, Status, Target};
 use super::{
     About, Answers, Earlier, Phase, Prepared, Progress, Read, Reads, Record, Request, RunCx,
     Selected, Step, UserCx, Verdict,
 };
 use crate::auth::TokenKind;
-use crate::check::{Finding, Requirement, Status, Target};
 use crate::graph::identity_accounts::{self, IdentityAccount, InvokeActionResult};
 use crate::graph::users::User;
 use crate::graph::{GraphError, GraphResponse};

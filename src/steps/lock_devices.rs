@@ -11,12 +11,12 @@
 
 use serde_json::{json, Map, Value};
 
+use super::require::{Finding, Licence, Requirement, Target};
 use super::{
     item, About, Answers, Earlier, Phase, Prepared, Progress, Read, Reads, Request, RunCx,
     Selected, Step, UserCx,
 };
 use crate::auth::TokenKind;
-use crate::check::{Finding, Licence, Requirement, Target};
 use crate::graph::managed_devices::{self, ManagedDevice};
 use crate::graph::paging::Items;
 use crate::graph::GraphError;

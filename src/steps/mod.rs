@@ -19,11 +19,11 @@ pub mod disable_onprem_account;
 pub mod issue_tap;
 pub mod lock_devices;
 pub mod remove_auth_methods;
+pub mod require;
 pub mod reset_password;
 pub mod restore;
 pub mod revoke_app_consents;
 pub mod revoke_sessions;
-pub mod verify;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -34,14 +34,16 @@ use futures::future::BoxFuture;
 use serde_json::{Map, Value};
 
 use crate::auth::TokenKind;
-use crate::check::{Finding, Requirement, Target};
+pub use crate::graph::timestamp;
 use crate::graph::users::User;
 use crate::graph::{GraphError, GraphRequest, GraphResponse};
 use crate::hints::Hint;
 use crate::report::{ErrorReport, ItemReport, StepReport, StepStatus};
+use require::{Finding, Requirement, Target};
 
 /// The steps, in the order they run (and appear in reports). Opt-in steps run only with
-/// `--with`; `verify` is last and checks what the others did.
+/// `--with`. `verify` is not among them: it is the engine's last phase
+/// (`crate::engine::verify`), which reads the account back and asks each step what held.
 pub static REGISTRY: &[&dyn Step] = &[
     &disable_account::DisableAccount,
     &block_sign_in::BlockSignIn,
@@ -55,7 +57,6 @@ pub static REGISTRY: &[&dyn Step] = &[
     &lock_devices::LockDevices,
     &confirm_compromised::ConfirmCompromised,
     &issue_tap::IssueTap,
-    &verify::Verify,
 ];
 
 /// When a step runs in a user's lockdown.
@@ -90,7 +91,8 @@ pub struct About {
     pub default_on: bool,
     /// Whether `--incident` adds it (opt-in steps that belong in an incident response).
     pub incident: bool,
-    /// Whether `--skip` may turn it off (verify cannot be skipped).
+    /// Whether `--skip` may turn it off (verify, which cannot be, is the engine's phase, not a
+    /// step).
     pub skippable: bool,
     /// Whether `block` runs it (`--skip`/`--with` know it). A step only `unblock` runs (the
     /// Temporary Access Pass) says no.
@@ -278,8 +280,8 @@ pub trait Prepared: Send {
     /// Facts `status` shows (JSON fields at the top level of a status line, and text lines).
     fn facts(&self, _json: &mut Map<String, Value>, _text: &mut Vec<String>) {}
 
-    /// The requests to send, in order, after every step was prepared. Writes for most steps;
-    /// `verify` sends its re-reads here, so that they ride at the end of the same chain.
+    /// The requests to send, in order, after every step was prepared: its writes (and re-reads
+    /// of its own). The engine's verify phase follows them in the same chain.
     fn requests(&self, _earlier: &[Earlier<'_>]) -> Vec<Request> {
         Vec::new()
     }
@@ -295,11 +297,6 @@ pub trait Prepared: Send {
     /// The report once finished (also what an interrupted user shows so far).
     fn report(&self) -> Option<StepReport>;
 
-    /// The state read back after the writes, for the report's `after` (verify's).
-    fn after(&self) -> Option<crate::report::Snapshot> {
-        None
-    }
-
     /// Warnings for the user's result that do not change its outcome by themselves (a block
     /// policy that is not enforcing).
     fn warnings(&self) -> Vec<String> {
@@ -313,7 +310,8 @@ pub trait Prepared: Send {
         None
     }
 
-    /// What `verify` re-reads for this step besides the user (requests tagged by the step).
+    /// What the engine's verify phase re-reads for this step besides the user (requests tagged
+    /// by the step).
     fn verify_reads(&self) -> Vec<Read> {
         Vec::new()
     }
@@ -854,6 +852,7 @@ impl Selection {
         // How each skip was asked for, for a conflict's message: `--skip devices`.
         let mut asked: HashMap<&'static str, String> = HashMap::new();
         for name in skip.iter().flat_map(|s| s.split(',')) {
+            engine_phase(name, "--skip")?;
             let step = find_in_block(name.trim())?;
             if !step.skippable() {
                 return Err(format!("`{}` cannot be skipped", step.name()));
@@ -868,6 +867,7 @@ impl Selection {
             asked.insert(step.name(), (*flag).to_owned());
         }
         for name in with.iter().flat_map(|s| s.split(',')) {
+            engine_phase(name, "--with")?;
             let step = find_in_block(name.trim())?;
             if let Some(skip) = asked.get(step.name()) {
                 return Err(format!(
@@ -941,6 +941,22 @@ impl Selection {
             .filter_map(|s| s.action())
             .collect()
     }
+}
+
+/// `verify` is the engine's last phase, not a step: it always runs, so `flag` cannot name it.
+fn engine_phase(name: &str, flag: &str) -> Result<(), String> {
+    if !name.trim().eq_ignore_ascii_case("verify") {
+        return Ok(());
+    }
+    let why = "lockdown always reads the account back after its writes (verify), so that a run reports only what took effect";
+    Err(if flag == "--skip" {
+        format!("`verify` cannot be skipped: {why}")
+    } else {
+        format!(
+            "`verify` always runs: {why}; --with adds an opt-in step: {}",
+            labels(Choice::With).join(", ")
+        )
+    })
 }
 
 /// The step named `name` (report name, kebab-case form or alias).
@@ -1037,6 +1053,12 @@ impl clap::builder::TypedValueParser for StepParser {
             .and_then(|a| a.get_long())
             .map(|l| format!("--{l}"))
             .unwrap_or_else(|| "the step".to_owned());
+        if let Err(why) = engine_phase(&text, &flag) {
+            let message = format!("invalid value '{text}' for '{flag}': {why}\n");
+            return Err(
+                clap::Error::raw(clap::error::ErrorKind::InvalidValue, message).with_cmd(cmd),
+            );
+        }
         let message = format!(
             "invalid value '{text}' for '{flag}': no such step; {flag} takes {}\n",
             labels(self.0).join(", ")
@@ -1057,28 +1079,22 @@ impl clap::builder::TypedValueParser for StepParser {
     }
 }
 
-/// `2026-11-29T13:45:12Z`, to the second, as Graph writes times.
-pub fn timestamp(t: Option<time::OffsetDateTime>) -> Option<String> {
-    t.and_then(|t| {
-        t.replace_nanosecond(0)
-            .ok()?
-            .format(&time::format_description::well_known::Rfc3339)
-            .ok()
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
-    fn registry_names_are_unique_and_verify_is_last() {
+    fn registry_names_are_unique_and_verify_is_not_a_step() {
         let names: Vec<&str> = REGISTRY.iter().map(|s| s.name()).collect();
         let mut sorted = names.clone();
         sorted.sort();
         sorted.dedup();
         assert_eq!(sorted.len(), names.len());
-        assert_eq!(names.last(), Some(&"verify"));
+        assert!(!names.contains(&"verify"), "verify is the engine's phase");
+        let skip = Selection::new(&["verify".into()], &[], &[]).unwrap_err();
+        assert!(skip.starts_with("`verify` cannot be skipped: "), "{skip}");
+        let with = Selection::new(&[], &["verify".into()], &[]).unwrap_err();
+        assert!(with.starts_with("`verify` always runs: "), "{with}");
     }
 
     #[test]
@@ -1113,7 +1129,6 @@ mod tests {
             "disable_inbox_rules",
             "disable_devices",
             "confirm_compromised",
-            "verify",
         ];
         let names: Vec<&str> = REGISTRY
             .iter()

@@ -18,12 +18,12 @@ use std::collections::HashMap;
 
 use serde_json::{json, Map, Value};
 
+use super::require::{Finding, Requirement, Target};
 use super::{
     item, About, Answers, Earlier, Phase, Prepared, Progress, Read, Reads, Record, Request, RunCx,
     Selected, Step, UserCx, Verdict,
 };
 use crate::auth::TokenKind;
-use crate::check::{Finding, Requirement, Target};
 use crate::graph::auth_methods::{self, Kind, Method};
 use crate::graph::users::{User, UserId};
 use crate::graph::GraphError;

@@ -5,12 +5,12 @@
 
 use serde_json::{Map, Value};
 
+use super::require::{Finding, Requirement, Target, USER_ADMINISTRATOR_OR_HIGHER};
 use super::{
     About, Answers, Earlier, Phase, Prepared, Progress, Reads, Record, Request, RunCx, Selected,
     Step, UserCx,
 };
 use crate::auth::TokenKind;
-use crate::check::{Finding, Requirement, Target, USER_ADMINISTRATOR_OR_HIGHER};
 use crate::graph::users;
 use crate::graph::GraphError;
 use crate::hints::{self, Hint};

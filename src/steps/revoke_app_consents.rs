@@ -14,12 +14,12 @@ use std::collections::{BTreeSet, HashMap};
 
 use serde_json::{json, Map, Value};
 
+use super::require::{Finding, Requirement, Target};
 use super::{
     item, About, Answers, Earlier, Phase, Prepared, Progress, Read, Reads, Record, Request, RunCx,
     Selected, Step, UserCx, Verdict,
 };
 use crate::auth::TokenKind;
-use crate::check::{Finding, Requirement, Target};
 use crate::graph::grants::{self, Grant, ServicePrincipal};
 use crate::graph::users::{User, UserId};
 use crate::graph::GraphError;

@@ -5,12 +5,12 @@
 use serde_json::{json, Map, Value};
 use time::OffsetDateTime;
 
+use super::require::{Finding, Requirement, Target};
 use super::{
     timestamp, About, Answers, Earlier, Phase, Prepared, Progress, Reads, Record, Request, RunCx,
     Selected, Step, UserCx, Verdict,
 };
 use crate::auth::TokenKind;
-use crate::check::{Finding, Requirement, Target};
 use crate::graph::users::{self, User};
 use crate::graph::GraphError;
 use crate::hints::{self, Hint};

@@ -596,6 +596,19 @@ fn skip_takes_step_names_their_kebab_forms_and_aliases() {
 
     let bad = t.block_json(&["adele@contoso.com", "--skip", "verify"]);
     bad.assert_code(2);
+    assert!(
+        bad.stderr
+            .contains("`verify` cannot be skipped: lockdown always reads the account back"),
+        "{}",
+        bad.stderr
+    );
+    let bad = t.block_json(&["adele@contoso.com", "--with", "verify"]);
+    bad.assert_code(2);
+    assert!(
+        bad.stderr.contains("`verify` always runs"),
+        "{}",
+        bad.stderr
+    );
     let bad = t.block_json(&["adele@contoso.com", "--skip", "nonsense"]);
     bad.assert_code(2);
     assert!(bad.stderr.contains("nonsense"), "{}", bad.stderr);
