@@ -13,7 +13,7 @@ use clap::{Arg, ArgAction, Command, CommandFactory};
 use crate::auth::TokenKind;
 use crate::check::{Permissions, Requirement};
 use crate::cli::Cli;
-use crate::steps::{RunCx, REGISTRY};
+use crate::steps::{units, RunCx, Unit};
 
 /// The command that regenerates the reference pages (and README's and the guide's examples).
 pub const UPDATE_COMMAND: &str = "LOCKDOWN_UPDATE_DOCS=1 cargo test --test it docs::";
@@ -381,10 +381,17 @@ pub fn permissions_reference() -> String {
         ),
     ];
     out.push_str("| Step | Runs | Phase |\n|---|---|---|\n");
-    for s in REGISTRY {
-        let runs = if !s.in_block() {
-            "`unblock` (with `--tap`)".to_owned()
-        } else if s.default_on() {
+    for u in units() {
+        let Unit::Step(s) = u else {
+            let _ = writeln!(
+                out,
+                "| {} | `unblock` (with `--tap`) | {} |",
+                step_name(u.about().name, u.about().aliases),
+                u.about().phase.as_str()
+            );
+            continue;
+        };
+        let runs = if s.default_on() {
             if s.skippable() {
                 "by default (`--skip` leaves it out)".to_owned()
             } else {
@@ -407,9 +414,8 @@ pub fn permissions_reference() -> String {
         let _ = writeln!(out, "\n## {title}\n");
         out.push_str("| Step | Call | Permission | Role | Licence |\n|---|---|---|---|---|\n");
         let cx = RunCx::new(kind);
-        let rows = REGISTRY
-            .iter()
-            .map(|s| (step_name(s.name(), s.aliases()), s.requires(&cx)))
+        let rows = units()
+            .map(|u| (step_name(u.name(), u.about().aliases), u.requires(&cx)))
             .chain(std::iter::once((
                 "`watch`".to_owned(),
                 crate::watch::requires(kind),

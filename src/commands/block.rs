@@ -39,7 +39,7 @@ pub fn selection(args: &BlockArgs) -> Result<Selection, Fatal> {
     if !selection.contains() {
         let contain: Vec<String> = REGISTRY
             .iter()
-            .filter(|s| s.in_block() && s.about().stops_sign_in)
+            .filter(|s| s.about().stops_sign_in)
             .map(|s| s.about().label())
             .collect();
         return Err(

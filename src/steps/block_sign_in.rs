@@ -17,7 +17,7 @@ use serde_json::{json, Map, Value};
 
 use super::{
     About, Answers, Earlier, Once, Phase, Prepared, Progress, Read, Reads, Record, Request, RunCx,
-    Selected, Step, UserCx,
+    Selected, Step, Undo, UserCx,
 };
 use crate::auth::TokenKind;
 use crate::check::{Finding, Requirement, Target};
@@ -37,7 +37,6 @@ const ABOUT: About = About {
     default_on: true,
     incident: false,
     skippable: true,
-    in_block: true,
     stops_sign_in: false,
     action: Some("add the user to the Conditional Access block group"),
 };
@@ -250,45 +249,6 @@ impl Step for BlockSignIn {
         Box::new(state)
     }
 
-    fn prepare_undo(
-        &self,
-        cx: &UserCx<'_>,
-        _reads: Reads,
-        record: Option<&Record>,
-    ) -> Option<Box<dyn Prepared>> {
-        let record = record?;
-        if record.status(NAME) != Some("done") {
-            return None;
-        }
-        let group = record
-            .step(NAME)?
-            .get("group")
-            .and_then(Value::as_str)
-            .map(|g| GroupId(g.to_owned()));
-        let decision = match group {
-            Some(g) => Ok(Request::write(
-                UNDO,
-                groups::remove_member(&g, &cx.user.id.0),
-                "remove from block group",
-            )),
-            None => Err(StepReport::new(
-                UNDO,
-                StepStatus::Skipped,
-                "the report does not say which block group lockdown added the user to; remove it by hand".to_owned(),
-            )),
-        };
-        Some(Box::new(Remove {
-            decision,
-            report: None,
-        }))
-    }
-
-    fn undo_warning(&self, record: &Record) -> Option<String> {
-        (record.status(NAME) == Some("done")).then(|| {
-            "unblocking removes the user from the Conditional Access block group: its sign-in is no longer blocked by that policy".to_owned()
-        })
-    }
-
     // learn: graph/api/group-post-members — GroupMember.ReadWrite.All least privileged; a
     // delegated caller needs a role that manages groups (or to own the group).
     // learn: graph/api/group-list, conditionalaccessroot-list-policies — the once-per-run reads.
@@ -370,6 +330,51 @@ impl Step for BlockSignIn {
                     .collect()
             }
         }
+    }
+
+    fn undo(&self) -> Option<&dyn Undo> {
+        Some(self)
+    }
+}
+
+impl Undo for BlockSignIn {
+    fn prepare_undo(
+        &self,
+        cx: &UserCx<'_>,
+        _reads: Reads,
+        record: Option<&Record>,
+    ) -> Option<Box<dyn Prepared>> {
+        let record = record?;
+        if record.status(NAME) != Some("done") {
+            return None;
+        }
+        let group = record
+            .step(NAME)?
+            .get("group")
+            .and_then(Value::as_str)
+            .map(|g| GroupId(g.to_owned()));
+        let decision = match group {
+            Some(g) => Ok(Request::write(
+                UNDO,
+                groups::remove_member(&g, &cx.user.id.0),
+                "remove from block group",
+            )),
+            None => Err(StepReport::new(
+                UNDO,
+                StepStatus::Skipped,
+                "the report does not say which block group lockdown added the user to; remove it by hand".to_owned(),
+            )),
+        };
+        Some(Box::new(Remove {
+            decision,
+            report: None,
+        }))
+    }
+
+    fn undo_warning(&self, record: &Record) -> Option<String> {
+        (record.status(NAME) == Some("done")).then(|| {
+            "unblocking removes the user from the Conditional Access block group: its sign-in is no longer blocked by that policy".to_owned()
+        })
     }
 }
 

@@ -21,7 +21,7 @@ use tokio::sync::oneshot;
 
 use super::{
     About, Answers, Earlier, Phase, Prepared, Progress, Read, Reads, Record, Request, Route, RunCx,
-    Selected, Step, UserCx,
+    Selected, Step, Undo, UserCx,
 };
 use crate::auth::TokenKind;
 use crate::check::{Licence, Requirement};
@@ -40,7 +40,6 @@ const ABOUT: About = About {
     default_on: false,
     incident: true,
     skippable: true,
-    in_block: true,
     stops_sign_in: false,
     action: Some("confirm the user compromised in Identity Protection (risk high)"),
 };
@@ -75,6 +74,50 @@ impl Step for ConfirmCompromised {
         }
     }
 
+    fn prepare(&self, cx: &UserCx<'_>, mut reads: Reads, selected: Selected) -> Box<dyn Prepared> {
+        let risk = cx.run.status.then(|| {
+            reads
+                .take(RISK)
+                .and_then(|r| r.json::<crate::graph::paging::Items>())
+                .and_then(|items| {
+                    items
+                        .value
+                        .into_iter()
+                        .next()
+                        .map(serde_json::from_value::<RiskyUser>)
+                        .transpose()
+                        .map_err(|e| GraphError::Decode {
+                            message: format!("risky user: {e}"),
+                        })
+                })
+        });
+        let report = selected.skipped_report(NAME);
+        let request = report.is_none().then(|| {
+            let mut req = Request::write(
+                NAME,
+                risky_users::confirm_compromised(std::slice::from_ref(&cx.user.id.0)),
+                "confirm compromised",
+            );
+            // Together with the other users of the run, unless it has only this one.
+            if let Some(coalescer) = cx.run.risky_users.as_ref().filter(|c| !c.alone) {
+                let route: Arc<dyn Route> = coalescer.clone();
+                req.via = Some(route);
+            }
+            req
+        });
+        Box::new(State {
+            risk,
+            request,
+            report,
+        })
+    }
+
+    fn undo(&self) -> Option<&dyn Undo> {
+        Some(self)
+    }
+}
+
+impl Undo for ConfirmCompromised {
     fn undo_warning(&self, record: &Record) -> Option<String> {
         (record.status(NAME) == Some("done")).then(|| {
             "this account was confirmed compromised during the lockdown: unblocking re-opens it, and dismissing its risk lets risk-based Conditional Access allow its sign-ins again; be sure the investigation cleared it".to_owned()
@@ -144,44 +187,6 @@ impl Step for ConfirmCompromised {
             report,
             id: cx.user.id.0.clone(),
         }))
-    }
-
-    fn prepare(&self, cx: &UserCx<'_>, mut reads: Reads, selected: Selected) -> Box<dyn Prepared> {
-        let risk = cx.run.status.then(|| {
-            reads
-                .take(RISK)
-                .and_then(|r| r.json::<crate::graph::paging::Items>())
-                .and_then(|items| {
-                    items
-                        .value
-                        .into_iter()
-                        .next()
-                        .map(serde_json::from_value::<RiskyUser>)
-                        .transpose()
-                        .map_err(|e| GraphError::Decode {
-                            message: format!("risky user: {e}"),
-                        })
-                })
-        });
-        let report = selected.skipped_report(NAME);
-        let request = report.is_none().then(|| {
-            let mut req = Request::write(
-                NAME,
-                risky_users::confirm_compromised(std::slice::from_ref(&cx.user.id.0)),
-                "confirm compromised",
-            );
-            // Together with the other users of the run, unless it has only this one.
-            if let Some(coalescer) = cx.run.risky_users.as_ref().filter(|c| !c.alone) {
-                let route: Arc<dyn Route> = coalescer.clone();
-                req.via = Some(route);
-            }
-            req
-        });
-        Box::new(State {
-            risk,
-            request,
-            report,
-        })
     }
 }
 

@@ -5,7 +5,7 @@ use serde_json::{json, Map, Value};
 
 use super::{
     About, Answers, Earlier, Phase, Prepared, Progress, Reads, Record, Request, RunCx, Selected,
-    Step, UserCx, Verdict,
+    Step, Undo, UserCx, Verdict,
 };
 use crate::auth::TokenKind;
 use crate::check::{Finding, Requirement, Target, USER_ADMINISTRATOR_OR_HIGHER};
@@ -24,7 +24,6 @@ const ABOUT: About = About {
     default_on: true,
     incident: false,
     skippable: true,
-    in_block: true,
     stops_sign_in: true,
     action: Some("disable the account"),
 };
@@ -67,15 +66,6 @@ impl Step for DisableAccount {
             report,
             written: false,
         })
-    }
-
-    fn prepare_undo(
-        &self,
-        cx: &UserCx<'_>,
-        _reads: Reads,
-        record: Option<&Record>,
-    ) -> Option<Box<dyn Prepared>> {
-        undo(cx, record)
     }
 
     fn change_line(
@@ -129,6 +119,21 @@ impl Step for DisableAccount {
             )];
         }
         target.privileged().into_iter().collect()
+    }
+
+    fn undo(&self) -> Option<&dyn Undo> {
+        Some(self)
+    }
+}
+
+impl Undo for DisableAccount {
+    fn prepare_undo(
+        &self,
+        cx: &UserCx<'_>,
+        _reads: Reads,
+        record: Option<&Record>,
+    ) -> Option<Box<dyn Prepared>> {
+        undo(cx, record)
     }
 }
 

@@ -28,7 +28,7 @@ use tracing::warn;
 
 use super::{
     item, About, Answers, Earlier, Phase, Prepared, Progress, Read, Reads, Record, Request, RunCx,
-    Selected, Step, UserCx, Verdict,
+    Selected, Step, Undo, UserCx, Verdict,
 };
 use crate::auth::TokenKind;
 use crate::check::{Finding, Licence, Requirement, Target};
@@ -50,7 +50,6 @@ const ABOUT: About = About {
     default_on: true,
     incident: false,
     skippable: true,
-    in_block: true,
     stops_sign_in: false,
     action: Some("disable the user's devices"),
 };
@@ -145,19 +144,6 @@ impl Step for DisableDevices {
             results: HashMap::new(),
             looked_up: HashMap::new(),
         })
-    }
-
-    fn undo_reads(&self, id: &str, record: Option<&Record>, _cx: &RunCx) -> Vec<Read> {
-        undo_reads(id, record)
-    }
-
-    fn prepare_undo(
-        &self,
-        cx: &UserCx<'_>,
-        reads: Reads,
-        record: Option<&Record>,
-    ) -> Option<Box<dyn Prepared>> {
-        undo(cx, reads, record)
     }
 
     fn change_line(
@@ -323,6 +309,25 @@ impl Step for DisableDevices {
             }
         }
         out
+    }
+
+    fn undo(&self) -> Option<&dyn Undo> {
+        Some(self)
+    }
+}
+
+impl Undo for DisableDevices {
+    fn undo_reads(&self, id: &str, record: Option<&Record>, _cx: &RunCx) -> Vec<Read> {
+        undo_reads(id, record)
+    }
+
+    fn prepare_undo(
+        &self,
+        cx: &UserCx<'_>,
+        reads: Reads,
+        record: Option<&Record>,
+    ) -> Option<Box<dyn Prepared>> {
+        undo(cx, reads, record)
     }
 }
 

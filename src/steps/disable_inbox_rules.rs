@@ -17,7 +17,7 @@ use serde_json::{json, Map, Value};
 
 use super::{
     item, About, Answers, Earlier, Phase, Prepared, Progress, Read, Reads, Record, Request, RunCx,
-    Selected, Step, UserCx, Verdict,
+    Selected, Step, Undo, UserCx, Verdict,
 };
 use crate::check::{Finding, Requirement, Target};
 use crate::graph::mail_rules::{self, MessageRule};
@@ -36,7 +36,6 @@ const ABOUT: About = About {
     default_on: false,
     incident: true,
     skippable: true,
-    in_block: true,
     stops_sign_in: false,
     action: Some("disable inbox rules that forward or delete mail (every enabled rule with --inbox-rules all)"),
 };
@@ -170,6 +169,29 @@ impl Step for DisableInboxRules {
         Box::new(state)
     }
 
+    fn change_line(
+        &self,
+        before: &Map<String, Value>,
+        after: &Map<String, Value>,
+    ) -> Option<String> {
+        let enabled = |m: &Map<String, Value>| {
+            let rules = m.get("rules")?.as_array()?;
+            let on = rules
+                .iter()
+                .filter(|r| r["isEnabled"] == json!(true))
+                .count();
+            Some((on, rules.len()))
+        };
+        let ((b, bn), (a, an)) = (enabled(before)?, enabled(after)?);
+        Some(format!("inbox rules enabled: {b} of {bn} -> {a} of {an}"))
+    }
+
+    fn undo(&self) -> Option<&dyn Undo> {
+        Some(self)
+    }
+}
+
+impl Undo for DisableInboxRules {
     fn undo_reads(&self, id: &str, record: Option<&Record>, _cx: &RunCx) -> Vec<Read> {
         match record {
             Some(r) if !disabled_by_lockdown(r).is_empty() => {
@@ -223,23 +245,6 @@ impl Step for DisableInboxRules {
                 },
             },
         )
-    }
-
-    fn change_line(
-        &self,
-        before: &Map<String, Value>,
-        after: &Map<String, Value>,
-    ) -> Option<String> {
-        let enabled = |m: &Map<String, Value>| {
-            let rules = m.get("rules")?.as_array()?;
-            let on = rules
-                .iter()
-                .filter(|r| r["isEnabled"] == json!(true))
-                .count();
-            Some((on, rules.len()))
-        };
-        let ((b, bn), (a, an)) = (enabled(before)?, enabled(after)?);
-        Some(format!("inbox rules enabled: {b} of {bn} -> {a} of {an}"))
     }
 }
 

@@ -9,8 +9,8 @@ use serde_json::json;
 use time::OffsetDateTime;
 
 use super::{
-    timestamp, About, Answers, Earlier, Phase, Prepared, Progress, Reads, Record, Request,
-    Selected, Step, UserCx,
+    timestamp, About, Answers, Earlier, Phase, Prepared, Progress, Reads, Record, Request, Undo,
+    UserCx,
 };
 use crate::graph::temporary_access_pass;
 use crate::graph::GraphError;
@@ -20,27 +20,18 @@ use crate::report::{ErrorReport, StepReport, StepStatus};
 pub struct IssueTap;
 
 const NAME: &str = "issue_tap";
-const ABOUT: About = About {
+pub const ABOUT: About = About {
     name: NAME,
     aliases: &[],
     phase: Phase::CleanUp,
     default_on: true,
     incident: false,
     skippable: true,
-    in_block: false,
     stops_sign_in: false,
     action: Some("issue a Temporary Access Pass"),
 };
 
-impl Step for IssueTap {
-    fn about(&self) -> &'static About {
-        &ABOUT
-    }
-
-    fn prepare(&self, _cx: &UserCx<'_>, _reads: Reads, _selected: Selected) -> Box<dyn Prepared> {
-        unreachable!("issue_tap is not a block step (in_block is false)")
-    }
-
+impl Undo for IssueTap {
     fn prepare_undo(
         &self,
         cx: &UserCx<'_>,

@@ -54,9 +54,85 @@ pub static REGISTRY: &[&dyn Step] = &[
     &disable_devices::DisableDevices,
     &lock_devices::LockDevices,
     &confirm_compromised::ConfirmCompromised,
-    &issue_tap::IssueTap,
     &verify::Verify,
 ];
+
+/// The steps only `unblock` runs (the Temporary Access Pass): they have an undo and nothing
+/// else, so `block`, `--skip`/`--with` and help do not know them. `unblock` runs them after
+/// the registry's undos and before verify's, which reads everything back.
+pub static UNBLOCK_ONLY: &[UnblockOnly] = &[UnblockOnly {
+    about: &issue_tap::ABOUT,
+    undo: &issue_tap::IssueTap,
+}];
+
+/// A step only `unblock` runs: what it is, and its undo.
+pub struct UnblockOnly {
+    pub about: &'static About,
+    pub undo: &'static dyn Undo,
+}
+
+/// A step of a report: one of [`REGISTRY`], or one of [`UNBLOCK_ONLY`].
+#[derive(Clone, Copy)]
+pub enum Unit {
+    Step(&'static dyn Step),
+    UnblockOnly(&'static UnblockOnly),
+}
+
+impl Unit {
+    pub fn about(self) -> &'static About {
+        match self {
+            Unit::Step(step) => step.about(),
+            Unit::UnblockOnly(only) => only.about,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        self.about().name
+    }
+
+    pub fn action(self) -> Option<&'static str> {
+        self.about().action
+    }
+
+    /// Its undo, if it has one.
+    pub fn undo(self) -> Option<&'static dyn Undo> {
+        match self {
+            Unit::Step(step) => step.undo(),
+            Unit::UnblockOnly(only) => Some(only.undo),
+        }
+    }
+
+    /// See [`Step::change_line`].
+    pub fn change_line(
+        self,
+        before: &Map<String, Value>,
+        after: &Map<String, Value>,
+    ) -> Option<String> {
+        match self {
+            Unit::Step(step) => step.change_line(before, after),
+            Unit::UnblockOnly(_) => None,
+        }
+    }
+
+    /// See [`Step::requires`]; an unblock-only step declares none.
+    pub fn requires(self, cx: &RunCx) -> Vec<Requirement> {
+        match self {
+            Unit::Step(step) => step.requires(cx),
+            Unit::UnblockOnly(_) => Vec::new(),
+        }
+    }
+}
+
+/// Every step in report order: the registry's, with the unblock-only steps just before verify
+/// (the registry's last, which reads back what the others did).
+pub fn units() -> impl Iterator<Item = Unit> {
+    let (verify, steps) = REGISTRY.split_last().expect("the registry is not empty");
+    steps
+        .iter()
+        .map(|s| Unit::Step(*s))
+        .chain(UNBLOCK_ONLY.iter().map(Unit::UnblockOnly))
+        .chain(std::iter::once(Unit::Step(*verify)))
+}
 
 /// When a step runs in a user's lockdown.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -92,9 +168,6 @@ pub struct About {
     pub incident: bool,
     /// Whether `--skip` may turn it off (verify cannot be skipped).
     pub skippable: bool,
-    /// Whether `block` runs it (`--skip`/`--with` know it). A step only `unblock` runs (the
-    /// Temporary Access Pass) says no.
-    pub in_block: bool,
     /// Whether it stops the account signing in whatever the tenant has set up (disable,
     /// revoke, reset), unlike a containment step that works only in some tenants or for some
     /// accounts (the Conditional Access block group, the on-premises account): a selection
@@ -149,10 +222,6 @@ pub trait Step: Sync {
         self.about().action
     }
 
-    fn in_block(&self) -> bool {
-        self.about().in_block
-    }
-
     /// Requests added to the user's first read. `who` addresses the user as given (UPN or
     /// object id), since the user is not resolved yet: these go out with the resolving read.
     fn reads(&self, _who: &str, _cx: &RunCx) -> Vec<Read> {
@@ -184,33 +253,8 @@ pub trait Step: Sync {
     /// the step still records its `before` state and facts from the user, but plans no write.
     fn prepare(&self, cx: &UserCx<'_>, reads: Reads, selected: Selected) -> Box<dyn Prepared>;
 
-    /// `unblock`: why what this step did cannot be undone, when it did something (`record` is
-    /// the user's line of the `block` report). Listed in the result's `not_undone`.
-    fn not_undoable(&self, _record: &Record) -> Option<String> {
-        None
-    }
-
-    /// `unblock`: a warning to show before the confirmation prompt, when undoing what this
-    /// step did deserves one (unblocking an account confirmed compromised re-opens it).
-    fn undo_warning(&self, _record: &Record) -> Option<String> {
-        None
-    }
-
-    /// `unblock`: the reads the undo needs (the state now, who owns what), addressed by the
-    /// user's object id.
-    fn undo_reads(&self, _id: &str, _record: Option<&Record>, _cx: &RunCx) -> Vec<Read> {
-        Vec::new()
-    }
-
-    /// `unblock`: decide the undo from the report line (`None` without a report) and what was
-    /// read now; `None` when this step has nothing to undo. The undo reports under its own name
-    /// (`enable_account`) and is verified like any step.
-    fn prepare_undo(
-        &self,
-        _cx: &UserCx<'_>,
-        _reads: Reads,
-        _record: Option<&Record>,
-    ) -> Option<Box<dyn Prepared>> {
+    /// What `unblock` does for it, if it has an undo.
+    fn undo(&self) -> Option<&dyn Undo> {
         None
     }
 
@@ -241,6 +285,39 @@ pub trait Step: Sync {
         _facts: &mut Map<String, Value>,
     ) -> Vec<Finding> {
         Vec::new()
+    }
+}
+
+/// A step's undo, for `unblock`: a step implements it or not (see [`Step::undo`]).
+pub trait Undo: Sync {
+    /// `unblock`: why what this step did cannot be undone, when it did something (`record` is
+    /// the user's line of the `block` report). Listed in the result's `not_undone`.
+    fn not_undoable(&self, _record: &Record) -> Option<String> {
+        None
+    }
+
+    /// `unblock`: a warning to show before the confirmation prompt, when undoing what this
+    /// step did deserves one (unblocking an account confirmed compromised re-opens it).
+    fn undo_warning(&self, _record: &Record) -> Option<String> {
+        None
+    }
+
+    /// `unblock`: the reads the undo needs (the state now, who owns what), addressed by the
+    /// user's object id.
+    fn undo_reads(&self, _id: &str, _record: Option<&Record>, _cx: &RunCx) -> Vec<Read> {
+        Vec::new()
+    }
+
+    /// `unblock`: decide the undo from the report line (`None` without a report) and what was
+    /// read now; `None` when this step has nothing to undo. The undo reports under its own name
+    /// (`enable_account`) and is verified like any step.
+    fn prepare_undo(
+        &self,
+        _cx: &UserCx<'_>,
+        _reads: Reads,
+        _record: Option<&Record>,
+    ) -> Option<Box<dyn Prepared>> {
+        None
     }
 }
 
@@ -854,7 +931,7 @@ impl Selection {
         // How each skip was asked for, for a conflict's message: `--skip devices`.
         let mut asked: HashMap<&'static str, String> = HashMap::new();
         for name in skip.iter().flat_map(|s| s.split(',')) {
-            let step = find_in_block(name.trim())?;
+            let step = find(name.trim())?;
             if !step.skippable() {
                 return Err(format!("`{}` cannot be skipped", step.name()));
             }
@@ -863,12 +940,12 @@ impl Selection {
             asked.insert(step.name(), format!("--skip {}", name.trim()));
         }
         for (name, flag) in flag_skips {
-            let step = find_in_block(name)?;
+            let step = find(name)?;
             sel.skipped.insert(step.name(), (*flag).to_owned());
             asked.insert(step.name(), (*flag).to_owned());
         }
         for name in with.iter().flat_map(|s| s.split(',')) {
-            let step = find_in_block(name.trim())?;
+            let step = find(name.trim())?;
             if let Some(skip) = asked.get(step.name()) {
                 return Err(format!(
                     "{skip} and --with {} conflict: both name the step {}; give one of them",
@@ -902,9 +979,6 @@ impl Selection {
     /// Whether `step` runs, and if not, which flag left it out. An opt-in step not asked for
     /// is `None`: it has no line in the report at all.
     pub fn of(&self, step: &dyn Step) -> Option<Selected> {
-        if !step.in_block() {
-            return None;
-        }
         if let Some(flag) = self.skipped.get(step.name()) {
             if step.default_on() || self.with.contains(&step.name()) {
                 return Some(Selected::No(flag.clone()));
@@ -958,16 +1032,6 @@ pub fn find(name: &str) -> Result<&'static dyn Step, String> {
         })
 }
 
-/// The step named `name`, among those `block` runs.
-fn find_in_block(name: &str) -> Result<&'static dyn Step, String> {
-    find(name).ok().filter(|s| s.in_block()).ok_or_else(|| {
-        format!(
-            "unknown step `{name}`; steps are {}",
-            labels(Choice::Skip).join(", ")
-        )
-    })
-}
-
 /// Which flag a list of step names is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Choice {
@@ -983,7 +1047,7 @@ fn offered(choice: Choice) -> impl Iterator<Item = &'static dyn Step> {
     REGISTRY
         .iter()
         .copied()
-        .filter(|s| s.in_block() && s.skippable())
+        .filter(|s| s.skippable())
         .filter(move |s| choice == Choice::Skip || !s.default_on())
 }
 
@@ -1030,7 +1094,7 @@ impl clap::builder::TypedValueParser for StepParser {
         let text = value.to_string_lossy();
         // `--with` takes any step `block` runs, so that naming a default-on one (or one also
         // skipped) is answered by the selection with what is wrong, not by a guess at a name.
-        if find_in_block(&text).is_ok_and(|s| s.skippable()) {
+        if find(&text).is_ok_and(|s| s.skippable()) {
             return Ok(text.trim().to_owned());
         }
         let flag = arg

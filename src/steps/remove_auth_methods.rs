@@ -20,7 +20,7 @@ use serde_json::{json, Map, Value};
 
 use super::{
     item, About, Answers, Earlier, Phase, Prepared, Progress, Read, Reads, Record, Request, RunCx,
-    Selected, Step, UserCx, Verdict,
+    Selected, Step, Undo, UserCx, Verdict,
 };
 use crate::auth::TokenKind;
 use crate::check::{Finding, Requirement, Target};
@@ -40,7 +40,6 @@ const ABOUT: About = About {
     default_on: false,
     incident: true,
     skippable: true,
-    in_block: true,
     stops_sign_in: false,
     action: Some("delete every authentication method but the password (the user registers again)"),
 };
@@ -111,10 +110,6 @@ impl Step for RemoveAuthMethods {
         vec![Read::paged(LIST, auth_methods::list(who))]
     }
 
-    fn not_undoable(&self, record: &Record) -> Option<String> {
-        record.changed(NAME).then(|| "removed authentication methods cannot be put back: the user registers methods again at next sign-in (with --tap, after signing in with the pass)".to_owned())
-    }
-
     fn prepare(&self, cx: &UserCx<'_>, mut reads: Reads, selected: Selected) -> Box<dyn Prepared> {
         let mut state = State {
             owner: cx.user.id.clone(),
@@ -170,6 +165,16 @@ impl Step for RemoveAuthMethods {
             |m: &Map<String, Value>| m.get("methods").and_then(Value::as_array).map(|a| a.len());
         let (b, a) = (count(before)?, count(after)?);
         Some(format!("authentication methods: {b} -> {a}"))
+    }
+
+    fn undo(&self) -> Option<&dyn Undo> {
+        Some(self)
+    }
+}
+
+impl Undo for RemoveAuthMethods {
+    fn not_undoable(&self, record: &Record) -> Option<String> {
+        record.changed(NAME).then(|| "removed authentication methods cannot be put back: the user registers methods again at next sign-in (with --tap, after signing in with the pass)".to_owned())
     }
 }
 

@@ -7,7 +7,7 @@ use serde_json::{Map, Value};
 
 use super::{
     About, Answers, Earlier, Phase, Prepared, Progress, Reads, Record, Request, RunCx, Selected,
-    Step, UserCx,
+    Step, Undo, UserCx,
 };
 use crate::auth::TokenKind;
 use crate::check::{Finding, Requirement, Target, USER_ADMINISTRATOR_OR_HIGHER};
@@ -26,7 +26,6 @@ const ABOUT: About = About {
     default_on: true,
     incident: false,
     skippable: true,
-    in_block: true,
     stops_sign_in: true,
     action: Some("reset the password"),
 };
@@ -34,12 +33,6 @@ const ABOUT: About = About {
 impl Step for ResetPassword {
     fn about(&self) -> &'static About {
         &ABOUT
-    }
-
-    fn not_undoable(&self, record: &Record) -> Option<String> {
-        (record.status(NAME) == Some("done")).then(|| {
-            "the password stays unknown to everyone: the user signs in with a Temporary Access Pass (--tap) and sets a new one through self-service, or an admin resets it".to_owned()
-        })
     }
 
     fn prepare(&self, cx: &UserCx<'_>, _reads: Reads, selected: Selected) -> Box<dyn Prepared> {
@@ -126,6 +119,18 @@ impl Step for ResetPassword {
             )];
         }
         target.privileged().into_iter().collect()
+    }
+
+    fn undo(&self) -> Option<&dyn Undo> {
+        Some(self)
+    }
+}
+
+impl Undo for ResetPassword {
+    fn not_undoable(&self, record: &Record) -> Option<String> {
+        (record.status(NAME) == Some("done")).then(|| {
+            "the password stays unknown to everyone: the user signs in with a Temporary Access Pass (--tap) and sets a new one through self-service, or an admin resets it".to_owned()
+        })
     }
 }
 

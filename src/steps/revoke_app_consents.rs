@@ -16,7 +16,7 @@ use serde_json::{json, Map, Value};
 
 use super::{
     item, About, Answers, Earlier, Phase, Prepared, Progress, Read, Reads, Record, Request, RunCx,
-    Selected, Step, UserCx, Verdict,
+    Selected, Step, Undo, UserCx, Verdict,
 };
 use crate::auth::TokenKind;
 use crate::check::{Finding, Requirement, Target};
@@ -36,7 +36,6 @@ const ABOUT: About = About {
     default_on: false,
     incident: true,
     skippable: true,
-    in_block: true,
     stops_sign_in: false,
     action: Some("revoke the apps the user consented to"),
 };
@@ -117,10 +116,6 @@ impl Step for RevokeAppConsents {
         vec![Read::paged(LIST, grants::list_for_user(who))]
     }
 
-    fn not_undoable(&self, record: &Record) -> Option<String> {
-        record.changed(NAME).then(|| "revoked app consents are not granted again: lockdown never re-grants an app it removed during an incident; the user consents again if the app is wanted".to_owned())
-    }
-
     fn prepare(&self, cx: &UserCx<'_>, mut reads: Reads, selected: Selected) -> Box<dyn Prepared> {
         let mut state = State {
             owner: cx.user.id.clone(),
@@ -185,6 +180,16 @@ impl Step for RevokeAppConsents {
             count(before)?,
             count(after)?
         ))
+    }
+
+    fn undo(&self) -> Option<&dyn Undo> {
+        Some(self)
+    }
+}
+
+impl Undo for RevokeAppConsents {
+    fn not_undoable(&self, record: &Record) -> Option<String> {
+        record.changed(NAME).then(|| "revoked app consents are not granted again: lockdown never re-grants an app it removed during an incident; the user consents again if the app is wanted".to_owned())
     }
 }
 

@@ -7,7 +7,7 @@ use time::OffsetDateTime;
 
 use super::{
     timestamp, About, Answers, Earlier, Phase, Prepared, Progress, Reads, Record, Request, RunCx,
-    Selected, Step, UserCx, Verdict,
+    Selected, Step, Undo, UserCx, Verdict,
 };
 use crate::auth::TokenKind;
 use crate::check::{Finding, Requirement, Target};
@@ -26,7 +26,6 @@ const ABOUT: About = About {
     default_on: true,
     incident: false,
     skippable: true,
-    in_block: true,
     stops_sign_in: true,
     action: Some("revoke sign-in sessions"),
 };
@@ -56,12 +55,6 @@ impl Step for RevokeSessions {
             request,
             report,
             revoked_at: None,
-        })
-    }
-
-    fn not_undoable(&self, record: &Record) -> Option<String> {
-        (record.status(NAME) == Some("done")).then(|| {
-            "revoked sessions cannot be restored (there is nothing to restore): the user signs in again".to_owned()
         })
     }
 
@@ -118,6 +111,18 @@ impl Step for RevokeSessions {
         _facts: &mut Map<String, Value>,
     ) -> Vec<Finding> {
         target.privileged().into_iter().collect()
+    }
+
+    fn undo(&self) -> Option<&dyn Undo> {
+        Some(self)
+    }
+}
+
+impl Undo for RevokeSessions {
+    fn not_undoable(&self, record: &Record) -> Option<String> {
+        (record.status(NAME) == Some("done")).then(|| {
+            "revoked sessions cannot be restored (there is nothing to restore): the user signs in again".to_owned()
+        })
     }
 }
 

@@ -9,7 +9,7 @@ use serde_json::Map;
 
 use super::{
     About, Answers, Earlier, Phase, Prepared, Progress, Read, Reads, Record, Request, RunCx,
-    Selected, Step, UserCx, Verdict,
+    Selected, Step, Undo, UserCx, Verdict,
 };
 use crate::check::Requirement;
 use crate::graph::users::{self, UserId};
@@ -25,7 +25,6 @@ const ABOUT: About = About {
     default_on: true,
     incident: false,
     skippable: false,
-    in_block: true,
     stops_sign_in: false,
     action: None,
 };
@@ -36,16 +35,6 @@ const ATTEMPTS: u32 = 3;
 impl Step for Verify {
     fn about(&self) -> &'static About {
         &ABOUT
-    }
-
-    fn prepare_undo(
-        &self,
-        cx: &UserCx<'_>,
-        reads: Reads,
-        _record: Option<&Record>,
-    ) -> Option<Box<dyn Prepared>> {
-        // The same re-read and checks: each undo says what it expects to read back.
-        Some(self.prepare(cx, reads, Selected::Yes))
     }
 
     fn prepare(&self, cx: &UserCx<'_>, _reads: Reads, _selected: Selected) -> Box<dyn Prepared> {
@@ -71,6 +60,22 @@ impl Step for Verify {
                 &["Directory.AccessAsUser.All"],
             ],
         )]
+    }
+
+    fn undo(&self) -> Option<&dyn Undo> {
+        Some(self)
+    }
+}
+
+impl Undo for Verify {
+    fn prepare_undo(
+        &self,
+        cx: &UserCx<'_>,
+        reads: Reads,
+        _record: Option<&Record>,
+    ) -> Option<Box<dyn Prepared>> {
+        // The same re-read and checks: each undo says what it expects to read back.
+        Some(self.prepare(cx, reads, Selected::Yes))
     }
 }
 
