@@ -89,10 +89,13 @@ pub fn cli_reference() -> String {
         let _ = writeln!(out, "\n## `lockdown {}`\n", c.get_name());
         let _ = writeln!(out, "{}\n", about(c));
         let _ = writeln!(out, "```text\n{}\n```\n", usage(c));
-        let own: Vec<&Arg> = c
+        let mut own: Vec<&Arg> = c
             .get_arguments()
             .filter(|a| !a.is_global_set() && !is_builtin(a))
             .collect();
+        // In the order help shows them: a command may adjust an option a step declared (its
+        // help), which moves it to the end of the list but keeps its place in help.
+        own.sort_by_key(|a| (!a.is_positional(), a.get_display_order()));
         let (hidden, shown): (Vec<&Arg>, Vec<&Arg>) =
             own.into_iter().partition(|a| a.is_hide_set());
         if shown.is_empty() {

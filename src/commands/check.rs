@@ -50,7 +50,7 @@ pub async fn run(global: &Global, args: &CheckArgs, cancel: Cancel) -> Result<Ex
     let summary = preflight(
         &session.client,
         RunCx::new(session.token_kind)
-            .block_group(args.block_group.clone())
+            .options(args.steps.clone())
             .cloud(global.cloud),
         &selection,
         targets.as_mut(),

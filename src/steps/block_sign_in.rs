@@ -145,6 +145,16 @@ impl Lookup {
     }
 }
 
+/// This step's own option.
+#[derive(Debug, Clone, Default, clap::Args)]
+#[group(skip)]
+pub struct Options {
+    /// The Conditional Access block group's object id, instead of finding it by its
+    /// mailNickname (lockdown-blocked).
+    #[arg(long, value_name = "ID", env = "LOCKDOWN_BLOCK_GROUP")]
+    pub block_group: Option<String>,
+}
+
 impl Step for BlockSignIn {
     fn about(&self) -> &'static About {
         &ABOUT

@@ -28,6 +28,23 @@ const ABOUT: About = About {
     action: Some("disable the account"),
 };
 
+/// `--keep-enabled`: this step's own flag that leaves it out (the same as `--skip {NAME}`).
+#[derive(Debug, Clone, Default, clap::Args)]
+#[group(skip)]
+pub struct SkipFlag {
+    /// Leave the account enabled (its password is still reset, so nobody knows it). The same as
+    /// `--skip disable_account`.
+    #[arg(long)]
+    pub keep_enabled: bool,
+}
+
+impl SkipFlag {
+    /// The flag, when it was given.
+    pub fn given(&self) -> Option<(&'static str, &'static str)> {
+        self.keep_enabled.then_some((NAME, "--keep-enabled"))
+    }
+}
+
 impl Step for DisableAccount {
     fn about(&self) -> &'static About {
         &ABOUT

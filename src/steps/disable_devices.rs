@@ -58,6 +58,22 @@ const MANAGED: &str = "managedDevices";
 /// Said once per run: Intune cannot be asked in this tenant or with this token.
 const NO_INTUNE: &str = "disable_devices: Intune not available";
 
+/// `--skip-devices`: this step's own flag that leaves it out (the same as `--skip {NAME}`).
+#[derive(Debug, Clone, Default, clap::Args)]
+#[group(skip)]
+pub struct SkipFlag {
+    /// Same as `--skip disable_devices` (kept for existing scripts).
+    #[arg(long, hide = true)]
+    pub skip_devices: bool,
+}
+
+impl SkipFlag {
+    /// The flag, when it was given.
+    pub fn given(&self) -> Option<(&'static str, &'static str)> {
+        self.skip_devices.then_some((NAME, "--skip-devices"))
+    }
+}
+
 impl Step for DisableDevices {
     fn about(&self) -> &'static About {
         &ABOUT

@@ -17,7 +17,7 @@ use serde_json::{json, Map, Value};
 
 use super::{
     item, About, Answers, Earlier, Phase, Prepared, Progress, Read, Reads, Record, Request, RunCx,
-    Selected, Step, Undo, UserCx, Verdict,
+    Selected, Selection, Step, Undo, UserCx, Verdict,
 };
 use crate::check::{Finding, Requirement, Target};
 use crate::graph::mail_rules::{self, MessageRule};
@@ -49,6 +49,26 @@ pub enum Which {
     Suspicious,
     /// Every enabled rule.
     All,
+}
+
+/// This step's own option.
+#[derive(Debug, Clone, Default, clap::Args)]
+#[group(skip)]
+pub struct Options {
+    /// Which enabled inbox rules the inbox-rules step disables: those that forward, redirect or
+    /// delete mail (suspicious, the default), or every one (all).
+    #[arg(long, value_enum, value_name = "WHICH")]
+    pub inbox_rules: Option<Which>,
+}
+
+impl Options {
+    /// `block`: the option means something only when the step runs.
+    pub fn check(&self, selection: &Selection) -> Result<(), String> {
+        if self.inbox_rules.is_some() && !selection.runs(NAME) {
+            return Err("--inbox-rules chooses the rules the inbox-rules step disables: add --with inbox-rules or --incident".to_owned());
+        }
+        Ok(())
+    }
 }
 
 impl Step for DisableInboxRules {
@@ -117,7 +137,12 @@ impl Step for DisableInboxRules {
         let mut state = State {
             owner: cx.user.id.clone(),
             mailbox,
-            which: cx.run.inbox_rules,
+            which: cx
+                .run
+                .options
+                .disable_inbox_rules
+                .inbox_rules
+                .unwrap_or_default(),
             listed: None,
             plan: Vec::new(),
             requests: Vec::new(),

@@ -134,6 +134,55 @@ pub fn units() -> impl Iterator<Item = Unit> {
         .chain(std::iter::once(Unit::Step(*verify)))
 }
 
+/// The steps' own options, each declared by its step (one line per step that has any), for
+/// the commands that run steps to flatten into their flags.
+#[derive(Debug, Clone, Default, clap::Args)]
+#[group(skip)]
+pub struct StepOptions {
+    #[command(flatten)]
+    pub disable_inbox_rules: disable_inbox_rules::Options,
+    #[command(flatten)]
+    pub block_sign_in: block_sign_in::Options,
+}
+
+impl StepOptions {
+    /// `block`: an option given for a step the selection leaves out is a usage error.
+    pub fn check(&self, selection: &Selection) -> Result<(), String> {
+        self.disable_inbox_rules.check(selection)
+    }
+}
+
+/// The flags a step declares to leave itself out, kept for existing scripts (`--keep-enabled`
+/// and the hidden `--skip-sessions`, `--skip-password`, `--skip-devices`): each the same as a
+/// `--skip` of its step, one line per step.
+#[derive(Debug, Clone, Default, clap::Args)]
+#[group(skip)]
+pub struct SkipFlags {
+    #[command(flatten)]
+    pub disable_account: disable_account::SkipFlag,
+    #[command(flatten)]
+    pub reset_password: reset_password::SkipFlag,
+    #[command(flatten)]
+    pub revoke_sessions: revoke_sessions::SkipFlag,
+    #[command(flatten)]
+    pub disable_devices: disable_devices::SkipFlag,
+}
+
+impl SkipFlags {
+    /// The steps these flags leave out, each with its flag, for [`Selection::new`].
+    pub fn given(&self) -> Vec<(&'static str, &'static str)> {
+        [
+            self.disable_account.given(),
+            self.revoke_sessions.given(),
+            self.reset_password.given(),
+            self.disable_devices.given(),
+        ]
+        .into_iter()
+        .flatten()
+        .collect()
+    }
+}
+
 /// When a step runs in a user's lockdown.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub enum Phase {
@@ -657,8 +706,8 @@ pub struct RunCx {
     pub tap_minutes: Option<u32>,
     /// What a step says once per run rather than once per user (a tenant without Intune).
     pub notices: Notices,
-    /// `--inbox-rules`: which enabled inbox rules `disable_inbox_rules` turns off.
-    pub inbox_rules: disable_inbox_rules::Which,
+    /// The steps' own options (`--inbox-rules`, `--block-group`): each step reads its own.
+    pub options: StepOptions,
     /// The run is `status`: steps may read facts they do without when writing.
     pub status: bool,
     /// Gathers the users who reach `confirm_compromised` together into one request; `None`
@@ -677,7 +726,7 @@ impl RunCx {
             force: false,
             tap_minutes: None,
             notices: Notices::default(),
-            inbox_rules: disable_inbox_rules::Which::default(),
+            options: StepOptions::default(),
             status: false,
             risky_users: None,
             block_group: Arc::new(block_sign_in::Lookup::new(None)),
@@ -691,10 +740,13 @@ impl RunCx {
         self
     }
 
-    /// `--block-group ID` / `LOCKDOWN_BLOCK_GROUP`: the block group by object id, instead of
-    /// looking it up by its mailNickname.
-    pub fn block_group(mut self, id: Option<String>) -> RunCx {
-        self.block_group = Arc::new(block_sign_in::Lookup::new(id));
+    /// The steps' own options. The block group (`--block-group ID` / `LOCKDOWN_BLOCK_GROUP`,
+    /// by object id instead of by its mailNickname) is looked up once for the run.
+    pub fn options(mut self, options: StepOptions) -> RunCx {
+        self.block_group = Arc::new(block_sign_in::Lookup::new(
+            options.block_sign_in.block_group.clone(),
+        ));
+        self.options = options;
         self
     }
 
@@ -702,12 +754,6 @@ impl RunCx {
     /// the run has a single user, whose requests may all ride in its own chain.
     pub fn sending(mut self, client: Arc<crate::graph::GraphClient>, alone: bool) -> RunCx {
         self.risky_users = Some(confirm_compromised::Coalescer::new(client, alone));
-        self
-    }
-
-    /// `--inbox-rules`.
-    pub fn inbox_rules(mut self, which: disable_inbox_rules::Which) -> RunCx {
-        self.inbox_rules = which;
         self
     }
 

@@ -30,6 +30,22 @@ const ABOUT: About = About {
     action: Some("reset the password"),
 };
 
+/// `--skip-password`: this step's own flag that leaves it out (the same as `--skip {NAME}`).
+#[derive(Debug, Clone, Default, clap::Args)]
+#[group(skip)]
+pub struct SkipFlag {
+    /// Same as `--skip reset_password` (kept for existing scripts).
+    #[arg(long, hide = true)]
+    pub skip_password: bool,
+}
+
+impl SkipFlag {
+    /// The flag, when it was given.
+    pub fn given(&self) -> Option<(&'static str, &'static str)> {
+        self.skip_password.then_some((NAME, "--skip-password"))
+    }
+}
+
 impl Step for ResetPassword {
     fn about(&self) -> &'static About {
         &ABOUT

@@ -34,6 +34,22 @@ const ABOUT: About = About {
 /// moments of the same request, so the comparison allows one second.
 const CLOCK_SLACK: time::Duration = time::Duration::seconds(1);
 
+/// `--skip-sessions`: this step's own flag that leaves it out (the same as `--skip {NAME}`).
+#[derive(Debug, Clone, Default, clap::Args)]
+#[group(skip)]
+pub struct SkipFlag {
+    /// Same as `--skip revoke_sessions` (kept for existing scripts).
+    #[arg(long, hide = true)]
+    pub skip_sessions: bool,
+}
+
+impl SkipFlag {
+    /// The flag, when it was given.
+    pub fn given(&self) -> Option<(&'static str, &'static str)> {
+        self.skip_sessions.then_some((NAME, "--skip-sessions"))
+    }
+}
+
 impl Step for RevokeSessions {
     fn about(&self) -> &'static About {
         &ABOUT
