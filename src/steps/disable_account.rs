@@ -4,8 +4,8 @@
 use serde_json::{json, Map, Value};
 
 use super::{
-    About, Answers, Earlier, Phase, Prepared, Progress, Reads, Record, Request, RunCx, Selected,
-    Step, Undo, UserCx, Verdict,
+    About, Answers, Earlier, One, Phase, Prepared, Progress, Reads, Record, Request, RunCx,
+    Selected, Step, Undo, UserCx, Verdict,
 };
 use crate::auth::TokenKind;
 use crate::check::{Finding, Requirement, Target, USER_ADMINISTRATOR_OR_HIGHER};
@@ -70,17 +70,16 @@ impl Step for DisableAccount {
                 )
             })
         });
-        let request = report
-            .is_none()
-            .then(|| Request::write(NAME, users::disable(&cx.user.id), "disable account"));
+        let one = One::decide(report, || {
+            Request::write(NAME, users::disable(&cx.user.id), "disable account")
+        });
         Box::new(State {
             // A synced account is disabled on-premises: verify does not expect it here.
             selected: selected.is_yes() && !synced,
             enabled,
             synced,
             token: cx.run.token_kind,
-            request,
-            report,
+            one,
             written: false,
         })
     }
@@ -159,8 +158,7 @@ struct State {
     enabled: Option<bool>,
     synced: bool,
     token: TokenKind,
-    request: Option<Request>,
-    report: Option<StepReport>,
+    one: One,
     /// Graph accepted the write.
     written: bool,
 }
@@ -195,11 +193,11 @@ impl Prepared for State {
     }
 
     fn requests(&self, _earlier: &[Earlier<'_>]) -> Vec<Request> {
-        self.request.iter().cloned().collect()
+        self.one.requests()
     }
 
     fn planned(&self, _earlier: &[Earlier<'_>]) -> StepReport {
-        let mut r = super::planned_one(NAME, self.report.as_ref(), self.request.as_ref());
+        let mut r = self.one.planned(NAME);
         if r.status == StepStatus::Already {
             r.detail = Some("the account is already disabled".into());
         }
@@ -207,8 +205,8 @@ impl Prepared for State {
     }
 
     fn finish(&mut self, mut answers: Answers, _earlier: &[Earlier<'_>]) -> Progress {
-        if self.report.is_none() {
-            self.report = Some(match answers.take(NAME) {
+        if self.one.waiting() {
+            let report = match answers.take(NAME) {
                 Ok(_) => {
                     self.written = true;
                     StepReport::new(
@@ -225,13 +223,14 @@ impl Prepared for State {
                         hint(&e, self.synced, self.token).or_else(|| hints::common(&e)),
                     ),
                 ),
-            });
+            };
+            self.one.answered(report);
         }
         Progress::Done
     }
 
     fn report(&self) -> Option<StepReport> {
-        self.report.clone()
+        self.one.report().cloned()
     }
 
     fn verify(

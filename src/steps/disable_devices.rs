@@ -93,9 +93,8 @@ impl Step for DisableDevices {
             return Box::new(State {
                 token,
                 owner,
-                found: None,
+                devices: Devices::Skipped(report),
                 requests: Vec::new(),
-                report: Some(report),
                 results: HashMap::new(),
                 looked_up: HashMap::new(),
             });
@@ -154,9 +153,8 @@ impl Step for DisableDevices {
         Box::new(State {
             token,
             owner,
-            found: Some(found),
+            devices: Devices::Found { found, report },
             requests,
-            report,
             results: HashMap::new(),
             looked_up: HashMap::new(),
         })
@@ -819,20 +817,44 @@ fn device_step(
 struct State {
     token: TokenKind,
     owner: UserId,
-    /// `None` when a flag left the step out (nothing was listed).
-    found: Option<Found>,
+    devices: Devices,
     /// Tagged with the entry's index (`lookup/{n}` for the read before an Intune-only write).
     requests: Vec<Request>,
-    report: Option<StepReport>,
     /// Each written entry's answer, by index.
     results: HashMap<usize, Result<(), GraphError>>,
     /// Intune-only entries as read just before their write, by index.
     looked_up: HashMap<usize, Device>,
 }
 
+/// Whether the devices were listed.
+enum Devices {
+    /// A flag left the step out: nothing was listed.
+    Skipped(StepReport),
+    /// Listed from both sources (or tried): what was found, and the report once there is one
+    /// (nothing to write, or answered).
+    Found {
+        found: Found,
+        report: Option<StepReport>,
+    },
+}
+
 impl State {
+    fn found(&self) -> Option<&Found> {
+        match &self.devices {
+            Devices::Found { found, .. } => Some(found),
+            Devices::Skipped(_) => None,
+        }
+    }
+
+    fn decided(&self) -> Option<&StepReport> {
+        match &self.devices {
+            Devices::Skipped(report) => Some(report),
+            Devices::Found { report, .. } => report.as_ref(),
+        }
+    }
+
     fn entries(&self) -> &[Entry] {
-        self.found.as_ref().map_or(&[], |f| &f.entries)
+        self.found().map_or(&[], |f| &f.entries)
     }
 
     /// Entries written (by index), and whether any of them was a registered device.
@@ -852,7 +874,7 @@ impl State {
 
 impl Prepared for State {
     fn before(&self, state: &mut Map<String, Value>) {
-        if let Some(found) = &self.found {
+        if let Some(found) = self.found() {
             if found.listed() {
                 let list = found
                     .entries
@@ -866,7 +888,7 @@ impl Prepared for State {
     }
 
     fn facts(&self, json: &mut Map<String, Value>, text: &mut Vec<String>) {
-        let Some(found) = &self.found else {
+        let Some(found) = self.found() else {
             return;
         };
         if found.listed() {
@@ -936,18 +958,20 @@ impl Prepared for State {
     }
 
     fn requests(&self, _earlier: &[Earlier<'_>]) -> Vec<Request> {
-        if self.report.is_some() {
+        if self.decided().is_some() {
             return Vec::new();
         }
         self.requests.clone()
     }
 
     fn planned(&self, _earlier: &[Earlier<'_>]) -> StepReport {
-        let found = match (&self.report, &self.found) {
-            (Some(report), _) if report.status != StepStatus::Already => return report.clone(),
-            (_, Some(found)) => found,
-            (Some(report), None) => return report.clone(),
-            (None, None) => unreachable!("devices were listed, or a report says why not"),
+        let found = match &self.devices {
+            Devices::Skipped(report) => return report.clone(),
+            Devices::Found {
+                report: Some(report),
+                ..
+            } if report.status != StepStatus::Already => return report.clone(),
+            Devices::Found { found, .. } => found,
         };
         let writes: Vec<usize> = self.written().0;
         let items = found
@@ -996,7 +1020,7 @@ impl Prepared for State {
     }
 
     fn finish(&mut self, mut answers: Answers, _earlier: &[Earlier<'_>]) -> Progress {
-        if self.report.is_some() {
+        if self.decided().is_some() {
             return Progress::Done;
         }
         for r in &self.requests {
@@ -1009,22 +1033,23 @@ impl Prepared for State {
                 self.results.insert(n, answer.map(|_| ()));
             }
         }
-        let found = self.found.as_ref().expect("writes come from a listing");
-        self.report = Some(device_step(
-            found,
-            &self.results,
-            &self.looked_up,
-            self.token,
-        ));
+        if let Devices::Found { found, report } = &mut self.devices {
+            *report = Some(device_step(
+                found,
+                &self.results,
+                &self.looked_up,
+                self.token,
+            ));
+        }
         Progress::Done
     }
 
     fn report(&self) -> Option<StepReport> {
-        self.report.clone()
+        self.decided().cloned()
     }
 
     fn verify_reads(&self) -> Vec<Read> {
-        if self.report.is_some() && self.results.is_empty() {
+        if self.decided().is_some() && self.results.is_empty() {
             return Vec::new();
         }
         let (written, registered) = self.written();
@@ -1052,7 +1077,7 @@ impl Prepared for State {
         after: &mut Map<String, Value>,
         verdict: &mut Verdict,
     ) {
-        let Some(found) = &self.found else {
+        let Some(found) = self.found() else {
             return;
         };
         if !found.listed() {

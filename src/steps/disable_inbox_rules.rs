@@ -128,69 +128,36 @@ impl Step for DisableInboxRules {
         vec![Read::paged(LIST, mail_rules::list_inbox(who))]
     }
 
-    fn prepare(&self, cx: &UserCx<'_>, mut reads: Reads, selected: Selected) -> Box<dyn Prepared> {
+    fn prepare(&self, cx: &UserCx<'_>, reads: Reads, selected: Selected) -> Box<dyn Prepared> {
         let mailbox = cx
             .user
             .user_principal_name
             .clone()
             .unwrap_or_else(|| cx.user.id.0.clone());
+        let which = cx
+            .run
+            .options
+            .disable_inbox_rules
+            .inbox_rules
+            .unwrap_or_default();
         let mut state = State {
             owner: cx.user.id.clone(),
             mailbox,
-            which: cx
-                .run
-                .options
-                .disable_inbox_rules
-                .inbox_rules
-                .unwrap_or_default(),
-            listed: None,
+            rules: Rules::Listed {
+                rules: Vec::new(),
+                report: None,
+            },
             plan: Vec::new(),
             requests: Vec::new(),
             results: HashMap::new(),
-            report: selected.skipped_report(NAME),
         };
-        if state.report.is_some() {
-            return Box::new(state);
-        }
-        let listed = reads
-            .take(LIST)
-            .and_then(|r| r.json::<crate::graph::paging::Items>())
-            .and_then(|items| mail_rules::from_items(items.value));
-        match &listed {
-            Err(e) if mail_rules::is_mailbox_missing(e) => {
-                state.report = Some(StepReport::new(
-                    NAME,
-                    StepStatus::Skipped,
-                    "the user has no Exchange Online mailbox (MailboxNotEnabledForRESTAPI): no inbox rules to check".to_owned(),
-                ));
-            }
-            Err(e) => {
-                state.report = Some(StepReport::failed(
-                    NAME,
-                    "the user's inbox rules could not be listed",
-                    cx.error(e, list_hint(e)),
-                ));
-            }
-            Ok(rules) => {
-                state.plan = rules.iter().map(|r| decide(r, state.which)).collect();
-                state.requests = rules
-                    .iter()
-                    .zip(&state.plan)
-                    .filter(|(_, d)| d.disable)
-                    .map(|(r, _)| {
-                        Request::write(
-                            r.id.clone(),
-                            mail_rules::disable(&state.owner, &r.id),
-                            "disable inbox rule",
-                        )
-                    })
-                    .collect();
-                if state.requests.is_empty() {
-                    state.report = Some(state.rules_report(rules, false));
-                }
-            }
-        }
-        state.listed = Some(listed);
+        state.rules = match selected.skipped_report(NAME) {
+            Some(report) => Rules::Unlisted {
+                report,
+                error: None,
+            },
+            None => state.list(cx, reads, which),
+        };
         Box::new(state)
     }
 
@@ -326,15 +293,27 @@ struct State {
     owner: UserId,
     /// The UPN, for the Exchange Online commands the report names.
     mailbox: String,
-    which: Which,
-    /// `None` when a flag left the step out.
-    listed: Option<Result<Vec<MessageRule>, GraphError>>,
+    rules: Rules,
     /// One decision per listed rule, in order.
     plan: Vec<Decision>,
     requests: Vec<Request>,
     /// Each written rule's answer, by rule id.
     results: HashMap<String, Result<(), GraphError>>,
-    report: Option<StepReport>,
+}
+
+/// Whether the rules were listed.
+enum Rules {
+    /// Not listed (a flag left the step out, no mailbox, the listing failed): the report says
+    /// why, and the listing's error is kept for `status`.
+    Unlisted {
+        report: StepReport,
+        error: Option<GraphError>,
+    },
+    /// Listed: the rules, and the report once there is one (nothing to disable, or answered).
+    Listed {
+        rules: Vec<MessageRule>,
+        report: Option<StepReport>,
+    },
 }
 
 fn list_hint(err: &GraphError) -> Option<Hint> {
@@ -442,10 +421,63 @@ fn snapshot(rules: &[MessageRule]) -> Value {
 }
 
 impl State {
+    /// The rules from the first read, with a decision for each and the writes they call for.
+    fn list(&mut self, cx: &UserCx<'_>, mut reads: Reads, which: Which) -> Rules {
+        let listed = reads
+            .take(LIST)
+            .and_then(|r| r.json::<crate::graph::paging::Items>())
+            .and_then(|items| mail_rules::from_items(items.value));
+        match listed {
+            Err(e) if mail_rules::is_mailbox_missing(&e) => Rules::Unlisted {
+                report: StepReport::new(
+                    NAME,
+                    StepStatus::Skipped,
+                    "the user has no Exchange Online mailbox (MailboxNotEnabledForRESTAPI): no inbox rules to check".to_owned(),
+                ),
+                error: Some(e),
+            },
+            Err(e) => Rules::Unlisted {
+                report: StepReport::failed(
+                    NAME,
+                    "the user's inbox rules could not be listed",
+                    cx.error(&e, list_hint(&e)),
+                ),
+                error: Some(e),
+            },
+            Ok(rules) => {
+                self.plan = rules.iter().map(|r| decide(r, which)).collect();
+                self.requests = rules
+                    .iter()
+                    .zip(&self.plan)
+                    .filter(|(_, d)| d.disable)
+                    .map(|(r, _)| {
+                        Request::write(
+                            r.id.clone(),
+                            mail_rules::disable(&self.owner, &r.id),
+                            "disable inbox rule",
+                        )
+                    })
+                    .collect();
+                let report = self
+                    .requests
+                    .is_empty()
+                    .then(|| self.rules_report(&rules, false));
+                Rules::Listed { rules, report }
+            }
+        }
+    }
+
     fn rules(&self) -> Option<&[MessageRule]> {
-        match &self.listed {
-            Some(Ok(list)) => Some(list),
-            _ => None,
+        match &self.rules {
+            Rules::Listed { rules, .. } => Some(rules),
+            Rules::Unlisted { .. } => None,
+        }
+    }
+
+    fn decided(&self) -> Option<&StepReport> {
+        match &self.rules {
+            Rules::Unlisted { report, .. } => Some(report),
+            Rules::Listed { report, .. } => report.as_ref(),
         }
     }
 
@@ -554,8 +586,8 @@ impl Prepared for State {
     }
 
     fn facts(&self, json: &mut Map<String, Value>, text: &mut Vec<String>) {
-        match &self.listed {
-            Some(Ok(list)) => {
+        match &self.rules {
+            Rules::Listed { rules: list, .. } => {
                 json.insert("inboxRules".into(), snapshot(list));
                 text.push(format!(
                     "inbox rules:         {} ({} would be disabled)",
@@ -571,47 +603,57 @@ impl Prepared for State {
                     text.push(format!("  - {}: {fate} ({})", r.name(), d.reason));
                 }
             }
-            Some(Err(e)) if mail_rules::is_mailbox_missing(e) => {
+            Rules::Unlisted { error: Some(e), .. } if mail_rules::is_mailbox_missing(e) => {
                 text.push("inbox rules:         no Exchange Online mailbox".into());
             }
-            Some(Err(e)) => {
+            Rules::Unlisted { error: Some(e), .. } => {
                 let err = ErrorReport::from_graph(e, list_hint(e).or_else(|| hints::common(e)));
                 super::unreadable_fact(json, text, "inbox rules", "inboxRulesError", err);
             }
-            None => {}
+            Rules::Unlisted { error: None, .. } => {}
         }
     }
 
     fn requests(&self, _earlier: &[Earlier<'_>]) -> Vec<Request> {
-        if self.report.is_some() {
+        if self.decided().is_some() {
             return Vec::new();
         }
         self.requests.clone()
     }
 
     fn planned(&self, _earlier: &[Earlier<'_>]) -> StepReport {
-        match (&self.report, self.rules()) {
-            (Some(report), _) => report.clone(),
-            (None, Some(rules)) => self.rules_report(rules, false),
-            (None, None) => unreachable!("listed rules or a report"),
+        match &self.rules {
+            Rules::Unlisted { report, .. }
+            | Rules::Listed {
+                report: Some(report),
+                ..
+            } => report.clone(),
+            Rules::Listed {
+                rules,
+                report: None,
+            } => self.rules_report(rules, false),
         }
     }
 
     fn finish(&mut self, mut answers: Answers, _earlier: &[Earlier<'_>]) -> Progress {
-        if self.report.is_some() {
+        if self.decided().is_some() {
             return Progress::Done;
         }
         for r in &self.requests {
             self.results
                 .insert(r.tag.clone(), answers.take(&r.tag).map(|_| ()));
         }
-        let rules = self.rules().expect("writes come from a listing");
-        self.report = Some(self.rules_report(rules, true));
+        if let Some(rules) = self.rules() {
+            let answered = self.rules_report(rules, true);
+            if let Rules::Listed { report, .. } = &mut self.rules {
+                *report = Some(answered);
+            }
+        }
         Progress::Done
     }
 
     fn report(&self) -> Option<StepReport> {
-        self.report.clone()
+        self.decided().cloned()
     }
 
     fn verify_reads(&self) -> Vec<Read> {

@@ -921,21 +921,68 @@ pub fn unreadable_fact(
     json.insert(key.into(), serde_json::json!(err));
 }
 
-/// The dry-run report of a step that sends at most one request: what it decided without one
-/// (skipped, already), or the request it would send.
-pub fn planned_one(
-    name: &'static str,
-    report: Option<&StepReport>,
-    request: Option<&Request>,
-) -> StepReport {
-    match (report, request) {
-        (Some(report), _) => report.clone(),
-        (None, Some(req)) => StepReport::new(
-            name,
-            StepStatus::Planned,
-            format!("would send {}", req.describe()),
-        ),
-        (None, None) => unreachable!("{name}: a step that decided nothing sends a request"),
+/// What a step that sends at most one request decided, and where it stands.
+#[derive(Debug, Clone)]
+pub enum One {
+    /// Decided without a request (skipped, already, left alone): the report says why.
+    Decided(StepReport),
+    /// The request to send, waiting for its answer.
+    Sends(Request),
+    /// The request was answered: its report. The request is dropped (it may carry a secret,
+    /// such as a new password).
+    Answered(StepReport),
+}
+
+impl One {
+    /// The report decided without a request, or else the request `send` makes.
+    pub fn decide(report: Option<StepReport>, send: impl FnOnce() -> Request) -> One {
+        match report {
+            Some(report) => One::Decided(report),
+            None => One::Sends(send()),
+        }
+    }
+
+    /// The request still to send, if any.
+    pub fn requests(&self) -> Vec<Request> {
+        match self {
+            One::Sends(request) => vec![request.clone()],
+            One::Decided(_) | One::Answered(_) => Vec::new(),
+        }
+    }
+
+    /// The report, once decided or answered.
+    pub fn report(&self) -> Option<&StepReport> {
+        match self {
+            One::Decided(report) | One::Answered(report) => Some(report),
+            One::Sends(_) => None,
+        }
+    }
+
+    /// Whether it waits for the answer to its request.
+    pub fn waiting(&self) -> bool {
+        matches!(self, One::Sends(_))
+    }
+
+    /// Whether it sent (or is to send) its request, rather than deciding without one.
+    pub fn sends(&self) -> bool {
+        !matches!(self, One::Decided(_))
+    }
+
+    /// The report of the answer to its request.
+    pub fn answered(&mut self, report: StepReport) {
+        *self = One::Answered(report);
+    }
+
+    /// The dry-run report: what it decided without a request, or the request it would send.
+    pub fn planned(&self, name: &'static str) -> StepReport {
+        match self {
+            One::Decided(report) | One::Answered(report) => report.clone(),
+            One::Sends(req) => StepReport::new(
+                name,
+                StepStatus::Planned,
+                format!("would send {}", req.describe()),
+            ),
+        }
     }
 }
 

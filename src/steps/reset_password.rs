@@ -6,8 +6,8 @@
 use serde_json::{Map, Value};
 
 use super::{
-    About, Answers, Earlier, Phase, Prepared, Progress, Reads, Record, Request, RunCx, Selected,
-    Step, Undo, UserCx,
+    About, Answers, Earlier, One, Phase, Prepared, Progress, Reads, Record, Request, RunCx,
+    Selected, Step, Undo, UserCx,
 };
 use crate::auth::TokenKind;
 use crate::check::{Finding, Requirement, Target, USER_ADMINISTRATOR_OR_HIGHER};
@@ -69,7 +69,7 @@ impl Step for ResetPassword {
                 )
             })
         });
-        let request = report.is_none().then(|| {
+        let one = One::decide(report, || {
             let password = crate::password::generate();
             Request::redacted(
                 NAME,
@@ -81,8 +81,7 @@ impl Step for ResetPassword {
         Box::new(State {
             synced: cx.user.is_synced(),
             token: cx.run.token_kind,
-            request,
-            report,
+            one,
         })
     }
 
@@ -153,9 +152,9 @@ impl Undo for ResetPassword {
 struct State {
     synced: bool,
     token: TokenKind,
-    /// Holds the new password until it is sent; its `Debug` never shows it.
-    request: Option<Request>,
-    report: Option<StepReport>,
+    /// Holds the new password until it is answered (then drops it); its `Debug` never shows
+    /// it.
+    one: One,
 }
 
 fn hint(err: &GraphError, synced: bool, token: TokenKind) -> Option<Hint> {
@@ -180,16 +179,16 @@ fn hint(err: &GraphError, synced: bool, token: TokenKind) -> Option<Hint> {
 
 impl Prepared for State {
     fn requests(&self, _earlier: &[Earlier<'_>]) -> Vec<Request> {
-        self.request.iter().cloned().collect()
+        self.one.requests()
     }
 
     fn planned(&self, _earlier: &[Earlier<'_>]) -> StepReport {
-        super::planned_one(NAME, self.report.as_ref(), self.request.as_ref())
+        self.one.planned(NAME)
     }
 
     fn finish(&mut self, mut answers: Answers, _earlier: &[Earlier<'_>]) -> Progress {
-        if self.report.is_none() {
-            self.report = Some(match answers.take(NAME) {
+        if self.one.waiting() {
+            let report = match answers.take(NAME) {
                 Ok(_) => StepReport::new(
                     NAME,
                     StepStatus::Done,
@@ -203,14 +202,13 @@ impl Prepared for State {
                         hint(&e, self.synced, self.token).or_else(|| hints::common(&e)),
                     ),
                 ),
-            });
+            };
+            self.one.answered(report);
         }
-        // The password has done its job: drop it from memory.
-        self.request = None;
         Progress::Done
     }
 
     fn report(&self) -> Option<StepReport> {
-        self.report.clone()
+        self.one.report().cloned()
     }
 }

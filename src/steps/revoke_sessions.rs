@@ -6,8 +6,8 @@ use serde_json::{json, Map, Value};
 use time::OffsetDateTime;
 
 use super::{
-    timestamp, About, Answers, Earlier, Phase, Prepared, Progress, Reads, Record, Request, RunCx,
-    Selected, Step, Undo, UserCx, Verdict,
+    timestamp, About, Answers, Earlier, One, Phase, Prepared, Progress, Reads, Record, Request,
+    RunCx, Selected, Step, Undo, UserCx, Verdict,
 };
 use crate::auth::TokenKind;
 use crate::check::{Finding, Requirement, Target};
@@ -57,7 +57,7 @@ impl Step for RevokeSessions {
 
     fn prepare(&self, cx: &UserCx<'_>, _reads: Reads, selected: Selected) -> Box<dyn Prepared> {
         let report = selected.skipped_report(NAME);
-        let request = report.is_none().then(|| {
+        let one = One::decide(report, || {
             Request::write(
                 NAME,
                 users::revoke_sign_in_sessions(&cx.user.id),
@@ -68,8 +68,7 @@ impl Step for RevokeSessions {
             selected: selected.is_yes(),
             guest: cx.user.is_guest(),
             valid_from: cx.user.sign_in_sessions_valid_from_date_time,
-            request,
-            report,
+            one,
             revoked_at: None,
         })
     }
@@ -146,8 +145,7 @@ struct State {
     selected: bool,
     guest: bool,
     valid_from: Option<OffsetDateTime>,
-    request: Option<Request>,
-    report: Option<StepReport>,
+    one: One,
     /// Graph's clock when it accepted the revoke.
     revoked_at: Option<OffsetDateTime>,
 }
@@ -181,16 +179,16 @@ impl Prepared for State {
     }
 
     fn requests(&self, _earlier: &[Earlier<'_>]) -> Vec<Request> {
-        self.request.iter().cloned().collect()
+        self.one.requests()
     }
 
     fn planned(&self, _earlier: &[Earlier<'_>]) -> StepReport {
-        super::planned_one(NAME, self.report.as_ref(), self.request.as_ref())
+        self.one.planned(NAME)
     }
 
     fn finish(&mut self, mut answers: Answers, _earlier: &[Earlier<'_>]) -> Progress {
-        if self.report.is_none() {
-            self.report = Some(match answers.take(NAME) {
+        if self.one.waiting() {
+            let report = match answers.take(NAME) {
                 Ok(resp) => {
                     // Graph's clock, not ours: verification compares against it.
                     let at = resp.date().unwrap_or_else(OffsetDateTime::now_utc);
@@ -211,13 +209,14 @@ impl Prepared for State {
                     "sign-in sessions could not be revoked",
                     ErrorReport::from_graph(&e, hint(&e).or_else(|| hints::common(&e))),
                 ),
-            });
+            };
+            self.one.answered(report);
         }
         Progress::Done
     }
 
     fn report(&self) -> Option<StepReport> {
-        self.report.clone()
+        self.one.report().cloned()
     }
 
     fn verify(
