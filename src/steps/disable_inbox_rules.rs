@@ -15,6 +15,7 @@ use std::collections::HashMap;
 
 use serde_json::{json, Map, Value};
 
+use super::listed::{answered, Listing};
 use super::{
     item, About, Answers, Earlier, Phase, Prepared, Progress, Read, Reads, Record, Request, RunCx,
     Selected, Selection, Step, Undo, UserCx, Verdict,
@@ -128,7 +129,7 @@ impl Step for DisableInboxRules {
         vec![Read::paged(LIST, mail_rules::list_inbox(who))]
     }
 
-    fn prepare(&self, cx: &UserCx<'_>, reads: Reads, selected: Selected) -> Box<dyn Prepared> {
+    fn prepare(&self, cx: &UserCx<'_>, mut reads: Reads, selected: Selected) -> Box<dyn Prepared> {
         let mailbox = cx
             .user
             .user_principal_name
@@ -140,24 +141,55 @@ impl Step for DisableInboxRules {
             .disable_inbox_rules
             .inbox_rules
             .unwrap_or_default();
+        let rules = Listing::read(
+            NAME,
+            &selected,
+            &mut reads,
+            LIST,
+            mail_rules::from_items,
+            |e| {
+                if mail_rules::is_mailbox_missing(e) {
+                    StepReport::new(
+                        NAME,
+                        StepStatus::Skipped,
+                        "the user has no Exchange Online mailbox (MailboxNotEnabledForRESTAPI): no inbox rules to check".to_owned(),
+                    )
+                } else {
+                    StepReport::failed(
+                        NAME,
+                        "the user's inbox rules could not be listed",
+                        cx.error(e, list_hint(e)),
+                    )
+                }
+            },
+        );
         let mut state = State {
             owner: cx.user.id.clone(),
             mailbox,
-            rules: Rules::Listed {
-                rules: Vec::new(),
-                report: None,
-            },
+            rules,
             plan: Vec::new(),
             requests: Vec::new(),
             results: HashMap::new(),
         };
-        state.rules = match selected.skipped_report(NAME) {
-            Some(report) => Rules::Unlisted {
-                report,
-                error: None,
-            },
-            None => state.list(cx, reads, which),
-        };
+        if let Some(rules) = state.rules.items() {
+            state.plan = rules.iter().map(|r| decide(r, which)).collect();
+            state.requests = rules
+                .iter()
+                .zip(&state.plan)
+                .filter(|(_, d)| d.disable)
+                .map(|(r, _)| {
+                    Request::write(
+                        r.id.clone(),
+                        mail_rules::disable(&state.owner, &r.id),
+                        "disable inbox rule",
+                    )
+                })
+                .collect();
+            if state.requests.is_empty() {
+                let report = state.rules_report(rules, false);
+                state.rules.settle(report);
+            }
+        }
         Box::new(state)
     }
 
@@ -293,27 +325,12 @@ struct State {
     owner: UserId,
     /// The UPN, for the Exchange Online commands the report names.
     mailbox: String,
-    rules: Rules,
+    rules: Listing<MessageRule>,
     /// One decision per listed rule, in order.
     plan: Vec<Decision>,
     requests: Vec<Request>,
     /// Each written rule's answer, by rule id.
     results: HashMap<String, Result<(), GraphError>>,
-}
-
-/// Whether the rules were listed.
-enum Rules {
-    /// Not listed (a flag left the step out, no mailbox, the listing failed): the report says
-    /// why, and the listing's error is kept for `status`.
-    Unlisted {
-        report: StepReport,
-        error: Option<GraphError>,
-    },
-    /// Listed: the rules, and the report once there is one (nothing to disable, or answered).
-    Listed {
-        rules: Vec<MessageRule>,
-        report: Option<StepReport>,
-    },
 }
 
 fn list_hint(err: &GraphError) -> Option<Hint> {
@@ -421,64 +438,12 @@ fn snapshot(rules: &[MessageRule]) -> Value {
 }
 
 impl State {
-    /// The rules from the first read, with a decision for each and the writes they call for.
-    fn list(&mut self, cx: &UserCx<'_>, mut reads: Reads, which: Which) -> Rules {
-        let listed = reads
-            .take(LIST)
-            .and_then(|r| r.json::<crate::graph::paging::Items>())
-            .and_then(|items| mail_rules::from_items(items.value));
-        match listed {
-            Err(e) if mail_rules::is_mailbox_missing(&e) => Rules::Unlisted {
-                report: StepReport::new(
-                    NAME,
-                    StepStatus::Skipped,
-                    "the user has no Exchange Online mailbox (MailboxNotEnabledForRESTAPI): no inbox rules to check".to_owned(),
-                ),
-                error: Some(e),
-            },
-            Err(e) => Rules::Unlisted {
-                report: StepReport::failed(
-                    NAME,
-                    "the user's inbox rules could not be listed",
-                    cx.error(&e, list_hint(&e)),
-                ),
-                error: Some(e),
-            },
-            Ok(rules) => {
-                self.plan = rules.iter().map(|r| decide(r, which)).collect();
-                self.requests = rules
-                    .iter()
-                    .zip(&self.plan)
-                    .filter(|(_, d)| d.disable)
-                    .map(|(r, _)| {
-                        Request::write(
-                            r.id.clone(),
-                            mail_rules::disable(&self.owner, &r.id),
-                            "disable inbox rule",
-                        )
-                    })
-                    .collect();
-                let report = self
-                    .requests
-                    .is_empty()
-                    .then(|| self.rules_report(&rules, false));
-                Rules::Listed { rules, report }
-            }
-        }
-    }
-
     fn rules(&self) -> Option<&[MessageRule]> {
-        match &self.rules {
-            Rules::Listed { rules, .. } => Some(rules),
-            Rules::Unlisted { .. } => None,
-        }
+        self.rules.items()
     }
 
     fn decided(&self) -> Option<&StepReport> {
-        match &self.rules {
-            Rules::Unlisted { report, .. } => Some(report),
-            Rules::Listed { report, .. } => report.as_ref(),
-        }
+        self.rules.report()
     }
 
     /// `Set-Mailbox` for forwarding on the mailbox, which Graph does not show.
@@ -586,8 +551,8 @@ impl Prepared for State {
     }
 
     fn facts(&self, json: &mut Map<String, Value>, text: &mut Vec<String>) {
-        match &self.rules {
-            Rules::Listed { rules: list, .. } => {
+        match (self.rules.items(), self.rules.error()) {
+            (Some(list), _) => {
                 json.insert("inboxRules".into(), snapshot(list));
                 text.push(format!(
                     "inbox rules:         {} ({} would be disabled)",
@@ -603,14 +568,14 @@ impl Prepared for State {
                     text.push(format!("  - {}: {fate} ({})", r.name(), d.reason));
                 }
             }
-            Rules::Unlisted { error: Some(e), .. } if mail_rules::is_mailbox_missing(e) => {
+            (None, Some(e)) if mail_rules::is_mailbox_missing(e) => {
                 text.push("inbox rules:         no Exchange Online mailbox".into());
             }
-            Rules::Unlisted { error: Some(e), .. } => {
+            (None, Some(e)) => {
                 let err = ErrorReport::from_graph(e, list_hint(e).or_else(|| hints::common(e)));
                 super::unreadable_fact(json, text, "inbox rules", "inboxRulesError", err);
             }
-            Rules::Unlisted { error: None, .. } => {}
+            (None, None) => {}
         }
     }
 
@@ -622,16 +587,9 @@ impl Prepared for State {
     }
 
     fn planned(&self, _earlier: &[Earlier<'_>]) -> StepReport {
-        match &self.rules {
-            Rules::Unlisted { report, .. }
-            | Rules::Listed {
-                report: Some(report),
-                ..
-            } => report.clone(),
-            Rules::Listed {
-                rules,
-                report: None,
-            } => self.rules_report(rules, false),
+        match self.rules.pending() {
+            Ok(rules) => self.rules_report(rules, false),
+            Err(report) => report.clone(),
         }
     }
 
@@ -639,15 +597,10 @@ impl Prepared for State {
         if self.decided().is_some() {
             return Progress::Done;
         }
-        for r in &self.requests {
-            self.results
-                .insert(r.tag.clone(), answers.take(&r.tag).map(|_| ()));
-        }
+        self.results = answered(&self.requests, &mut answers);
         if let Some(rules) = self.rules() {
-            let answered = self.rules_report(rules, true);
-            if let Rules::Listed { report, .. } = &mut self.rules {
-                *report = Some(answered);
-            }
+            let report = self.rules_report(rules, true);
+            self.rules.settle(report);
         }
         Progress::Done
     }

@@ -17,6 +17,7 @@ pub mod disable_devices;
 pub mod disable_inbox_rules;
 pub mod disable_onprem_account;
 pub mod issue_tap;
+pub mod listed;
 pub mod lock_devices;
 pub mod remove_auth_methods;
 pub mod reset_password;
