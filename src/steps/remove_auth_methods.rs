@@ -18,6 +18,7 @@ use std::collections::HashMap;
 
 use serde_json::{json, Map, Value};
 
+use super::listed::Listing;
 use super::{
     item, About, Answers, Earlier, Phase, Prepared, Progress, Read, Reads, Record, Request, RunCx,
     Selected, Step, Undo, UserCx, Verdict,
@@ -111,48 +112,45 @@ impl Step for RemoveAuthMethods {
     }
 
     fn prepare(&self, cx: &UserCx<'_>, mut reads: Reads, selected: Selected) -> Box<dyn Prepared> {
+        let listed = Listing::read(
+            NAME,
+            &selected,
+            &mut reads,
+            LIST,
+            auth_methods::from_items,
+            |e| {
+                StepReport::failed(
+                    NAME,
+                    "the user's authentication methods could not be listed",
+                    cx.error(e, list_hint(e)),
+                )
+            },
+        );
         let mut state = State {
             owner: cx.user.id.clone(),
-            listed: None,
+            listed,
             order: Vec::new(),
             results: HashMap::new(),
             pending: Vec::new(),
             rounds: 0,
             refused_ids: Vec::new(),
-            report: selected.skipped_report(NAME),
         };
-        if state.report.is_some() {
-            return Box::new(state);
-        }
-        let listed = reads
-            .take(LIST)
-            .and_then(|r| r.json::<crate::graph::paging::Items>())
-            .and_then(|items| auth_methods::from_items(items.value));
-        match &listed {
-            Err(e) => {
-                state.report = Some(StepReport::failed(
-                    NAME,
-                    "the user's authentication methods could not be listed",
-                    cx.error(e, list_hint(e)),
-                ));
-            }
-            Ok(methods) => {
-                let mut order: Vec<&Method> = methods
-                    .iter()
-                    .filter(|m| m.kind.collection().is_some())
-                    .collect();
-                order.sort_by_key(|m| m.delete_rank());
-                state.order = order.iter().map(|m| m.id.clone()).collect();
-                state.pending = order
-                    .iter()
-                    .filter_map(|m| delete_request(&state.owner, m))
-                    .collect();
-                if state.pending.is_empty() {
-                    state.report = Some(nothing_to_delete(methods));
-                }
+        if let Some(methods) = state.listed.items() {
+            let mut order: Vec<&Method> = methods
+                .iter()
+                .filter(|m| m.kind.collection().is_some())
+                .collect();
+            order.sort_by_key(|m| m.delete_rank());
+            state.order = order.iter().map(|m| m.id.clone()).collect();
+            state.pending = order
+                .iter()
+                .filter_map(|m| delete_request(&state.owner, m))
+                .collect();
+            if state.pending.is_empty() {
+                let report = nothing_to_delete(methods);
+                state.listed.settle(report);
             }
         }
-        state.listed = Some(listed);
         Box::new(state)
     }
 
@@ -193,8 +191,7 @@ enum Outcome {
 
 struct State {
     owner: UserId,
-    /// `None` when a flag left the step out.
-    listed: Option<Result<Vec<Method>, GraphError>>,
+    listed: Listing<Method>,
     /// Ids of the methods to delete, in the order they are sent.
     order: Vec<String>,
     results: HashMap<String, Outcome>,
@@ -203,7 +200,6 @@ struct State {
     rounds: u32,
     /// Methods Graph refused at least once as the default.
     refused_ids: Vec<String>,
-    report: Option<StepReport>,
 }
 
 fn delete_request(owner: &UserId, m: &Method) -> Option<Request> {
@@ -297,18 +293,14 @@ fn nothing_to_delete(methods: &[Method]) -> StepReport {
 
 impl State {
     fn methods(&self) -> Option<&[Method]> {
-        match &self.listed {
-            Some(Ok(list)) => Some(list),
-            _ => None,
-        }
+        self.listed.items()
     }
 
     fn method(&self, id: &str) -> Option<&Method> {
         self.methods()?.iter().find(|m| m.id == id)
     }
 
-    fn final_report(&self) -> StepReport {
-        let methods = self.methods().expect("deletes come from a listing");
+    fn final_report(&self, methods: &[Method]) -> StepReport {
         let (mut done, mut already, mut failed) = (0usize, 0usize, 0usize);
         let mut refused_then_deleted = false;
         let items: Vec<ItemReport> = methods
@@ -382,8 +374,8 @@ impl Prepared for State {
     }
 
     fn facts(&self, json: &mut Map<String, Value>, text: &mut Vec<String>) {
-        match &self.listed {
-            Some(Ok(list)) => {
+        match (self.listed.items(), self.listed.error()) {
+            (Some(list), _) => {
                 json.insert("authenticationMethods".into(), snapshot(list));
                 let deletable = list
                     .iter()
@@ -404,7 +396,7 @@ impl Prepared for State {
                     text.push(format!("  - {}: {fate}", m.label()));
                 }
             }
-            Some(Err(e)) => {
+            (None, Some(e)) => {
                 let err = ErrorReport::from_graph(e, list_hint(e).or_else(|| hints::common(e)));
                 super::unreadable_fact(
                     json,
@@ -414,22 +406,22 @@ impl Prepared for State {
                     err,
                 );
             }
-            None => {}
+            (None, None) => {}
         }
     }
 
     fn requests(&self, _earlier: &[Earlier<'_>]) -> Vec<Request> {
-        if self.report.is_some() {
+        if self.listed.report().is_some() {
             return Vec::new();
         }
         self.pending.clone()
     }
 
     fn planned(&self, _earlier: &[Earlier<'_>]) -> StepReport {
-        if let Some(report) = &self.report {
-            return report.clone();
-        }
-        let methods = self.methods().expect("deletes come from a listing");
+        let methods = match self.listed.pending() {
+            Ok(methods) => methods,
+            Err(report) => return report.clone(),
+        };
         let items = methods
             .iter()
             .map(|m| {
@@ -455,7 +447,7 @@ impl Prepared for State {
     }
 
     fn finish(&mut self, mut answers: Answers, _earlier: &[Earlier<'_>]) -> Progress {
-        if self.report.is_some() {
+        if self.listed.report().is_some() {
             return Progress::Done;
         }
         self.rounds += 1;
@@ -502,12 +494,15 @@ impl Prepared for State {
                 after: std::time::Duration::ZERO,
             };
         }
-        self.report = Some(self.final_report());
+        if let Some(methods) = self.methods() {
+            let report = self.final_report(methods);
+            self.listed.settle(report);
+        }
         Progress::Done
     }
 
     fn report(&self) -> Option<StepReport> {
-        self.report.clone()
+        self.listed.report().cloned()
     }
 
     fn verify_reads(&self) -> Vec<Read> {

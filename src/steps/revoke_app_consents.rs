@@ -316,12 +316,12 @@ impl State {
                 )
             })
             .collect();
-        let status = tally.status(
-            &[StepStatus::Failed, StepStatus::Done],
-            StepStatus::Already,
-        );
+        let status = tally.status(&[StepStatus::Failed, StepStatus::Done], StepStatus::Already);
         let parts = tally.parts(&[
-            (StepStatus::Done, &format!("revoked ({})", revoked.join(", "))),
+            (
+                StepStatus::Done,
+                &format!("revoked ({})", revoked.join(", ")),
+            ),
             (StepStatus::Already, "already gone"),
             (StepStatus::Failed, "could not be revoked"),
         ]);
