@@ -8,7 +8,10 @@
 //! [`REGISTRY`] is the step order. The engine (`crate::engine`) loops over it to build the first
 //! read, the writes, the dry-run plan, the confirmation prompt, the verify checks, the report
 //! and the `--skip`/`--with` flags; it never names a step. Adding a step is a new module, a line
-//! in [`REGISTRY`], and the emulator's endpoints for it.
+//! in [`REGISTRY`], and the emulator's endpoints for it. A step that can be undone implements
+//! [`Undo`] too; a step only `unblock` runs sits on [`UNBLOCK_ONLY`]; a step with options of its
+//! own declares them as `clap::Args` and adds a line to [`StepOptions`] (or [`SkipFlags`]); a
+//! step that lists items and acts on each builds on [`listed`].
 
 pub mod block_sign_in;
 pub mod confirm_compromised;

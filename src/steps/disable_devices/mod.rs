@@ -21,8 +21,8 @@
 //!
 //! Undone by re-enabling each device the report lists as `done` (by `id`, or by `deviceId`).
 //!
-//! [`sources`] finds the devices in both places and merges them; this module is the step;
-//! [`undo`] is `enable_devices`.
+//! `sources` finds the devices in both places and merges them; this module is the step;
+//! `undo` is `enable_devices`.
 
 use std::collections::HashMap;
 
