@@ -551,9 +551,7 @@ pub struct UnblockArgs {
 }
 
 #[derive(Debug, Args)]
-#[command(mut_arg("inbox_rules", |a| a.help(
-    "Which inbox rules to count as ones `block` would disable, as for `block --inbox-rules`"
-)))]
+#[command(mut_args(crate::steps::StepOptions::for_status))]
 pub struct StatusArgs {
     /// userPrincipalName or object id (GUID) of each user.
     #[arg(value_name = "USER")]

@@ -70,6 +70,15 @@ impl Options {
         }
         Ok(())
     }
+
+    /// `status` counts the rules `block` would disable: its help says so.
+    pub fn for_status(arg: clap::Arg) -> clap::Arg {
+        if arg.get_id() == "inbox_rules" {
+            arg.help("Which inbox rules to count as ones `block` would disable, as for `block --inbox-rules`")
+        } else {
+            arg
+        }
+    }
 }
 
 impl Step for DisableInboxRules {

@@ -154,6 +154,11 @@ impl StepOptions {
     pub fn check(&self, selection: &Selection) -> Result<(), String> {
         self.disable_inbox_rules.check(selection)
     }
+
+    /// `status`: each option's help as `status` means it (it shows, and writes nothing).
+    pub fn for_status(arg: clap::Arg) -> clap::Arg {
+        disable_inbox_rules::Options::for_status(arg)
+    }
 }
 
 /// The flags a step declares to leave itself out, kept for existing scripts (`--keep-enabled`
