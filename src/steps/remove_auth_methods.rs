@@ -18,7 +18,7 @@ use std::collections::HashMap;
 
 use serde_json::{json, Map, Value};
 
-use super::listed::Listing;
+use super::listed::{Listing, Tally};
 use super::{
     item, About, Answers, Earlier, Phase, Prepared, Progress, Read, Reads, Record, Request, RunCx,
     Selected, Step, Undo, UserCx, Verdict,
@@ -301,59 +301,49 @@ impl State {
     }
 
     fn final_report(&self, methods: &[Method]) -> StepReport {
-        let (mut done, mut already, mut failed) = (0usize, 0usize, 0usize);
+        let mut tally = Tally::default();
         let mut refused_then_deleted = false;
         let items: Vec<ItemReport> = methods
             .iter()
             .map(|m| {
                 let (status, error) = match self.results.get(&m.id) {
                     None => (StepStatus::Skipped, None),
-                    Some(Outcome::Deleted) => {
-                        done += 1;
-                        (StepStatus::Done, None)
-                    }
-                    Some(Outcome::Gone) => {
-                        already += 1;
-                        (StepStatus::Already, None)
-                    }
+                    Some(Outcome::Deleted) => (StepStatus::Done, None),
+                    Some(Outcome::Gone) => (StepStatus::Already, None),
                     Some(Outcome::Refused(e) | Outcome::NotRun(e) | Outcome::Failed(e)) => {
-                        failed += 1;
                         let hint = delete_hint(e).or_else(|| hints::common(e));
                         (StepStatus::Failed, Some(ErrorReport::from_graph(e, hint)))
                     }
                 };
+                tally.add(status);
                 if status == StepStatus::Done && self.rounds > 1 && self.was_refused(&m.id) {
                     refused_then_deleted = true;
                 }
                 item(fields(m), m.label(), status, error)
             })
             .collect();
-        let status = if failed > 0 {
-            StepStatus::Failed
-        } else if done > 0 {
-            StepStatus::Done
+        let status = tally.status(&[StepStatus::Failed, StepStatus::Done], StepStatus::Already);
+        let deleted = if refused_then_deleted {
+            "deleted (the default one last, once the others were gone)"
         } else {
-            StepStatus::Already
+            "deleted"
         };
         let mut parts = vec![format!("{} method(s)", methods.len())];
-        if done > 0 {
-            let mut d = format!("{done} deleted");
-            if refused_then_deleted {
-                d.push_str(" (the default one last, once the others were gone)");
-            }
-            parts.push(d);
-        }
-        if already > 0 {
-            parts.push(format!("{already} already gone"));
-        }
-        if failed > 0 {
-            parts.push(format!("{failed} could not be deleted"));
-        }
+        parts.extend(tally.parts(&[
+            (StepStatus::Done, deleted),
+            (StepStatus::Already, "already gone"),
+            (StepStatus::Failed, "could not be deleted"),
+        ]));
         let mut detail = parts.join(", ");
         let note = kept_note(methods);
         if !note.is_empty() {
             detail.push_str(&format!("; {note}"));
         }
+        let (done, already, failed) = (
+            tally.n(StepStatus::Done),
+            tally.n(StepStatus::Already),
+            tally.n(StepStatus::Failed),
+        );
         if done + already > 0 && failed == 0 {
             detail.push_str(&format!("; {REGISTER_AGAIN}"));
         }
