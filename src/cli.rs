@@ -317,10 +317,10 @@ pub struct BlockArgs {
     #[arg(long)]
     pub dry_run: bool,
 
-    /// Leave the account enabled (its password is still reset, so nobody knows it). The same as
-    /// `--skip disable_account`.
-    #[arg(long)]
-    pub keep_enabled: bool,
+    /// The flags steps declare to leave themselves out (`--keep-enabled`, and hidden ones kept
+    /// for existing scripts).
+    #[command(flatten)]
+    pub skip_flags: crate::steps::SkipFlags,
 
     // The help lists the steps from the registry, so it is built rather than written here.
     #[arg(long, value_name = "STEP", value_delimiter = ',', hide_possible_values = true,
@@ -338,27 +338,9 @@ pub struct BlockArgs {
     #[arg(long)]
     pub incident: bool,
 
-    /// Which enabled inbox rules the inbox-rules step disables: those that forward, redirect or
-    /// delete mail (suspicious, the default), or every one (all).
-    #[arg(long, value_enum, value_name = "WHICH")]
-    pub inbox_rules: Option<crate::steps::disable_inbox_rules::Which>,
-
-    /// The Conditional Access block group's object id, instead of finding it by its
-    /// mailNickname (lockdown-blocked).
-    #[arg(long, value_name = "ID", env = "LOCKDOWN_BLOCK_GROUP")]
-    pub block_group: Option<String>,
-
-    /// Same as `--skip reset_password` (kept for existing scripts).
-    #[arg(long, hide = true)]
-    pub skip_password: bool,
-
-    /// Same as `--skip revoke_sessions` (kept for existing scripts).
-    #[arg(long, hide = true)]
-    pub skip_sessions: bool,
-
-    /// Same as `--skip disable_devices` (kept for existing scripts).
-    #[arg(long, hide = true)]
-    pub skip_devices: bool,
+    /// The steps' own options, each declared by its step.
+    #[command(flatten)]
+    pub steps: crate::steps::StepOptions,
 
     /// Write each user's result as a JSON line to FILE (created or truncated), with the
     /// account's state before and after.
@@ -442,10 +424,9 @@ pub struct CheckArgs {
     #[arg(long)]
     pub incident: bool,
 
-    /// The Conditional Access block group's object id, instead of finding it by its
-    /// mailNickname (lockdown-blocked).
-    #[arg(long, value_name = "ID", env = "LOCKDOWN_BLOCK_GROUP")]
-    pub block_group: Option<String>,
+    /// The steps' own options, as `block` takes them.
+    #[command(flatten)]
+    pub steps: crate::steps::StepOptions,
 
     #[command(flatten)]
     pub out: OutputArgs,
@@ -570,6 +551,7 @@ pub struct UnblockArgs {
 }
 
 #[derive(Debug, Args)]
+#[command(mut_args(crate::steps::StepOptions::for_status))]
 pub struct StatusArgs {
     /// userPrincipalName or object id (GUID) of each user.
     #[arg(value_name = "USER")]
@@ -593,14 +575,9 @@ pub struct StatusArgs {
     #[arg(long)]
     pub incident: bool,
 
-    /// Which inbox rules to count as ones `block` would disable, as for `block --inbox-rules`.
-    #[arg(long, value_enum, value_name = "WHICH")]
-    pub inbox_rules: Option<crate::steps::disable_inbox_rules::Which>,
-
-    /// The Conditional Access block group's object id, instead of finding it by its
-    /// mailNickname (lockdown-blocked).
-    #[arg(long, value_name = "ID", env = "LOCKDOWN_BLOCK_GROUP")]
-    pub block_group: Option<String>,
+    /// The steps' own options, as `block` takes them.
+    #[command(flatten)]
+    pub steps: crate::steps::StepOptions,
 
     #[command(flatten)]
     pub out: OutputArgs,

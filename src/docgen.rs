@@ -13,7 +13,7 @@ use clap::{Arg, ArgAction, Command, CommandFactory};
 use crate::auth::TokenKind;
 use crate::cli::Cli;
 use crate::steps::require::{Permissions, Requirement};
-use crate::steps::{RunCx, REGISTRY};
+use crate::steps::{units, RunCx, Unit};
 
 /// The command that regenerates the reference pages (and README's and the guide's examples).
 pub const UPDATE_COMMAND: &str = "LOCKDOWN_UPDATE_DOCS=1 cargo test --test it docs::";
@@ -89,10 +89,13 @@ pub fn cli_reference() -> String {
         let _ = writeln!(out, "\n## `lockdown {}`\n", c.get_name());
         let _ = writeln!(out, "{}\n", about(c));
         let _ = writeln!(out, "```text\n{}\n```\n", usage(c));
-        let own: Vec<&Arg> = c
+        let mut own: Vec<&Arg> = c
             .get_arguments()
             .filter(|a| !a.is_global_set() && !is_builtin(a))
             .collect();
+        // In the order help shows them: a command may adjust an option a step declared (its
+        // help), which moves it to the end of the list but keeps its place in help.
+        own.sort_by_key(|a| (!a.is_positional(), a.get_display_order()));
         let (hidden, shown): (Vec<&Arg>, Vec<&Arg>) =
             own.into_iter().partition(|a| a.is_hide_set());
         if shown.is_empty() {
@@ -381,10 +384,17 @@ pub fn permissions_reference() -> String {
         ),
     ];
     out.push_str("| Step | Runs | Phase |\n|---|---|---|\n");
-    for s in REGISTRY {
-        let runs = if !s.in_block() {
-            "`unblock` (with `--tap`)".to_owned()
-        } else if s.default_on() {
+    for u in units() {
+        let Unit::Step(s) = u else {
+            let _ = writeln!(
+                out,
+                "| {} | `unblock` (with `--tap`) | {} |",
+                step_name(u.about().name, u.about().aliases),
+                u.about().phase.as_str()
+            );
+            continue;
+        };
+        let runs = if s.default_on() {
             if s.skippable() {
                 "by default (`--skip` leaves it out)".to_owned()
             } else {
@@ -414,9 +424,8 @@ pub fn permissions_reference() -> String {
         let _ = writeln!(out, "\n## {title}\n");
         out.push_str("| Step | Call | Permission | Role | Licence |\n|---|---|---|---|---|\n");
         let cx = RunCx::new(kind);
-        let rows = REGISTRY
-            .iter()
-            .map(|s| (step_name(s.name(), s.aliases()), s.requires(&cx)))
+        let rows = units()
+            .map(|u| (step_name(u.name(), u.about().aliases), u.requires(&cx)))
             .chain(std::iter::once((
                 step_name(crate::engine::verify::NAME, &[]),
                 crate::engine::verify::requires(&cx),

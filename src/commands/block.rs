@@ -20,26 +20,15 @@ use crate::watch::Watched;
 
 /// The steps this run takes, from `--skip`, `--with` and the per-step flags.
 pub fn selection(args: &BlockArgs) -> Result<Selection, Fatal> {
-    let mut flag_skips: Vec<(&str, &str)> = Vec::new();
-    for (on, step, flag) in [
-        (args.keep_enabled, "disable_account", "--keep-enabled"),
-        (args.skip_sessions, "revoke_sessions", "--skip-sessions"),
-        (args.skip_password, "reset_password", "--skip-password"),
-        (args.skip_devices, "disable_devices", "--skip-devices"),
-    ] {
-        if on {
-            flag_skips.push((step, flag));
-        }
-    }
     let mut selection =
-        Selection::new(&args.skip, &args.with, &flag_skips).map_err(Fatal::usage)?;
+        Selection::new(&args.skip, &args.with, &args.skip_flags.given()).map_err(Fatal::usage)?;
     if args.incident {
         selection = selection.incident();
     }
     if !selection.contains() {
         let contain: Vec<String> = REGISTRY
             .iter()
-            .filter(|s| s.in_block() && s.about().stops_sign_in)
+            .filter(|s| s.about().stops_sign_in)
             .map(|s| s.about().label())
             .collect();
         return Err(
@@ -51,11 +40,7 @@ pub fn selection(args: &BlockArgs) -> Result<Selection, Fatal> {
             ),
         );
     }
-    if args.inbox_rules.is_some() && !selection.runs("disable_inbox_rules") {
-        return Err(Fatal::usage(
-            "--inbox-rules chooses the rules the inbox-rules step disables: add --with inbox-rules or --incident",
-        ));
-    }
+    args.steps.check(&selection).map_err(Fatal::usage)?;
     Ok(selection)
 }
 
@@ -109,8 +94,7 @@ pub async fn run(global: &Global, args: &BlockArgs, cancel: Cancel) -> Result<Ex
         selection,
         run: {
             let run = RunCx::new(session.token_kind)
-                .inbox_rules(args.inbox_rules.unwrap_or_default())
-                .block_group(args.block_group.clone())
+                .options(args.steps.clone())
                 .cloud(global.cloud);
             if mode == Mode::Block {
                 // A run known (without waiting for more input) to have a single user may send
@@ -210,8 +194,7 @@ async fn preflight(
         mode: Mode::Check,
         selection: selection.clone(),
         run: RunCx::new(session.token_kind)
-            .inbox_rules(args.inbox_rules.unwrap_or_default())
-            .block_group(args.block_group.clone())
+            .options(args.steps.clone())
             .cloud(global.cloud),
         protect: Vec::new(),
         force: false,

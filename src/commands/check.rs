@@ -32,7 +32,7 @@ pub async fn run(global: &Global, args: &CheckArgs, cancel: Cancel) -> Result<Ex
         mode: Mode::Check,
         selection,
         run: RunCx::new(session.token_kind)
-            .block_group(args.block_group.clone())
+            .options(args.steps.clone())
             .cloud(global.cloud),
         protect: Vec::new(),
         force: false,

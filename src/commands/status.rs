@@ -26,8 +26,7 @@ pub async fn run(global: &Global, args: &StatusArgs, cancel: Cancel) -> Result<E
         mode: Mode::Status,
         selection,
         run: RunCx::new(session.token_kind)
-            .inbox_rules(args.inbox_rules.unwrap_or_default())
-            .block_group(args.block_group.clone())
+            .options(args.steps.clone())
             .cloud(global.cloud)
             .for_status(),
         protect: Vec::new(),

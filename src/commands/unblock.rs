@@ -11,7 +11,7 @@ use crate::cli::{Global, UnblockArgs};
 use crate::engine::{Engine, Mode, Setup};
 use crate::output::Printer;
 use crate::signal::Cancel;
-use crate::steps::{Record, RunCx, Selection, REGISTRY};
+use crate::steps::{units, Record, RunCx, Selection};
 
 pub async fn run(global: &Global, args: &UnblockArgs, cancel: Cancel) -> Result<ExitStatus, Fatal> {
     let mut targets = match &args.from_report {
@@ -138,8 +138,8 @@ fn from_report(path: &std::path::Path, only: &[String]) -> Result<Targets, Fatal
                 continue;
             }
         };
-        for step in REGISTRY {
-            if let Some(warning) = step.undo_warning(&record) {
+        for undo in units().filter_map(|u| u.undo()) {
+            if let Some(warning) = undo.undo_warning(&record) {
                 eprintln!("warning: {}: {warning}", record.target);
             }
         }

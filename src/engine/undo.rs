@@ -11,7 +11,7 @@ use super::verify::Verify;
 use super::{Engine, Mode};
 use crate::graph::users;
 use crate::report::{NotUndone, Outcome, StepStatus, UserReport};
-use crate::steps::{Read, Request, UserCx, REGISTRY};
+use crate::steps::{units, Read, Request, Unit, UserCx};
 use crate::targets::Job;
 
 const USER: &str = "user";
@@ -28,8 +28,11 @@ impl Engine {
             slot: None,
             request: Request::read(Read::one(USER, users::get(&who)), "resolve"),
         }];
-        for (n, step) in REGISTRY.iter().enumerate() {
-            for read in step.undo_reads(&who, record, &self.run) {
+        // Each step's undo, in report order (see `units`), by its index in this list.
+        let undos: Vec<(Unit, &dyn crate::steps::Undo)> =
+            units().filter_map(|u| Some((u, u.undo()?))).collect();
+        for (n, (_, undo)) in undos.iter().enumerate() {
+            for read in undo.undo_reads(&who, record, &self.run) {
                 first.push(Routed {
                     slot: Some(n),
                     request: Request::read(read, "read"),
@@ -45,10 +48,10 @@ impl Engine {
 
         match record {
             Some(record) => {
-                for step in REGISTRY {
-                    if let Some(reason) = step.not_undoable(record) {
+                for (unit, undo) in &undos {
+                    if let Some(reason) = undo.not_undoable(record) {
                         report.not_undone.push(NotUndone {
-                            step: step.name(),
+                            step: unit.name(),
                             reason,
                         });
                     }
@@ -66,11 +69,11 @@ impl Engine {
             raw: &job.raw,
         };
         let mut slots: Vec<Slot> = Vec::new();
-        for (n, step) in REGISTRY.iter().enumerate() {
+        for (n, (unit, undo)) in undos.iter().enumerate() {
             let reads = answers.remove(&Some(n)).unwrap_or_default();
-            if let Some(prepared) = step.prepare_undo(&cx, reads, record) {
+            if let Some(prepared) = undo.prepare_undo(&cx, reads, record) {
                 slots.push(Slot {
-                    step: *step,
+                    step: *unit,
                     prepared,
                     done: false,
                 });

@@ -23,8 +23,8 @@ use crate::graph::{paging, roles, GraphClient, GraphError, GraphResponse, Priori
 use crate::hints;
 use crate::report::{ErrorReport, Outcome, StepReport, StepStatus, UserReport};
 use crate::steps::{
-    timestamp, Answers, Earlier, Phase, Prepared, Progress, Read, Request, Selected, Step, UserCx,
-    REGISTRY,
+    timestamp, Answers, Earlier, Phase, Prepared, Progress, Read, Request, Selected, Step, Unit,
+    UserCx, REGISTRY,
 };
 use crate::targets::Job;
 
@@ -45,7 +45,7 @@ pub(crate) struct FirstRead<'a> {
 
 /// A step chosen for this user, prepared.
 pub(crate) struct Slot {
-    pub(crate) step: &'static dyn Step,
+    pub(crate) step: Unit,
     pub(crate) prepared: Box<dyn Prepared>,
     pub(crate) done: bool,
 }
@@ -262,7 +262,7 @@ impl Engine {
         for (n, (step, sel)) in chosen[..ready].iter().enumerate() {
             let reads = answers.remove(&Some(n)).unwrap_or_default();
             slots.push(Slot {
-                step: *step,
+                step: Unit::Step(*step),
                 prepared: step.prepare(&cx, reads, sel.clone()),
                 done: false,
             });
@@ -375,7 +375,7 @@ impl Engine {
             for (n, (step, sel)) in chosen.iter().enumerate().skip(contain) {
                 let reads = answers.remove(&Some(n)).unwrap_or_default();
                 slots.push(Slot {
-                    step: *step,
+                    step: Unit::Step(*step),
                     prepared: step.prepare(&cx, reads, sel.clone()),
                     done: false,
                 });

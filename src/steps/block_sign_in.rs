@@ -17,8 +17,8 @@ use serde_json::{json, Map, Value};
 
 use super::require::{Finding, Requirement, Target};
 use super::{
-    About, Answers, Earlier, Once, Phase, Prepared, Progress, Read, Reads, Record, Request, RunCx,
-    Selected, Step, UserCx,
+    About, Answers, Earlier, Once, One, Phase, Prepared, Progress, Read, Reads, Record, Request,
+    RunCx, Selected, Step, Undo, UserCx,
 };
 use crate::auth::TokenKind;
 use crate::graph::conditional_access::{self, Policy};
@@ -37,7 +37,6 @@ const ABOUT: About = About {
     default_on: true,
     incident: false,
     skippable: true,
-    in_block: true,
     stops_sign_in: false,
     action: Some("add the user to the Conditional Access block group"),
 };
@@ -146,6 +145,16 @@ impl Lookup {
     }
 }
 
+/// This step's own option.
+#[derive(Debug, Clone, Default, clap::Args)]
+#[group(skip)]
+pub struct Options {
+    /// The Conditional Access block group's object id, instead of finding it by its
+    /// mailNickname (lockdown-blocked).
+    #[arg(long, value_name = "ID", env = "LOCKDOWN_BLOCK_GROUP")]
+    pub block_group: Option<String>,
+}
+
 impl Step for BlockSignIn {
     fn about(&self) -> &'static About {
         &ABOUT
@@ -184,108 +193,75 @@ impl Step for BlockSignIn {
     fn prepare(&self, cx: &UserCx<'_>, _reads: Reads, selected: Selected) -> Box<dyn Prepared> {
         let tenant = cx.run.block_group.now();
         let user = cx.user.id.0.clone();
-        let mut state = State {
-            synced: cx.user.is_synced(),
-            group: None,
-            policy: None,
-            enforcing: false,
-            warnings: Vec::new(),
-            request: None,
-            report: selected.skipped_report(NAME),
+        let synced = cx.user.is_synced();
+        let skipped = selected.skipped_report(NAME);
+        let decided = |report: StepReport| -> Box<dyn Prepared> {
+            Box::new(State {
+                synced,
+                group: None,
+                policy: None,
+                enforcing: false,
+                warnings: Vec::new(),
+                one: One::Decided(report),
+            })
         };
         let Some(tenant) = tenant else {
-            state.report.get_or_insert_with(|| {
+            return decided(skipped.unwrap_or_else(|| {
                 StepReport::new(
                     NAME,
                     StepStatus::Skipped,
                     "the Conditional Access block group was not looked up in this run".to_owned(),
                 )
-            });
-            return Box::new(state);
+            }));
         };
         let group = match &tenant.group {
             Err(e) => {
-                state.report.get_or_insert_with(|| StepReport {
+                return decided(skipped.unwrap_or_else(|| StepReport {
                     error: Some(ErrorReport::from_graph(e, read_hint(e, tenant.configured))),
                     ..StepReport::new(
                         NAME,
                         StepStatus::Skipped,
                         "the Conditional Access block group could not be looked up".to_owned(),
                     )
-                });
-                return Box::new(state);
+                }));
             }
             Ok(None) => {
-                state.report.get_or_insert_with(|| {
+                return decided(skipped.unwrap_or_else(|| {
                     StepReport::new(NAME, StepStatus::Skipped, NO_GROUP.to_owned())
-                });
-                return Box::new(state);
+                }));
             }
             Ok(Some(g)) => g.clone(),
         };
         let policy = tenant.policy();
         let excluded = policy.is_some_and(|p| p.excludes_user(&user));
-        state.enforcing = policy.is_some_and(|p| p.gaps(&group.id).is_empty()) && !excluded;
-        state.policy = policy.map(|p| (p.id.clone(), p.state()));
-        if state.report.is_none() {
-            state.warnings = policy_warnings(&tenant, &group, policy, excluded);
-        }
-        if excluded {
-            state.report.get_or_insert_with(|| {
+        let warnings = if skipped.is_none() {
+            policy_warnings(&tenant, &group, policy, excluded)
+        } else {
+            Vec::new()
+        };
+        let report = skipped.or_else(|| {
+            excluded.then(|| {
                 StepReport::new(
                     NAME,
                     StepStatus::Skipped,
                     "excluded from the block policy (an emergency-access account): not added to the block group".to_owned(),
                 )
-            });
-        }
-        if state.report.is_none() {
-            state.request = Some(Request::write(
+            })
+        });
+        let one = One::decide(report, || {
+            Request::write(
                 NAME,
                 groups::add_member(&group.id, &user),
                 "add to block group",
-            ));
-        }
-        state.group = Some(group);
-        Box::new(state)
-    }
-
-    fn prepare_undo(
-        &self,
-        cx: &UserCx<'_>,
-        _reads: Reads,
-        record: Option<&Record>,
-    ) -> Option<Box<dyn Prepared>> {
-        let record = record?;
-        if record.status(NAME) != Some("done") {
-            return None;
-        }
-        let group = record
-            .step(NAME)?
-            .get("group")
-            .and_then(Value::as_str)
-            .map(|g| GroupId(g.to_owned()));
-        let decision = match group {
-            Some(g) => Ok(Request::write(
-                UNDO,
-                groups::remove_member(&g, &cx.user.id.0),
-                "remove from block group",
-            )),
-            None => Err(StepReport::new(
-                UNDO,
-                StepStatus::Skipped,
-                "the report does not say which block group lockdown added the user to; remove it by hand".to_owned(),
-            )),
-        };
-        Some(Box::new(Remove {
-            decision,
-            report: None,
-        }))
-    }
-
-    fn undo_warning(&self, record: &Record) -> Option<String> {
-        (record.status(NAME) == Some("done")).then(|| {
-            "unblocking removes the user from the Conditional Access block group: its sign-in is no longer blocked by that policy".to_owned()
+            )
+        });
+        Box::new(State {
+            synced,
+            enforcing: policy.is_some_and(|p| p.gaps(&group.id).is_empty()) && !excluded,
+            policy: policy.map(|p| (p.id.clone(), p.state())),
+            group: Some(group),
+            warnings,
+            one,
         })
     }
 
@@ -370,6 +346,51 @@ impl Step for BlockSignIn {
                     .collect()
             }
         }
+    }
+
+    fn undo(&self) -> Option<&dyn Undo> {
+        Some(self)
+    }
+}
+
+impl Undo for BlockSignIn {
+    fn prepare_undo(
+        &self,
+        cx: &UserCx<'_>,
+        _reads: Reads,
+        record: Option<&Record>,
+    ) -> Option<Box<dyn Prepared>> {
+        let record = record?;
+        if record.status(NAME) != Some("done") {
+            return None;
+        }
+        let group = record
+            .step(NAME)?
+            .get("group")
+            .and_then(Value::as_str)
+            .map(|g| GroupId(g.to_owned()));
+        let decision = match group {
+            Some(g) => Ok(Request::write(
+                UNDO,
+                groups::remove_member(&g, &cx.user.id.0),
+                "remove from block group",
+            )),
+            None => Err(StepReport::new(
+                UNDO,
+                StepStatus::Skipped,
+                "the report does not say which block group lockdown added the user to; remove it by hand".to_owned(),
+            )),
+        };
+        Some(Box::new(Remove {
+            decision,
+            report: None,
+        }))
+    }
+
+    fn undo_warning(&self, record: &Record) -> Option<String> {
+        (record.status(NAME) == Some("done")).then(|| {
+            "unblocking removes the user from the Conditional Access block group: its sign-in is no longer blocked by that policy".to_owned()
+        })
     }
 }
 
@@ -515,8 +536,7 @@ struct State {
     /// Membership blocks this user's sign-in: the policy enforces, and does not exclude it.
     enforcing: bool,
     warnings: Vec<String>,
-    request: Option<Request>,
-    report: Option<StepReport>,
+    one: One,
 }
 
 impl State {
@@ -524,8 +544,8 @@ impl State {
     fn blocking(&self) -> bool {
         self.enforcing
             && self
-                .report
-                .as_ref()
+                .one
+                .report()
                 .is_some_and(|r| matches!(r.status, StepStatus::Done | StepStatus::Already))
     }
 
@@ -564,19 +584,15 @@ impl Prepared for State {
     }
 
     fn requests(&self, _earlier: &[Earlier<'_>]) -> Vec<Request> {
-        self.request.iter().cloned().collect()
+        self.one.requests()
     }
 
     fn planned(&self, _earlier: &[Earlier<'_>]) -> StepReport {
-        self.with_extra(super::planned_one(
-            NAME,
-            self.report.as_ref(),
-            self.request.as_ref(),
-        ))
+        self.with_extra(self.one.planned(NAME))
     }
 
     fn finish(&mut self, mut answers: Answers, _earlier: &[Earlier<'_>]) -> Progress {
-        if self.report.is_some() {
+        if !self.one.waiting() {
             return Progress::Done;
         }
         let how = if self.enforcing {
@@ -601,12 +617,12 @@ impl Prepared for State {
                 ErrorReport::from_graph(&e, write_hint(&e)),
             ),
         };
-        self.report = Some(report);
+        self.one.answered(report);
         Progress::Done
     }
 
     fn report(&self) -> Option<StepReport> {
-        self.report.clone().map(|r| self.with_extra(r))
+        self.one.report().cloned().map(|r| self.with_extra(r))
     }
 
     fn warnings(&self) -> Vec<String> {
@@ -617,7 +633,7 @@ impl Prepared for State {
         if !self.synced || self.blocking() {
             return None;
         }
-        let why = match (&self.group, &self.report) {
+        let why = match (&self.group, self.one.report()) {
             (None, Some(r)) => r.detail.clone().unwrap_or_default(),
             (Some(_), Some(r)) if r.status == StepStatus::Failed => {
                 "the user could not be added to the block group".to_owned()

@@ -21,8 +21,8 @@ use tokio::sync::oneshot;
 
 use super::require::{Licence, Requirement};
 use super::{
-    About, Answers, Earlier, Phase, Prepared, Progress, Read, Reads, Record, Request, Route, RunCx,
-    Selected, Step, UserCx,
+    About, Answers, Earlier, One, Phase, Prepared, Progress, Read, Reads, Record, Request, Route,
+    RunCx, Selected, Step, Undo, UserCx,
 };
 use crate::auth::TokenKind;
 use crate::graph::risky_users::{self, RiskyUser};
@@ -40,7 +40,6 @@ const ABOUT: About = About {
     default_on: false,
     incident: true,
     skippable: true,
-    in_block: true,
     stops_sign_in: false,
     action: Some("confirm the user compromised in Identity Protection (risk high)"),
 };
@@ -75,6 +74,46 @@ impl Step for ConfirmCompromised {
         }
     }
 
+    fn prepare(&self, cx: &UserCx<'_>, mut reads: Reads, selected: Selected) -> Box<dyn Prepared> {
+        let risk = cx.run.status.then(|| {
+            reads
+                .take(RISK)
+                .and_then(|r| r.json::<crate::graph::paging::Items>())
+                .and_then(|items| {
+                    items
+                        .value
+                        .into_iter()
+                        .next()
+                        .map(serde_json::from_value::<RiskyUser>)
+                        .transpose()
+                        .map_err(|e| GraphError::Decode {
+                            message: format!("risky user: {e}"),
+                        })
+                })
+        });
+        let report = selected.skipped_report(NAME);
+        let one = One::decide(report, || {
+            let mut req = Request::write(
+                NAME,
+                risky_users::confirm_compromised(std::slice::from_ref(&cx.user.id.0)),
+                "confirm compromised",
+            );
+            // Together with the other users of the run, unless it has only this one.
+            if let Some(coalescer) = cx.run.risky_users.as_ref().filter(|c| !c.alone) {
+                let route: Arc<dyn Route> = coalescer.clone();
+                req.via = Some(route);
+            }
+            req
+        });
+        Box::new(State { risk, one })
+    }
+
+    fn undo(&self) -> Option<&dyn Undo> {
+        Some(self)
+    }
+}
+
+impl Undo for ConfirmCompromised {
     fn undo_warning(&self, record: &Record) -> Option<String> {
         (record.status(NAME) == Some("done")).then(|| {
             "this account was confirmed compromised during the lockdown: unblocking re-opens it, and dismissing its risk lets risk-based Conditional Access allow its sign-ins again; be sure the investigation cleared it".to_owned()
@@ -109,87 +148,40 @@ impl Step for ConfirmCompromised {
         };
         // Still as lockdown left it: confirmed compromised. Dismissed or remediated since is
         // already done; anything else (new detections since) is left alone unless --force.
-        let (request, report) = match now {
-            Err(e) => (
-                None,
-                Some(StepReport::failed(
-                    UNDO,
-                    "the user's risk could not be read, so it was left alone",
-                    ErrorReport::from_graph(&e, hint(&e).or_else(|| hints::common(&e))),
-                )),
-            ),
+        let one = match now {
+            Err(e) => One::Decided(StepReport::failed(
+                UNDO,
+                "the user's risk could not be read, so it was left alone",
+                ErrorReport::from_graph(&e, hint(&e).or_else(|| hints::common(&e))),
+            )),
             Ok(r) => match r.as_ref().and_then(|r| r.risk_state.as_deref()) {
-                Some("confirmedCompromised") => (Some(dismiss()), None),
-                None | Some("dismissed") | Some("remediated") | Some("none") => (
-                    None,
-                    Some(StepReport::new(
+                Some("confirmedCompromised") => One::Sends(dismiss()),
+                None | Some("dismissed") | Some("remediated") | Some("none") => {
+                    One::Decided(StepReport::new(
                         UNDO,
                         StepStatus::Already,
                         "the user is no longer rated at risk".to_owned(),
-                    )),
-                ),
-                Some(_) if cx.run.force => (Some(dismiss()), None),
-                Some(state) => (
-                    None,
-                    Some(StepReport::new(
-                        UNDO,
-                        StepStatus::Skipped,
-                        format!("changed since the lockdown: the user's risk state is now {state}, not confirmedCompromised (pass --force to dismiss it anyway)"),
-                    )),
-                ),
+                    ))
+                }
+                Some(_) if cx.run.force => One::Sends(dismiss()),
+                Some(state) => One::Decided(StepReport::new(
+                    UNDO,
+                    StepStatus::Skipped,
+                    format!("changed since the lockdown: the user's risk state is now {state}, not confirmedCompromised (pass --force to dismiss it anyway)"),
+                )),
             },
         };
         Some(Box::new(Dismiss {
-            request,
-            report,
+            one,
             id: cx.user.id.0.clone(),
         }))
-    }
-
-    fn prepare(&self, cx: &UserCx<'_>, mut reads: Reads, selected: Selected) -> Box<dyn Prepared> {
-        let risk = cx.run.status.then(|| {
-            reads
-                .take(RISK)
-                .and_then(|r| r.json::<crate::graph::paging::Items>())
-                .and_then(|items| {
-                    items
-                        .value
-                        .into_iter()
-                        .next()
-                        .map(serde_json::from_value::<RiskyUser>)
-                        .transpose()
-                        .map_err(|e| GraphError::Decode {
-                            message: format!("risky user: {e}"),
-                        })
-                })
-        });
-        let report = selected.skipped_report(NAME);
-        let request = report.is_none().then(|| {
-            let mut req = Request::write(
-                NAME,
-                risky_users::confirm_compromised(std::slice::from_ref(&cx.user.id.0)),
-                "confirm compromised",
-            );
-            // Together with the other users of the run, unless it has only this one.
-            if let Some(coalescer) = cx.run.risky_users.as_ref().filter(|c| !c.alone) {
-                let route: Arc<dyn Route> = coalescer.clone();
-                req.via = Some(route);
-            }
-            req
-        });
-        Box::new(State {
-            risk,
-            request,
-            report,
-        })
     }
 }
 
 struct State {
     /// What `status` read: the user's risky-user record (`None` inside: never flagged).
     risk: Option<Result<Option<RiskyUser>, GraphError>>,
-    request: Option<Request>,
-    report: Option<StepReport>,
+    one: One,
 }
 
 /// `dismiss_risk`, the undo: `POST /identityProtection/riskyUsers/dismiss` for a user lockdown
@@ -197,23 +189,22 @@ struct State {
 const UNDO: &str = "dismiss_risk";
 
 struct Dismiss {
-    request: Option<Request>,
-    report: Option<StepReport>,
+    one: One,
     id: String,
 }
 
 impl Prepared for Dismiss {
     fn requests(&self, _earlier: &[Earlier<'_>]) -> Vec<Request> {
-        self.request.iter().cloned().collect()
+        self.one.requests()
     }
 
     fn planned(&self, _earlier: &[Earlier<'_>]) -> StepReport {
-        super::planned_one(UNDO, self.report.as_ref(), self.request.as_ref())
+        self.one.planned(UNDO)
     }
 
     fn finish(&mut self, mut answers: Answers, _earlier: &[Earlier<'_>]) -> Progress {
-        if self.report.is_none() {
-            self.report = Some(match answers.take(UNDO) {
+        if self.one.waiting() {
+            let report = match answers.take(UNDO) {
                 Ok(_) => StepReport::new(
                     UNDO,
                     StepStatus::Done,
@@ -225,17 +216,18 @@ impl Prepared for Dismiss {
                     "the user's risk could not be dismissed",
                     ErrorReport::from_graph(&e, hint(&e).or_else(|| hints::common(&e))),
                 ),
-            });
+            };
+            self.one.answered(report);
         }
         Progress::Done
     }
 
     fn report(&self) -> Option<StepReport> {
-        self.report.clone()
+        self.one.report().cloned()
     }
 
     fn verify_reads(&self) -> Vec<Read> {
-        if self.request.is_some() {
+        if self.one.sends() {
             vec![Read::one(RISK, risky_users::find(&self.id))]
         } else {
             Vec::new()
@@ -250,8 +242,8 @@ impl Prepared for Dismiss {
         verdict: &mut super::Verdict,
     ) {
         if self
-            .report
-            .as_ref()
+            .one
+            .report()
             .is_none_or(|r| r.status != StepStatus::Done)
         {
             return;
@@ -325,13 +317,12 @@ impl Prepared for State {
     }
 
     fn requests(&self, _earlier: &[Earlier<'_>]) -> Vec<Request> {
-        self.request.iter().cloned().collect()
+        self.one.requests()
     }
 
     fn planned(&self, _earlier: &[Earlier<'_>]) -> StepReport {
-        match (&self.report, &self.request) {
-            (Some(report), _) => report.clone(),
-            (None, Some(req)) => StepReport::new(
+        match &self.one {
+            One::Sends(req) => StepReport::new(
                 NAME,
                 StepStatus::Planned,
                 format!(
@@ -339,13 +330,13 @@ impl Prepared for State {
                     req.describe()
                 ),
             ),
-            (None, None) => unreachable!("a step with no report has a request"),
+            decided => decided.planned(NAME),
         }
     }
 
     fn finish(&mut self, mut answers: Answers, _earlier: &[Earlier<'_>]) -> Progress {
-        if self.report.is_none() {
-            self.report = Some(match answers.take(NAME) {
+        if self.one.waiting() {
+            let report = match answers.take(NAME) {
                 Ok(_) => StepReport::new(
                     NAME,
                     StepStatus::Done,
@@ -356,13 +347,14 @@ impl Prepared for State {
                     "the user could not be confirmed compromised",
                     ErrorReport::from_graph(&e, hint(&e).or_else(|| hints::common(&e))),
                 ),
-            });
+            };
+            self.one.answered(report);
         }
         Progress::Done
     }
 
     fn report(&self) -> Option<StepReport> {
-        self.report.clone()
+        self.one.report().cloned()
     }
 }
 

@@ -5,8 +5,8 @@ use serde_json::{json, Map, Value};
 
 use super::require::{Finding, Requirement, Target, USER_ADMINISTRATOR_OR_HIGHER};
 use super::{
-    About, Answers, Earlier, Phase, Prepared, Progress, Reads, Record, Request, RunCx, Selected,
-    Step, UserCx, Verdict,
+    About, Answers, Earlier, One, Phase, Prepared, Progress, Reads, Record, Request, RunCx,
+    Selected, Step, Undo, UserCx, Verdict,
 };
 use crate::auth::TokenKind;
 use crate::graph::users::{self, User};
@@ -24,10 +24,26 @@ const ABOUT: About = About {
     default_on: true,
     incident: false,
     skippable: true,
-    in_block: true,
     stops_sign_in: true,
     action: Some("disable the account"),
 };
+
+/// `--keep-enabled`: this step's own flag that leaves it out (the same as `--skip {NAME}`).
+#[derive(Debug, Clone, Default, clap::Args)]
+#[group(skip)]
+pub struct SkipFlag {
+    /// Leave the account enabled (its password is still reset, so nobody knows it). The same as
+    /// `--skip disable_account`.
+    #[arg(long)]
+    pub keep_enabled: bool,
+}
+
+impl SkipFlag {
+    /// The flag, when it was given.
+    pub fn given(&self) -> Option<(&'static str, &'static str)> {
+        self.keep_enabled.then_some((NAME, "--keep-enabled"))
+    }
+}
 
 impl Step for DisableAccount {
     fn about(&self) -> &'static About {
@@ -54,28 +70,18 @@ impl Step for DisableAccount {
                 )
             })
         });
-        let request = report
-            .is_none()
-            .then(|| Request::write(NAME, users::disable(&cx.user.id), "disable account"));
+        let one = One::decide(report, || {
+            Request::write(NAME, users::disable(&cx.user.id), "disable account")
+        });
         Box::new(State {
             // A synced account is disabled on-premises: verify does not expect it here.
             selected: selected.is_yes() && !synced,
             enabled,
             synced,
             token: cx.run.token_kind,
-            request,
-            report,
+            one,
             written: false,
         })
-    }
-
-    fn prepare_undo(
-        &self,
-        cx: &UserCx<'_>,
-        _reads: Reads,
-        record: Option<&Record>,
-    ) -> Option<Box<dyn Prepared>> {
-        undo(cx, record)
     }
 
     fn change_line(
@@ -130,6 +136,21 @@ impl Step for DisableAccount {
         }
         target.privileged().into_iter().collect()
     }
+
+    fn undo(&self) -> Option<&dyn Undo> {
+        Some(self)
+    }
+}
+
+impl Undo for DisableAccount {
+    fn prepare_undo(
+        &self,
+        cx: &UserCx<'_>,
+        _reads: Reads,
+        record: Option<&Record>,
+    ) -> Option<Box<dyn Prepared>> {
+        undo(cx, record)
+    }
 }
 
 struct State {
@@ -137,8 +158,7 @@ struct State {
     enabled: Option<bool>,
     synced: bool,
     token: TokenKind,
-    request: Option<Request>,
-    report: Option<StepReport>,
+    one: One,
     /// Graph accepted the write.
     written: bool,
 }
@@ -173,11 +193,11 @@ impl Prepared for State {
     }
 
     fn requests(&self, _earlier: &[Earlier<'_>]) -> Vec<Request> {
-        self.request.iter().cloned().collect()
+        self.one.requests()
     }
 
     fn planned(&self, _earlier: &[Earlier<'_>]) -> StepReport {
-        let mut r = super::planned_one(NAME, self.report.as_ref(), self.request.as_ref());
+        let mut r = self.one.planned(NAME);
         if r.status == StepStatus::Already {
             r.detail = Some("the account is already disabled".into());
         }
@@ -185,8 +205,8 @@ impl Prepared for State {
     }
 
     fn finish(&mut self, mut answers: Answers, _earlier: &[Earlier<'_>]) -> Progress {
-        if self.report.is_none() {
-            self.report = Some(match answers.take(NAME) {
+        if self.one.waiting() {
+            let report = match answers.take(NAME) {
                 Ok(_) => {
                     self.written = true;
                     StepReport::new(
@@ -203,13 +223,14 @@ impl Prepared for State {
                         hint(&e, self.synced, self.token).or_else(|| hints::common(&e)),
                     ),
                 ),
-            });
+            };
+            self.one.answered(report);
         }
         Progress::Done
     }
 
     fn report(&self) -> Option<StepReport> {
-        self.report.clone()
+        self.one.report().cloned()
     }
 
     fn verify(

@@ -15,10 +15,11 @@ use std::collections::HashMap;
 
 use serde_json::{json, Map, Value};
 
+use super::listed::{answered, Listing};
 use super::require::{Finding, Requirement, Target};
 use super::{
     item, About, Answers, Earlier, Phase, Prepared, Progress, Read, Reads, Record, Request, RunCx,
-    Selected, Step, UserCx, Verdict,
+    Selected, Selection, Step, Undo, UserCx, Verdict,
 };
 use crate::graph::mail_rules::{self, MessageRule};
 use crate::graph::users::{User, UserId};
@@ -36,7 +37,6 @@ const ABOUT: About = About {
     default_on: false,
     incident: true,
     skippable: true,
-    in_block: true,
     stops_sign_in: false,
     action: Some("disable inbox rules that forward or delete mail (every enabled rule with --inbox-rules all)"),
 };
@@ -50,6 +50,35 @@ pub enum Which {
     Suspicious,
     /// Every enabled rule.
     All,
+}
+
+/// This step's own option.
+#[derive(Debug, Clone, Default, clap::Args)]
+#[group(skip)]
+pub struct Options {
+    /// Which enabled inbox rules the inbox-rules step disables: those that forward, redirect or
+    /// delete mail (suspicious, the default), or every one (all).
+    #[arg(long, value_enum, value_name = "WHICH")]
+    pub inbox_rules: Option<Which>,
+}
+
+impl Options {
+    /// `block`: the option means something only when the step runs.
+    pub fn check(&self, selection: &Selection) -> Result<(), String> {
+        if self.inbox_rules.is_some() && !selection.runs(NAME) {
+            return Err("--inbox-rules chooses the rules the inbox-rules step disables: add --with inbox-rules or --incident".to_owned());
+        }
+        Ok(())
+    }
+
+    /// `status` counts the rules `block` would disable: its help says so.
+    pub fn for_status(arg: clap::Arg) -> clap::Arg {
+        if arg.get_id() == "inbox_rules" {
+            arg.help("Which inbox rules to count as ones `block` would disable, as for `block --inbox-rules`")
+        } else {
+            arg
+        }
+    }
 }
 
 impl Step for DisableInboxRules {
@@ -115,61 +144,87 @@ impl Step for DisableInboxRules {
             .user_principal_name
             .clone()
             .unwrap_or_else(|| cx.user.id.0.clone());
+        let which = cx
+            .run
+            .options
+            .disable_inbox_rules
+            .inbox_rules
+            .unwrap_or_default();
+        let rules = Listing::read(
+            NAME,
+            &selected,
+            &mut reads,
+            LIST,
+            mail_rules::from_items,
+            |e| {
+                if mail_rules::is_mailbox_missing(e) {
+                    StepReport::new(
+                        NAME,
+                        StepStatus::Skipped,
+                        "the user has no Exchange Online mailbox (MailboxNotEnabledForRESTAPI): no inbox rules to check".to_owned(),
+                    )
+                } else {
+                    StepReport::failed(
+                        NAME,
+                        "the user's inbox rules could not be listed",
+                        cx.error(e, list_hint(e)),
+                    )
+                }
+            },
+        );
         let mut state = State {
             owner: cx.user.id.clone(),
             mailbox,
-            which: cx.run.inbox_rules,
-            listed: None,
+            rules,
             plan: Vec::new(),
             requests: Vec::new(),
             results: HashMap::new(),
-            report: selected.skipped_report(NAME),
         };
-        if state.report.is_some() {
-            return Box::new(state);
-        }
-        let listed = reads
-            .take(LIST)
-            .and_then(|r| r.json::<crate::graph::paging::Items>())
-            .and_then(|items| mail_rules::from_items(items.value));
-        match &listed {
-            Err(e) if mail_rules::is_mailbox_missing(e) => {
-                state.report = Some(StepReport::new(
-                    NAME,
-                    StepStatus::Skipped,
-                    "the user has no Exchange Online mailbox (MailboxNotEnabledForRESTAPI): no inbox rules to check".to_owned(),
-                ));
-            }
-            Err(e) => {
-                state.report = Some(StepReport::failed(
-                    NAME,
-                    "the user's inbox rules could not be listed",
-                    cx.error(e, list_hint(e)),
-                ));
-            }
-            Ok(rules) => {
-                state.plan = rules.iter().map(|r| decide(r, state.which)).collect();
-                state.requests = rules
-                    .iter()
-                    .zip(&state.plan)
-                    .filter(|(_, d)| d.disable)
-                    .map(|(r, _)| {
-                        Request::write(
-                            r.id.clone(),
-                            mail_rules::disable(&state.owner, &r.id),
-                            "disable inbox rule",
-                        )
-                    })
-                    .collect();
-                if state.requests.is_empty() {
-                    state.report = Some(state.rules_report(rules, false));
-                }
+        if let Some(rules) = state.rules.items() {
+            state.plan = rules.iter().map(|r| decide(r, which)).collect();
+            state.requests = rules
+                .iter()
+                .zip(&state.plan)
+                .filter(|(_, d)| d.disable)
+                .map(|(r, _)| {
+                    Request::write(
+                        r.id.clone(),
+                        mail_rules::disable(&state.owner, &r.id),
+                        "disable inbox rule",
+                    )
+                })
+                .collect();
+            if state.requests.is_empty() {
+                let report = state.rules_report(rules, false);
+                state.rules.settle(report);
             }
         }
-        state.listed = Some(listed);
         Box::new(state)
     }
 
+    fn change_line(
+        &self,
+        before: &Map<String, Value>,
+        after: &Map<String, Value>,
+    ) -> Option<String> {
+        let enabled = |m: &Map<String, Value>| {
+            let rules = m.get("rules")?.as_array()?;
+            let on = rules
+                .iter()
+                .filter(|r| r["isEnabled"] == json!(true))
+                .count();
+            Some((on, rules.len()))
+        };
+        let ((b, bn), (a, an)) = (enabled(before)?, enabled(after)?);
+        Some(format!("inbox rules enabled: {b} of {bn} -> {a} of {an}"))
+    }
+
+    fn undo(&self) -> Option<&dyn Undo> {
+        Some(self)
+    }
+}
+
+impl Undo for DisableInboxRules {
     fn undo_reads(&self, id: &str, record: Option<&Record>, _cx: &RunCx) -> Vec<Read> {
         match record {
             Some(r) if !disabled_by_lockdown(r).is_empty() => {
@@ -223,23 +278,6 @@ impl Step for DisableInboxRules {
                 },
             },
         )
-    }
-
-    fn change_line(
-        &self,
-        before: &Map<String, Value>,
-        after: &Map<String, Value>,
-    ) -> Option<String> {
-        let enabled = |m: &Map<String, Value>| {
-            let rules = m.get("rules")?.as_array()?;
-            let on = rules
-                .iter()
-                .filter(|r| r["isEnabled"] == json!(true))
-                .count();
-            Some((on, rules.len()))
-        };
-        let ((b, bn), (a, an)) = (enabled(before)?, enabled(after)?);
-        Some(format!("inbox rules enabled: {b} of {bn} -> {a} of {an}"))
     }
 }
 
@@ -296,15 +334,12 @@ struct State {
     owner: UserId,
     /// The UPN, for the Exchange Online commands the report names.
     mailbox: String,
-    which: Which,
-    /// `None` when a flag left the step out.
-    listed: Option<Result<Vec<MessageRule>, GraphError>>,
+    rules: Listing<MessageRule>,
     /// One decision per listed rule, in order.
     plan: Vec<Decision>,
     requests: Vec<Request>,
     /// Each written rule's answer, by rule id.
     results: HashMap<String, Result<(), GraphError>>,
-    report: Option<StepReport>,
 }
 
 fn list_hint(err: &GraphError) -> Option<Hint> {
@@ -413,10 +448,11 @@ fn snapshot(rules: &[MessageRule]) -> Value {
 
 impl State {
     fn rules(&self) -> Option<&[MessageRule]> {
-        match &self.listed {
-            Some(Ok(list)) => Some(list),
-            _ => None,
-        }
+        self.rules.items()
+    }
+
+    fn decided(&self) -> Option<&StepReport> {
+        self.rules.report()
     }
 
     /// `Set-Mailbox` for forwarding on the mailbox, which Graph does not show.
@@ -524,8 +560,8 @@ impl Prepared for State {
     }
 
     fn facts(&self, json: &mut Map<String, Value>, text: &mut Vec<String>) {
-        match &self.listed {
-            Some(Ok(list)) => {
+        match (self.rules.items(), self.rules.error()) {
+            (Some(list), _) => {
                 json.insert("inboxRules".into(), snapshot(list));
                 text.push(format!(
                     "inbox rules:         {} ({} would be disabled)",
@@ -541,47 +577,45 @@ impl Prepared for State {
                     text.push(format!("  - {}: {fate} ({})", r.name(), d.reason));
                 }
             }
-            Some(Err(e)) if mail_rules::is_mailbox_missing(e) => {
+            (None, Some(e)) if mail_rules::is_mailbox_missing(e) => {
                 text.push("inbox rules:         no Exchange Online mailbox".into());
             }
-            Some(Err(e)) => {
+            (None, Some(e)) => {
                 let err = ErrorReport::from_graph(e, list_hint(e).or_else(|| hints::common(e)));
                 super::unreadable_fact(json, text, "inbox rules", "inboxRulesError", err);
             }
-            None => {}
+            (None, None) => {}
         }
     }
 
     fn requests(&self, _earlier: &[Earlier<'_>]) -> Vec<Request> {
-        if self.report.is_some() {
+        if self.decided().is_some() {
             return Vec::new();
         }
         self.requests.clone()
     }
 
     fn planned(&self, _earlier: &[Earlier<'_>]) -> StepReport {
-        match (&self.report, self.rules()) {
-            (Some(report), _) => report.clone(),
-            (None, Some(rules)) => self.rules_report(rules, false),
-            (None, None) => unreachable!("listed rules or a report"),
+        match self.rules.pending() {
+            Ok(rules) => self.rules_report(rules, false),
+            Err(report) => report.clone(),
         }
     }
 
     fn finish(&mut self, mut answers: Answers, _earlier: &[Earlier<'_>]) -> Progress {
-        if self.report.is_some() {
+        if self.decided().is_some() {
             return Progress::Done;
         }
-        for r in &self.requests {
-            self.results
-                .insert(r.tag.clone(), answers.take(&r.tag).map(|_| ()));
+        self.results = answered(&self.requests, &mut answers);
+        if let Some(rules) = self.rules() {
+            let report = self.rules_report(rules, true);
+            self.rules.settle(report);
         }
-        let rules = self.rules().expect("writes come from a listing");
-        self.report = Some(self.rules_report(rules, true));
         Progress::Done
     }
 
     fn report(&self) -> Option<StepReport> {
-        self.report.clone()
+        self.decided().cloned()
     }
 
     fn verify_reads(&self) -> Vec<Read> {

@@ -22,7 +22,7 @@ use tracing::warn;
 use super::require::{Finding, Requirement, Status, Target};
 use super::{
     About, Answers, Earlier, Phase, Prepared, Progress, Read, Reads, Record, Request, RunCx,
-    Selected, Step, UserCx, Verdict,
+    Selected, Step, Undo, UserCx, Verdict,
 };
 use crate::auth::TokenKind;
 use crate::graph::identity_accounts::{self, IdentityAccount, InvokeActionResult};
@@ -41,7 +41,6 @@ const ABOUT: About = About {
     default_on: true,
     incident: false,
     skippable: true,
-    in_block: true,
     stops_sign_in: false,
     action: Some("disable a synced user's on-premises AD account through Defender for Identity"),
 };
@@ -129,42 +128,6 @@ impl Step for DisableOnpremAccount {
         })
     }
 
-    fn prepare_undo(
-        &self,
-        _cx: &UserCx<'_>,
-        _reads: Reads,
-        record: Option<&Record>,
-    ) -> Option<Box<dyn Prepared>> {
-        let record = record?;
-        if record.status(NAME) != Some("done") {
-            return None;
-        }
-        let step = record.step(NAME)?;
-        let text = |k: &str| step.get(k).and_then(Value::as_str).map(str::to_owned);
-        let decision = match (text("identityAccount"), text("accountId")) {
-            (Some(id), Some(account)) => Ok(Request::write(
-                UNDO,
-                identity_accounts::invoke(&id, &account, "enable"),
-                "enable on-premises account",
-            )),
-            _ => Err(StepReport::new(
-                UNDO,
-                StepStatus::Skipped,
-                "the report does not name the identity account lockdown disabled; enable it in Active Directory by hand".to_owned(),
-            )),
-        };
-        Some(Box::new(Enable {
-            decision,
-            report: None,
-        }))
-    }
-
-    fn undo_warning(&self, record: &Record) -> Option<String> {
-        (record.status(NAME) == Some("done")).then(|| {
-            "unblocking enables the on-premises AD account again through Defender for Identity; its password stays as lockdown's reset left it".to_owned()
-        })
-    }
-
     // Needed only for users synced from AD: `expect` judges them target by target, so a caller
     // without Defender for Identity's permissions is not failed for cloud-only users.
     fn requires(&self, _cx: &RunCx) -> Vec<Requirement> {
@@ -207,6 +170,48 @@ impl Step for DisableOnpremAccount {
             ));
         }
         out
+    }
+
+    fn undo(&self) -> Option<&dyn Undo> {
+        Some(self)
+    }
+}
+
+impl Undo for DisableOnpremAccount {
+    fn prepare_undo(
+        &self,
+        _cx: &UserCx<'_>,
+        _reads: Reads,
+        record: Option<&Record>,
+    ) -> Option<Box<dyn Prepared>> {
+        let record = record?;
+        if record.status(NAME) != Some("done") {
+            return None;
+        }
+        let step = record.step(NAME)?;
+        let text = |k: &str| step.get(k).and_then(Value::as_str).map(str::to_owned);
+        let decision = match (text("identityAccount"), text("accountId")) {
+            (Some(id), Some(account)) => Ok(Request::write(
+                UNDO,
+                identity_accounts::invoke(&id, &account, "enable"),
+                "enable on-premises account",
+            )),
+            _ => Err(StepReport::new(
+                UNDO,
+                StepStatus::Skipped,
+                "the report does not name the identity account lockdown disabled; enable it in Active Directory by hand".to_owned(),
+            )),
+        };
+        Some(Box::new(Enable {
+            decision,
+            report: None,
+        }))
+    }
+
+    fn undo_warning(&self, record: &Record) -> Option<String> {
+        (record.status(NAME) == Some("done")).then(|| {
+            "unblocking enables the on-premises AD account again through Defender for Identity; its password stays as lockdown's reset left it".to_owned()
+        })
     }
 }
 

@@ -9,8 +9,8 @@ use serde_json::json;
 use time::OffsetDateTime;
 
 use super::{
-    timestamp, About, Answers, Earlier, Phase, Prepared, Progress, Reads, Record, Request,
-    Selected, Step, UserCx,
+    timestamp, About, Answers, Earlier, One, Phase, Prepared, Progress, Reads, Record, Request,
+    Undo, UserCx,
 };
 use crate::graph::temporary_access_pass;
 use crate::graph::GraphError;
@@ -20,27 +20,18 @@ use crate::report::{ErrorReport, StepReport, StepStatus};
 pub struct IssueTap;
 
 const NAME: &str = "issue_tap";
-const ABOUT: About = About {
+pub const ABOUT: About = About {
     name: NAME,
     aliases: &[],
     phase: Phase::CleanUp,
     default_on: true,
     incident: false,
     skippable: true,
-    in_block: false,
     stops_sign_in: false,
     action: Some("issue a Temporary Access Pass"),
 };
 
-impl Step for IssueTap {
-    fn about(&self) -> &'static About {
-        &ABOUT
-    }
-
-    fn prepare(&self, _cx: &UserCx<'_>, _reads: Reads, _selected: Selected) -> Box<dyn Prepared> {
-        unreachable!("issue_tap is not a block step (in_block is false)")
-    }
-
+impl Undo for IssueTap {
     fn prepare_undo(
         &self,
         cx: &UserCx<'_>,
@@ -52,8 +43,7 @@ impl Step for IssueTap {
         // lets nobody in, and read as a way back in when there is none.
         if super::disable_account::stays_disabled(cx, record) {
             return Some(Box::new(State {
-                request: None,
-                report: Some(StepReport::new(
+                one: One::Decided(StepReport::new(
                     NAME,
                     StepStatus::Skipped,
                     "no Temporary Access Pass issued: the account stays disabled, and a pass would not let the user in".to_owned(),
@@ -61,20 +51,17 @@ impl Step for IssueTap {
             }));
         }
         Some(Box::new(State {
-            request: Some(Request::write(
+            one: One::Sends(Request::write(
                 NAME,
                 temporary_access_pass::create(&cx.user.id, minutes),
                 "issue a Temporary Access Pass",
             )),
-            report: None,
         }))
     }
 }
 
 struct State {
-    /// `None` when decided without one (the account stays disabled): `report` says why.
-    request: Option<Request>,
-    report: Option<StepReport>,
+    one: One,
 }
 
 /// What Graph answers (201): the pass appears in this response only.
@@ -107,19 +94,19 @@ fn hint(err: &GraphError) -> Option<Hint> {
 
 impl Prepared for State {
     fn requests(&self, _earlier: &[Earlier<'_>]) -> Vec<Request> {
-        self.request.iter().cloned().collect()
+        self.one.requests()
     }
 
     fn planned(&self, _earlier: &[Earlier<'_>]) -> StepReport {
-        super::planned_one(NAME, self.report.as_ref(), self.request.as_ref())
+        self.one.planned(NAME)
     }
 
     fn finish(&mut self, mut answers: Answers, _earlier: &[Earlier<'_>]) -> Progress {
-        if self.request.is_none() {
+        if !self.one.waiting() {
             return Progress::Done;
         }
         let created = answers.take(NAME).and_then(|r| r.json::<Created>());
-        self.report = Some(match created {
+        let report = match created {
             Ok(tap) => {
                 let start = tap.start_date_time.or(tap.created_date_time);
                 let expires = start
@@ -147,11 +134,12 @@ impl Prepared for State {
                 "no Temporary Access Pass was issued",
                 ErrorReport::from_graph(&e, hint(&e).or_else(|| hints::common(&e))),
             ),
-        });
+        };
+        self.one.answered(report);
         Progress::Done
     }
 
     fn report(&self) -> Option<StepReport> {
-        self.report.clone()
+        self.one.report().cloned()
     }
 }

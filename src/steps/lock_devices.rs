@@ -11,6 +11,7 @@
 
 use serde_json::{json, Map, Value};
 
+use super::listed::{Listing, Tally};
 use super::require::{Finding, Licence, Requirement, Target};
 use super::{
     item, About, Answers, Earlier, Phase, Prepared, Progress, Read, Reads, Request, RunCx,
@@ -33,7 +34,6 @@ const ABOUT: About = About {
     default_on: false,
     incident: false,
     skippable: true,
-    in_block: true,
     stops_sign_in: false,
     action: Some("remote-lock the user's Intune devices"),
 };
@@ -51,32 +51,23 @@ impl Step for LockDevices {
     }
 
     fn prepare(&self, _cx: &UserCx<'_>, mut reads: Reads, selected: Selected) -> Box<dyn Prepared> {
-        if let Some(report) = selected.skipped_report(NAME) {
-            return Box::new(State {
-                devices: Vec::new(),
-                requests: Vec::new(),
-                report: Some(report),
-            });
-        }
-        let listed = reads
-            .take(MANAGED)
-            .and_then(|r| r.json::<Items>())
-            .and_then(|items| managed_devices::from_items(items.value));
-        let devices = match listed {
-            Ok(devices) => devices,
-            Err(e) => {
-                return Box::new(State {
-                    devices: Vec::new(),
-                    requests: Vec::new(),
-                    report: Some(StepReport::failed(
-                        NAME,
-                        "the user's Intune managed devices could not be listed",
-                        ErrorReport::from_graph(&e, list_hint(&e).or_else(|| hints::common(&e))),
-                    )),
-                })
-            }
-        };
+        let mut devices = Listing::read(
+            NAME,
+            &selected,
+            &mut reads,
+            MANAGED,
+            managed_devices::from_items,
+            |e| {
+                StepReport::failed(
+                    NAME,
+                    "the user's Intune managed devices could not be listed",
+                    ErrorReport::from_graph(e, list_hint(e).or_else(|| hints::common(e))),
+                )
+            },
+        );
         let requests: Vec<Request> = devices
+            .items()
+            .unwrap_or_default()
             .iter()
             .enumerate()
             .map(|(n, d)| {
@@ -87,19 +78,17 @@ impl Step for LockDevices {
                 )
             })
             .collect();
-        let report = devices.is_empty().then(|| {
-            StepReport::new(
-                NAME,
-                StepStatus::Already,
-                "no Intune-managed devices".to_owned(),
-            )
-            .with_items("devices", Vec::new())
-        });
-        Box::new(State {
-            devices,
-            requests,
-            report,
-        })
+        if devices.items().is_some_and(|d| d.is_empty()) {
+            devices.settle(
+                StepReport::new(
+                    NAME,
+                    StepStatus::Already,
+                    "no Intune-managed devices".to_owned(),
+                )
+                .with_items("devices", Vec::new()),
+            );
+        }
+        Box::new(State { devices, requests })
     }
 
     // learn: graph/api/intune-devices-manageddevice-list, graph/api/
@@ -205,26 +194,25 @@ fn label(d: &ManagedDevice) -> String {
 }
 
 struct State {
-    devices: Vec<ManagedDevice>,
+    devices: Listing<ManagedDevice>,
     /// Tagged with the device's index.
     requests: Vec<Request>,
-    report: Option<StepReport>,
 }
 
 impl Prepared for State {
     fn requests(&self, _earlier: &[Earlier<'_>]) -> Vec<Request> {
-        if self.report.is_some() {
+        if self.devices.report().is_some() {
             return Vec::new();
         }
         self.requests.clone()
     }
 
     fn planned(&self, _earlier: &[Earlier<'_>]) -> StepReport {
-        if let Some(report) = &self.report {
-            return report.clone();
-        }
-        let items = self
-            .devices
+        let devices = match self.devices.pending() {
+            Ok(devices) => devices,
+            Err(report) => return report.clone(),
+        };
+        let items = devices
             .iter()
             .map(|d| item(fields(d), label(d), StepStatus::Planned, None))
             .collect();
@@ -233,63 +221,47 @@ impl Prepared for State {
             StepStatus::Planned,
             format!(
                 "would send POST /v1.0/deviceManagement/managedDevices/{{id}}/remoteLock (no body) for {} device(s)",
-                self.devices.len()
+                devices.len()
             ),
         )
         .with_items("devices", items)
     }
 
     fn finish(&mut self, mut answers: Answers, _earlier: &[Earlier<'_>]) -> Progress {
-        if self.report.is_some() {
+        let Ok(devices) = self.devices.pending() else {
             return Progress::Done;
-        }
-        let results: Vec<Result<(), GraphError>> = self
-            .requests
-            .iter()
-            .map(|r| answers.take(&r.tag).map(|_| ()))
-            .collect();
-        let mut items = Vec::with_capacity(self.devices.len());
-        let (mut sent, mut failed) = (0usize, 0usize);
-        for (d, result) in self.devices.iter().zip(&results) {
-            let (status, err) = match result {
-                Ok(()) => {
-                    sent += 1;
-                    (StepStatus::Done, None)
-                }
+        };
+        let mut items = Vec::with_capacity(devices.len());
+        let mut tally = Tally::default();
+        for (d, r) in devices.iter().zip(&self.requests) {
+            let (status, err) = match &answers.take(&r.tag) {
+                Ok(_) => (StepStatus::Done, None),
                 Err(e) => {
-                    failed += 1;
                     let hint = lock_hint(e).or_else(|| hints::common(e));
                     (StepStatus::Failed, Some(ErrorReport::from_graph(e, hint)))
                 }
             };
+            tally.add(status);
             items.push(item(fields(d), label(d), status, err));
         }
-        let mut parts = Vec::new();
-        if sent > 0 {
-            parts.push(format!(
-                "{sent} locked (each locks when it next checks in with Intune)"
-            ));
-        }
-        if failed > 0 {
-            parts.push(format!("{failed} could not be locked"));
-        }
-        let status = if failed > 0 {
-            StepStatus::Failed
-        } else {
-            StepStatus::Done
-        };
-        self.report = Some(
-            StepReport::new(
-                NAME,
-                status,
-                format!("{} device(s): {}", self.devices.len(), parts.join(", ")),
-            )
-            .with_items("devices", items),
-        );
+        let parts = tally.parts(&[
+            (
+                StepStatus::Done,
+                "locked (each locks when it next checks in with Intune)",
+            ),
+            (StepStatus::Failed, "could not be locked"),
+        ]);
+        let report = StepReport::new(
+            NAME,
+            tally.status(&[StepStatus::Failed], StepStatus::Done),
+            format!("{} device(s): {}", devices.len(), parts.join(", ")),
+        )
+        .with_items("devices", items);
+        self.devices.settle(report);
         Progress::Done
     }
 
     fn report(&self) -> Option<StepReport> {
-        self.report.clone()
+        self.devices.report().cloned()
     }
 }

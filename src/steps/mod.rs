@@ -8,7 +8,10 @@
 //! [`REGISTRY`] is the step order. The engine (`crate::engine`) loops over it to build the first
 //! read, the writes, the dry-run plan, the confirmation prompt, the verify checks, the report
 //! and the `--skip`/`--with` flags; it never names a step. Adding a step is a new module, a line
-//! in [`REGISTRY`], and the emulator's endpoints for it.
+//! in [`REGISTRY`], and the emulator's endpoints for it. A step that can be undone implements
+//! [`Undo`] too; a step only `unblock` runs sits on [`UNBLOCK_ONLY`]; a step with options of its
+//! own declares them as `clap::Args` and adds a line to [`StepOptions`] (or [`SkipFlags`]); a
+//! step that lists items and acts on each builds on [`listed`].
 
 pub mod block_sign_in;
 pub mod confirm_compromised;
@@ -17,6 +20,7 @@ pub mod disable_devices;
 pub mod disable_inbox_rules;
 pub mod disable_onprem_account;
 pub mod issue_tap;
+pub mod listed;
 pub mod lock_devices;
 pub mod remove_auth_methods;
 pub mod require;
@@ -56,8 +60,136 @@ pub static REGISTRY: &[&dyn Step] = &[
     &disable_devices::DisableDevices,
     &lock_devices::LockDevices,
     &confirm_compromised::ConfirmCompromised,
-    &issue_tap::IssueTap,
 ];
+
+/// The steps only `unblock` runs (the Temporary Access Pass): they have an undo and nothing
+/// else, so `block`, `--skip`/`--with` and help do not know them. `unblock` runs them after
+/// the registry's undos and before verify's, which reads everything back.
+pub static UNBLOCK_ONLY: &[UnblockOnly] = &[UnblockOnly {
+    about: &issue_tap::ABOUT,
+    undo: &issue_tap::IssueTap,
+}];
+
+/// A step only `unblock` runs: what it is, and its undo.
+pub struct UnblockOnly {
+    pub about: &'static About,
+    pub undo: &'static dyn Undo,
+}
+
+/// A step of a report: one of [`REGISTRY`], or one of [`UNBLOCK_ONLY`].
+#[derive(Clone, Copy)]
+pub enum Unit {
+    Step(&'static dyn Step),
+    UnblockOnly(&'static UnblockOnly),
+}
+
+impl Unit {
+    pub fn about(self) -> &'static About {
+        match self {
+            Unit::Step(step) => step.about(),
+            Unit::UnblockOnly(only) => only.about,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        self.about().name
+    }
+
+    pub fn action(self) -> Option<&'static str> {
+        self.about().action
+    }
+
+    /// Its undo, if it has one.
+    pub fn undo(self) -> Option<&'static dyn Undo> {
+        match self {
+            Unit::Step(step) => step.undo(),
+            Unit::UnblockOnly(only) => Some(only.undo),
+        }
+    }
+
+    /// See [`Step::change_line`].
+    pub fn change_line(
+        self,
+        before: &Map<String, Value>,
+        after: &Map<String, Value>,
+    ) -> Option<String> {
+        match self {
+            Unit::Step(step) => step.change_line(before, after),
+            Unit::UnblockOnly(_) => None,
+        }
+    }
+
+    /// See [`Step::requires`]; an unblock-only step declares none.
+    pub fn requires(self, cx: &RunCx) -> Vec<Requirement> {
+        match self {
+            Unit::Step(step) => step.requires(cx),
+            Unit::UnblockOnly(_) => Vec::new(),
+        }
+    }
+}
+
+/// Every step in report order: the registry's, then the unblock-only steps (the engine's
+/// verify phase, which reads back what they all did, comes after them).
+pub fn units() -> impl Iterator<Item = Unit> {
+    REGISTRY
+        .iter()
+        .map(|s| Unit::Step(*s))
+        .chain(UNBLOCK_ONLY.iter().map(Unit::UnblockOnly))
+}
+
+/// The steps' own options, each declared by its step (one line per step that has any), for
+/// the commands that run steps to flatten into their flags.
+#[derive(Debug, Clone, Default, clap::Args)]
+#[group(skip)]
+pub struct StepOptions {
+    #[command(flatten)]
+    pub disable_inbox_rules: disable_inbox_rules::Options,
+    #[command(flatten)]
+    pub block_sign_in: block_sign_in::Options,
+}
+
+impl StepOptions {
+    /// `block`: an option given for a step the selection leaves out is a usage error.
+    pub fn check(&self, selection: &Selection) -> Result<(), String> {
+        self.disable_inbox_rules.check(selection)
+    }
+
+    /// `status`: each option's help as `status` means it (it shows, and writes nothing).
+    pub fn for_status(arg: clap::Arg) -> clap::Arg {
+        disable_inbox_rules::Options::for_status(arg)
+    }
+}
+
+/// The flags a step declares to leave itself out, kept for existing scripts (`--keep-enabled`
+/// and the hidden `--skip-sessions`, `--skip-password`, `--skip-devices`): each the same as a
+/// `--skip` of its step, one line per step.
+#[derive(Debug, Clone, Default, clap::Args)]
+#[group(skip)]
+pub struct SkipFlags {
+    #[command(flatten)]
+    pub disable_account: disable_account::SkipFlag,
+    #[command(flatten)]
+    pub reset_password: reset_password::SkipFlag,
+    #[command(flatten)]
+    pub revoke_sessions: revoke_sessions::SkipFlag,
+    #[command(flatten)]
+    pub disable_devices: disable_devices::SkipFlag,
+}
+
+impl SkipFlags {
+    /// The steps these flags leave out, each with its flag, for [`Selection::new`].
+    pub fn given(&self) -> Vec<(&'static str, &'static str)> {
+        [
+            self.disable_account.given(),
+            self.revoke_sessions.given(),
+            self.reset_password.given(),
+            self.disable_devices.given(),
+        ]
+        .into_iter()
+        .flatten()
+        .collect()
+    }
+}
 
 /// When a step runs in a user's lockdown.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -94,9 +226,6 @@ pub struct About {
     /// Whether `--skip` may turn it off (verify, which cannot be, is the engine's phase, not a
     /// step).
     pub skippable: bool,
-    /// Whether `block` runs it (`--skip`/`--with` know it). A step only `unblock` runs (the
-    /// Temporary Access Pass) says no.
-    pub in_block: bool,
     /// Whether it stops the account signing in whatever the tenant has set up (disable,
     /// revoke, reset), unlike a containment step that works only in some tenants or for some
     /// accounts (the Conditional Access block group, the on-premises account): a selection
@@ -151,10 +280,6 @@ pub trait Step: Sync {
         self.about().action
     }
 
-    fn in_block(&self) -> bool {
-        self.about().in_block
-    }
-
     /// Requests added to the user's first read. `who` addresses the user as given (UPN or
     /// object id), since the user is not resolved yet: these go out with the resolving read.
     fn reads(&self, _who: &str, _cx: &RunCx) -> Vec<Read> {
@@ -186,33 +311,8 @@ pub trait Step: Sync {
     /// the step still records its `before` state and facts from the user, but plans no write.
     fn prepare(&self, cx: &UserCx<'_>, reads: Reads, selected: Selected) -> Box<dyn Prepared>;
 
-    /// `unblock`: why what this step did cannot be undone, when it did something (`record` is
-    /// the user's line of the `block` report). Listed in the result's `not_undone`.
-    fn not_undoable(&self, _record: &Record) -> Option<String> {
-        None
-    }
-
-    /// `unblock`: a warning to show before the confirmation prompt, when undoing what this
-    /// step did deserves one (unblocking an account confirmed compromised re-opens it).
-    fn undo_warning(&self, _record: &Record) -> Option<String> {
-        None
-    }
-
-    /// `unblock`: the reads the undo needs (the state now, who owns what), addressed by the
-    /// user's object id.
-    fn undo_reads(&self, _id: &str, _record: Option<&Record>, _cx: &RunCx) -> Vec<Read> {
-        Vec::new()
-    }
-
-    /// `unblock`: decide the undo from the report line (`None` without a report) and what was
-    /// read now; `None` when this step has nothing to undo. The undo reports under its own name
-    /// (`enable_account`) and is verified like any step.
-    fn prepare_undo(
-        &self,
-        _cx: &UserCx<'_>,
-        _reads: Reads,
-        _record: Option<&Record>,
-    ) -> Option<Box<dyn Prepared>> {
+    /// What `unblock` does for it, if it has an undo.
+    fn undo(&self) -> Option<&dyn Undo> {
         None
     }
 
@@ -243,6 +343,39 @@ pub trait Step: Sync {
         _facts: &mut Map<String, Value>,
     ) -> Vec<Finding> {
         Vec::new()
+    }
+}
+
+/// A step's undo, for `unblock`: a step implements it or not (see [`Step::undo`]).
+pub trait Undo: Sync {
+    /// `unblock`: why what this step did cannot be undone, when it did something (`record` is
+    /// the user's line of the `block` report). Listed in the result's `not_undone`.
+    fn not_undoable(&self, _record: &Record) -> Option<String> {
+        None
+    }
+
+    /// `unblock`: a warning to show before the confirmation prompt, when undoing what this
+    /// step did deserves one (unblocking an account confirmed compromised re-opens it).
+    fn undo_warning(&self, _record: &Record) -> Option<String> {
+        None
+    }
+
+    /// `unblock`: the reads the undo needs (the state now, who owns what), addressed by the
+    /// user's object id.
+    fn undo_reads(&self, _id: &str, _record: Option<&Record>, _cx: &RunCx) -> Vec<Read> {
+        Vec::new()
+    }
+
+    /// `unblock`: decide the undo from the report line (`None` without a report) and what was
+    /// read now; `None` when this step has nothing to undo. The undo reports under its own name
+    /// (`enable_account`) and is verified like any step.
+    fn prepare_undo(
+        &self,
+        _cx: &UserCx<'_>,
+        _reads: Reads,
+        _record: Option<&Record>,
+    ) -> Option<Box<dyn Prepared>> {
+        None
     }
 }
 
@@ -578,8 +711,8 @@ pub struct RunCx {
     pub tap_minutes: Option<u32>,
     /// What a step says once per run rather than once per user (a tenant without Intune).
     pub notices: Notices,
-    /// `--inbox-rules`: which enabled inbox rules `disable_inbox_rules` turns off.
-    pub inbox_rules: disable_inbox_rules::Which,
+    /// The steps' own options (`--inbox-rules`, `--block-group`): each step reads its own.
+    pub options: StepOptions,
     /// The run is `status`: steps may read facts they do without when writing.
     pub status: bool,
     /// Gathers the users who reach `confirm_compromised` together into one request; `None`
@@ -598,7 +731,7 @@ impl RunCx {
             force: false,
             tap_minutes: None,
             notices: Notices::default(),
-            inbox_rules: disable_inbox_rules::Which::default(),
+            options: StepOptions::default(),
             status: false,
             risky_users: None,
             block_group: Arc::new(block_sign_in::Lookup::new(None)),
@@ -612,10 +745,13 @@ impl RunCx {
         self
     }
 
-    /// `--block-group ID` / `LOCKDOWN_BLOCK_GROUP`: the block group by object id, instead of
-    /// looking it up by its mailNickname.
-    pub fn block_group(mut self, id: Option<String>) -> RunCx {
-        self.block_group = Arc::new(block_sign_in::Lookup::new(id));
+    /// The steps' own options. The block group (`--block-group ID` / `LOCKDOWN_BLOCK_GROUP`,
+    /// by object id instead of by its mailNickname) is looked up once for the run.
+    pub fn options(mut self, options: StepOptions) -> RunCx {
+        self.block_group = Arc::new(block_sign_in::Lookup::new(
+            options.block_sign_in.block_group.clone(),
+        ));
+        self.options = options;
         self
     }
 
@@ -623,12 +759,6 @@ impl RunCx {
     /// the run has a single user, whose requests may all ride in its own chain.
     pub fn sending(mut self, client: Arc<crate::graph::GraphClient>, alone: bool) -> RunCx {
         self.risky_users = Some(confirm_compromised::Coalescer::new(client, alone));
-        self
-    }
-
-    /// `--inbox-rules`.
-    pub fn inbox_rules(mut self, which: disable_inbox_rules::Which) -> RunCx {
-        self.inbox_rules = which;
         self
     }
 
@@ -796,21 +926,68 @@ pub fn unreadable_fact(
     json.insert(key.into(), serde_json::json!(err));
 }
 
-/// The dry-run report of a step that sends at most one request: what it decided without one
-/// (skipped, already), or the request it would send.
-pub fn planned_one(
-    name: &'static str,
-    report: Option<&StepReport>,
-    request: Option<&Request>,
-) -> StepReport {
-    match (report, request) {
-        (Some(report), _) => report.clone(),
-        (None, Some(req)) => StepReport::new(
-            name,
-            StepStatus::Planned,
-            format!("would send {}", req.describe()),
-        ),
-        (None, None) => unreachable!("{name}: a step that decided nothing sends a request"),
+/// What a step that sends at most one request decided, and where it stands.
+#[derive(Debug, Clone)]
+pub enum One {
+    /// Decided without a request (skipped, already, left alone): the report says why.
+    Decided(StepReport),
+    /// The request to send, waiting for its answer.
+    Sends(Request),
+    /// The request was answered: its report. The request is dropped (it may carry a secret,
+    /// such as a new password).
+    Answered(StepReport),
+}
+
+impl One {
+    /// The report decided without a request, or else the request `send` makes.
+    pub fn decide(report: Option<StepReport>, send: impl FnOnce() -> Request) -> One {
+        match report {
+            Some(report) => One::Decided(report),
+            None => One::Sends(send()),
+        }
+    }
+
+    /// The request still to send, if any.
+    pub fn requests(&self) -> Vec<Request> {
+        match self {
+            One::Sends(request) => vec![request.clone()],
+            One::Decided(_) | One::Answered(_) => Vec::new(),
+        }
+    }
+
+    /// The report, once decided or answered.
+    pub fn report(&self) -> Option<&StepReport> {
+        match self {
+            One::Decided(report) | One::Answered(report) => Some(report),
+            One::Sends(_) => None,
+        }
+    }
+
+    /// Whether it waits for the answer to its request.
+    pub fn waiting(&self) -> bool {
+        matches!(self, One::Sends(_))
+    }
+
+    /// Whether it sent (or is to send) its request, rather than deciding without one.
+    pub fn sends(&self) -> bool {
+        !matches!(self, One::Decided(_))
+    }
+
+    /// The report of the answer to its request.
+    pub fn answered(&mut self, report: StepReport) {
+        *self = One::Answered(report);
+    }
+
+    /// The dry-run report: what it decided without a request, or the request it would send.
+    pub fn planned(&self, name: &'static str) -> StepReport {
+        match self {
+            One::Decided(report) | One::Answered(report) => report.clone(),
+            One::Sends(req) => StepReport::new(
+                name,
+                StepStatus::Planned,
+                format!("would send {}", req.describe()),
+            ),
+        }
     }
 }
 
@@ -853,7 +1030,7 @@ impl Selection {
         let mut asked: HashMap<&'static str, String> = HashMap::new();
         for name in skip.iter().flat_map(|s| s.split(',')) {
             engine_phase(name, "--skip")?;
-            let step = find_in_block(name.trim())?;
+            let step = find(name.trim())?;
             if !step.skippable() {
                 return Err(format!("`{}` cannot be skipped", step.name()));
             }
@@ -862,13 +1039,13 @@ impl Selection {
             asked.insert(step.name(), format!("--skip {}", name.trim()));
         }
         for (name, flag) in flag_skips {
-            let step = find_in_block(name)?;
+            let step = find(name)?;
             sel.skipped.insert(step.name(), (*flag).to_owned());
             asked.insert(step.name(), (*flag).to_owned());
         }
         for name in with.iter().flat_map(|s| s.split(',')) {
             engine_phase(name, "--with")?;
-            let step = find_in_block(name.trim())?;
+            let step = find(name.trim())?;
             if let Some(skip) = asked.get(step.name()) {
                 return Err(format!(
                     "{skip} and --with {} conflict: both name the step {}; give one of them",
@@ -902,9 +1079,6 @@ impl Selection {
     /// Whether `step` runs, and if not, which flag left it out. An opt-in step not asked for
     /// is `None`: it has no line in the report at all.
     pub fn of(&self, step: &dyn Step) -> Option<Selected> {
-        if !step.in_block() {
-            return None;
-        }
         if let Some(flag) = self.skipped.get(step.name()) {
             if step.default_on() || self.with.contains(&step.name()) {
                 return Some(Selected::No(flag.clone()));
@@ -974,16 +1148,6 @@ pub fn find(name: &str) -> Result<&'static dyn Step, String> {
         })
 }
 
-/// The step named `name`, among those `block` runs.
-fn find_in_block(name: &str) -> Result<&'static dyn Step, String> {
-    find(name).ok().filter(|s| s.in_block()).ok_or_else(|| {
-        format!(
-            "unknown step `{name}`; steps are {}",
-            labels(Choice::Skip).join(", ")
-        )
-    })
-}
-
 /// Which flag a list of step names is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Choice {
@@ -999,7 +1163,7 @@ fn offered(choice: Choice) -> impl Iterator<Item = &'static dyn Step> {
     REGISTRY
         .iter()
         .copied()
-        .filter(|s| s.in_block() && s.skippable())
+        .filter(|s| s.skippable())
         .filter(move |s| choice == Choice::Skip || !s.default_on())
 }
 
@@ -1046,7 +1210,7 @@ impl clap::builder::TypedValueParser for StepParser {
         let text = value.to_string_lossy();
         // `--with` takes any step `block` runs, so that naming a default-on one (or one also
         // skipped) is answered by the selection with what is wrong, not by a guess at a name.
-        if find_in_block(&text).is_ok_and(|s| s.skippable()) {
+        if find(&text).is_ok_and(|s| s.skippable()) {
             return Ok(text.trim().to_owned());
         }
         let flag = arg

@@ -18,10 +18,11 @@ use std::collections::HashMap;
 
 use serde_json::{json, Map, Value};
 
+use super::listed::{Listing, Tally};
 use super::require::{Finding, Requirement, Target};
 use super::{
     item, About, Answers, Earlier, Phase, Prepared, Progress, Read, Reads, Record, Request, RunCx,
-    Selected, Step, UserCx, Verdict,
+    Selected, Step, Undo, UserCx, Verdict,
 };
 use crate::auth::TokenKind;
 use crate::graph::auth_methods::{self, Kind, Method};
@@ -40,7 +41,6 @@ const ABOUT: About = About {
     default_on: false,
     incident: true,
     skippable: true,
-    in_block: true,
     stops_sign_in: false,
     action: Some("delete every authentication method but the password (the user registers again)"),
 };
@@ -111,53 +111,46 @@ impl Step for RemoveAuthMethods {
         vec![Read::paged(LIST, auth_methods::list(who))]
     }
 
-    fn not_undoable(&self, record: &Record) -> Option<String> {
-        record.changed(NAME).then(|| "removed authentication methods cannot be put back: the user registers methods again at next sign-in (with --tap, after signing in with the pass)".to_owned())
-    }
-
     fn prepare(&self, cx: &UserCx<'_>, mut reads: Reads, selected: Selected) -> Box<dyn Prepared> {
+        let listed = Listing::read(
+            NAME,
+            &selected,
+            &mut reads,
+            LIST,
+            auth_methods::from_items,
+            |e| {
+                StepReport::failed(
+                    NAME,
+                    "the user's authentication methods could not be listed",
+                    cx.error(e, list_hint(e)),
+                )
+            },
+        );
         let mut state = State {
             owner: cx.user.id.clone(),
-            listed: None,
+            listed,
             order: Vec::new(),
             results: HashMap::new(),
             pending: Vec::new(),
             rounds: 0,
             refused_ids: Vec::new(),
-            report: selected.skipped_report(NAME),
         };
-        if state.report.is_some() {
-            return Box::new(state);
-        }
-        let listed = reads
-            .take(LIST)
-            .and_then(|r| r.json::<crate::graph::paging::Items>())
-            .and_then(|items| auth_methods::from_items(items.value));
-        match &listed {
-            Err(e) => {
-                state.report = Some(StepReport::failed(
-                    NAME,
-                    "the user's authentication methods could not be listed",
-                    cx.error(e, list_hint(e)),
-                ));
-            }
-            Ok(methods) => {
-                let mut order: Vec<&Method> = methods
-                    .iter()
-                    .filter(|m| m.kind.collection().is_some())
-                    .collect();
-                order.sort_by_key(|m| m.delete_rank());
-                state.order = order.iter().map(|m| m.id.clone()).collect();
-                state.pending = order
-                    .iter()
-                    .filter_map(|m| delete_request(&state.owner, m))
-                    .collect();
-                if state.pending.is_empty() {
-                    state.report = Some(nothing_to_delete(methods));
-                }
+        if let Some(methods) = state.listed.items() {
+            let mut order: Vec<&Method> = methods
+                .iter()
+                .filter(|m| m.kind.collection().is_some())
+                .collect();
+            order.sort_by_key(|m| m.delete_rank());
+            state.order = order.iter().map(|m| m.id.clone()).collect();
+            state.pending = order
+                .iter()
+                .filter_map(|m| delete_request(&state.owner, m))
+                .collect();
+            if state.pending.is_empty() {
+                let report = nothing_to_delete(methods);
+                state.listed.settle(report);
             }
         }
-        state.listed = Some(listed);
         Box::new(state)
     }
 
@@ -170,6 +163,16 @@ impl Step for RemoveAuthMethods {
             |m: &Map<String, Value>| m.get("methods").and_then(Value::as_array).map(|a| a.len());
         let (b, a) = (count(before)?, count(after)?);
         Some(format!("authentication methods: {b} -> {a}"))
+    }
+
+    fn undo(&self) -> Option<&dyn Undo> {
+        Some(self)
+    }
+}
+
+impl Undo for RemoveAuthMethods {
+    fn not_undoable(&self, record: &Record) -> Option<String> {
+        record.changed(NAME).then(|| "removed authentication methods cannot be put back: the user registers methods again at next sign-in (with --tap, after signing in with the pass)".to_owned())
     }
 }
 
@@ -188,8 +191,7 @@ enum Outcome {
 
 struct State {
     owner: UserId,
-    /// `None` when a flag left the step out.
-    listed: Option<Result<Vec<Method>, GraphError>>,
+    listed: Listing<Method>,
     /// Ids of the methods to delete, in the order they are sent.
     order: Vec<String>,
     results: HashMap<String, Outcome>,
@@ -198,7 +200,6 @@ struct State {
     rounds: u32,
     /// Methods Graph refused at least once as the default.
     refused_ids: Vec<String>,
-    report: Option<StepReport>,
 }
 
 fn delete_request(owner: &UserId, m: &Method) -> Option<Request> {
@@ -292,71 +293,57 @@ fn nothing_to_delete(methods: &[Method]) -> StepReport {
 
 impl State {
     fn methods(&self) -> Option<&[Method]> {
-        match &self.listed {
-            Some(Ok(list)) => Some(list),
-            _ => None,
-        }
+        self.listed.items()
     }
 
     fn method(&self, id: &str) -> Option<&Method> {
         self.methods()?.iter().find(|m| m.id == id)
     }
 
-    fn final_report(&self) -> StepReport {
-        let methods = self.methods().expect("deletes come from a listing");
-        let (mut done, mut already, mut failed) = (0usize, 0usize, 0usize);
+    fn final_report(&self, methods: &[Method]) -> StepReport {
+        let mut tally = Tally::default();
         let mut refused_then_deleted = false;
         let items: Vec<ItemReport> = methods
             .iter()
             .map(|m| {
                 let (status, error) = match self.results.get(&m.id) {
                     None => (StepStatus::Skipped, None),
-                    Some(Outcome::Deleted) => {
-                        done += 1;
-                        (StepStatus::Done, None)
-                    }
-                    Some(Outcome::Gone) => {
-                        already += 1;
-                        (StepStatus::Already, None)
-                    }
+                    Some(Outcome::Deleted) => (StepStatus::Done, None),
+                    Some(Outcome::Gone) => (StepStatus::Already, None),
                     Some(Outcome::Refused(e) | Outcome::NotRun(e) | Outcome::Failed(e)) => {
-                        failed += 1;
                         let hint = delete_hint(e).or_else(|| hints::common(e));
                         (StepStatus::Failed, Some(ErrorReport::from_graph(e, hint)))
                     }
                 };
+                tally.add(status);
                 if status == StepStatus::Done && self.rounds > 1 && self.was_refused(&m.id) {
                     refused_then_deleted = true;
                 }
                 item(fields(m), m.label(), status, error)
             })
             .collect();
-        let status = if failed > 0 {
-            StepStatus::Failed
-        } else if done > 0 {
-            StepStatus::Done
+        let status = tally.status(&[StepStatus::Failed, StepStatus::Done], StepStatus::Already);
+        let deleted = if refused_then_deleted {
+            "deleted (the default one last, once the others were gone)"
         } else {
-            StepStatus::Already
+            "deleted"
         };
         let mut parts = vec![format!("{} method(s)", methods.len())];
-        if done > 0 {
-            let mut d = format!("{done} deleted");
-            if refused_then_deleted {
-                d.push_str(" (the default one last, once the others were gone)");
-            }
-            parts.push(d);
-        }
-        if already > 0 {
-            parts.push(format!("{already} already gone"));
-        }
-        if failed > 0 {
-            parts.push(format!("{failed} could not be deleted"));
-        }
+        parts.extend(tally.parts(&[
+            (StepStatus::Done, deleted),
+            (StepStatus::Already, "already gone"),
+            (StepStatus::Failed, "could not be deleted"),
+        ]));
         let mut detail = parts.join(", ");
         let note = kept_note(methods);
         if !note.is_empty() {
             detail.push_str(&format!("; {note}"));
         }
+        let (done, already, failed) = (
+            tally.n(StepStatus::Done),
+            tally.n(StepStatus::Already),
+            tally.n(StepStatus::Failed),
+        );
         if done + already > 0 && failed == 0 {
             detail.push_str(&format!("; {REGISTER_AGAIN}"));
         }
@@ -377,8 +364,8 @@ impl Prepared for State {
     }
 
     fn facts(&self, json: &mut Map<String, Value>, text: &mut Vec<String>) {
-        match &self.listed {
-            Some(Ok(list)) => {
+        match (self.listed.items(), self.listed.error()) {
+            (Some(list), _) => {
                 json.insert("authenticationMethods".into(), snapshot(list));
                 let deletable = list
                     .iter()
@@ -399,7 +386,7 @@ impl Prepared for State {
                     text.push(format!("  - {}: {fate}", m.label()));
                 }
             }
-            Some(Err(e)) => {
+            (None, Some(e)) => {
                 let err = ErrorReport::from_graph(e, list_hint(e).or_else(|| hints::common(e)));
                 super::unreadable_fact(
                     json,
@@ -409,22 +396,22 @@ impl Prepared for State {
                     err,
                 );
             }
-            None => {}
+            (None, None) => {}
         }
     }
 
     fn requests(&self, _earlier: &[Earlier<'_>]) -> Vec<Request> {
-        if self.report.is_some() {
+        if self.listed.report().is_some() {
             return Vec::new();
         }
         self.pending.clone()
     }
 
     fn planned(&self, _earlier: &[Earlier<'_>]) -> StepReport {
-        if let Some(report) = &self.report {
-            return report.clone();
-        }
-        let methods = self.methods().expect("deletes come from a listing");
+        let methods = match self.listed.pending() {
+            Ok(methods) => methods,
+            Err(report) => return report.clone(),
+        };
         let items = methods
             .iter()
             .map(|m| {
@@ -450,7 +437,7 @@ impl Prepared for State {
     }
 
     fn finish(&mut self, mut answers: Answers, _earlier: &[Earlier<'_>]) -> Progress {
-        if self.report.is_some() {
+        if self.listed.report().is_some() {
             return Progress::Done;
         }
         self.rounds += 1;
@@ -497,12 +484,15 @@ impl Prepared for State {
                 after: std::time::Duration::ZERO,
             };
         }
-        self.report = Some(self.final_report());
+        if let Some(methods) = self.methods() {
+            let report = self.final_report(methods);
+            self.listed.settle(report);
+        }
         Progress::Done
     }
 
     fn report(&self) -> Option<StepReport> {
-        self.report.clone()
+        self.listed.report().cloned()
     }
 
     fn verify_reads(&self) -> Vec<Read> {

@@ -7,8 +7,8 @@ use serde_json::{Map, Value};
 
 use super::require::{Finding, Requirement, Target, USER_ADMINISTRATOR_OR_HIGHER};
 use super::{
-    About, Answers, Earlier, Phase, Prepared, Progress, Reads, Record, Request, RunCx, Selected,
-    Step, UserCx,
+    About, Answers, Earlier, One, Phase, Prepared, Progress, Reads, Record, Request, RunCx,
+    Selected, Step, Undo, UserCx,
 };
 use crate::auth::TokenKind;
 use crate::graph::users;
@@ -26,20 +26,29 @@ const ABOUT: About = About {
     default_on: true,
     incident: false,
     skippable: true,
-    in_block: true,
     stops_sign_in: true,
     action: Some("reset the password"),
 };
 
+/// `--skip-password`: this step's own flag that leaves it out (the same as `--skip {NAME}`).
+#[derive(Debug, Clone, Default, clap::Args)]
+#[group(skip)]
+pub struct SkipFlag {
+    /// Same as `--skip reset_password` (kept for existing scripts).
+    #[arg(long, hide = true)]
+    pub skip_password: bool,
+}
+
+impl SkipFlag {
+    /// The flag, when it was given.
+    pub fn given(&self) -> Option<(&'static str, &'static str)> {
+        self.skip_password.then_some((NAME, "--skip-password"))
+    }
+}
+
 impl Step for ResetPassword {
     fn about(&self) -> &'static About {
         &ABOUT
-    }
-
-    fn not_undoable(&self, record: &Record) -> Option<String> {
-        (record.status(NAME) == Some("done")).then(|| {
-            "the password stays unknown to everyone: the user signs in with a Temporary Access Pass (--tap) and sets a new one through self-service, or an admin resets it".to_owned()
-        })
     }
 
     fn prepare(&self, cx: &UserCx<'_>, _reads: Reads, selected: Selected) -> Box<dyn Prepared> {
@@ -60,7 +69,7 @@ impl Step for ResetPassword {
                 )
             })
         });
-        let request = report.is_none().then(|| {
+        let one = One::decide(report, || {
             let password = crate::password::generate();
             Request::redacted(
                 NAME,
@@ -72,8 +81,7 @@ impl Step for ResetPassword {
         Box::new(State {
             synced: cx.user.is_synced(),
             token: cx.run.token_kind,
-            request,
-            report,
+            one,
         })
     }
 
@@ -127,14 +135,26 @@ impl Step for ResetPassword {
         }
         target.privileged().into_iter().collect()
     }
+
+    fn undo(&self) -> Option<&dyn Undo> {
+        Some(self)
+    }
+}
+
+impl Undo for ResetPassword {
+    fn not_undoable(&self, record: &Record) -> Option<String> {
+        (record.status(NAME) == Some("done")).then(|| {
+            "the password stays unknown to everyone: the user signs in with a Temporary Access Pass (--tap) and sets a new one through self-service, or an admin resets it".to_owned()
+        })
+    }
 }
 
 struct State {
     synced: bool,
     token: TokenKind,
-    /// Holds the new password until it is sent; its `Debug` never shows it.
-    request: Option<Request>,
-    report: Option<StepReport>,
+    /// Holds the new password until it is answered (then drops it); its `Debug` never shows
+    /// it.
+    one: One,
 }
 
 fn hint(err: &GraphError, synced: bool, token: TokenKind) -> Option<Hint> {
@@ -159,16 +179,16 @@ fn hint(err: &GraphError, synced: bool, token: TokenKind) -> Option<Hint> {
 
 impl Prepared for State {
     fn requests(&self, _earlier: &[Earlier<'_>]) -> Vec<Request> {
-        self.request.iter().cloned().collect()
+        self.one.requests()
     }
 
     fn planned(&self, _earlier: &[Earlier<'_>]) -> StepReport {
-        super::planned_one(NAME, self.report.as_ref(), self.request.as_ref())
+        self.one.planned(NAME)
     }
 
     fn finish(&mut self, mut answers: Answers, _earlier: &[Earlier<'_>]) -> Progress {
-        if self.report.is_none() {
-            self.report = Some(match answers.take(NAME) {
+        if self.one.waiting() {
+            let report = match answers.take(NAME) {
                 Ok(_) => StepReport::new(
                     NAME,
                     StepStatus::Done,
@@ -182,14 +202,13 @@ impl Prepared for State {
                         hint(&e, self.synced, self.token).or_else(|| hints::common(&e)),
                     ),
                 ),
-            });
+            };
+            self.one.answered(report);
         }
-        // The password has done its job: drop it from memory.
-        self.request = None;
         Progress::Done
     }
 
     fn report(&self) -> Option<StepReport> {
-        self.report.clone()
+        self.one.report().cloned()
     }
 }

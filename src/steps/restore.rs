@@ -8,6 +8,7 @@ use std::collections::HashMap;
 
 use serde_json::{json, Map, Value};
 
+use super::listed::{answered, Tally};
 use super::{item, Answers, Earlier, Prepared, Progress, Read, Request, Verdict};
 use crate::graph::users::User;
 use crate::graph::{GraphError, GraphRequest};
@@ -165,7 +166,7 @@ impl Restore {
 
     fn build(&self, planned: bool) -> StepReport {
         let mut reports = Vec::with_capacity(self.items.len());
-        let mut counts: HashMap<StepStatus, usize> = HashMap::new();
+        let mut tally = Tally::default();
         for i in &self.items {
             let (status, why, error) = match &i.decided {
                 Some((status, why)) => (*status, Some(why.clone()), None),
@@ -180,35 +181,30 @@ impl Restore {
                     None => (StepStatus::Failed, Some("not sent".to_owned()), None),
                 },
             };
-            *counts.entry(status).or_default() += 1;
+            tally.add(status);
             let mut fields = i.candidate.fields.clone();
             if let Some(why) = why {
                 fields.insert("reason".into(), json!(why));
             }
             reports.push(item(fields, i.candidate.label.clone(), status, error));
         }
-        let n = |s: StepStatus| counts.get(&s).copied().unwrap_or(0);
-        let status = [
-            StepStatus::Failed,
-            StepStatus::Planned,
-            StepStatus::Done,
-            StepStatus::Skipped,
-        ]
-        .into_iter()
-        .find(|s| n(*s) > 0)
-        .unwrap_or(StepStatus::Already);
-        let mut parts = Vec::new();
-        for (s, what) in [
+        let n = |s: StepStatus| tally.n(s);
+        let status = tally.status(
+            &[
+                StepStatus::Failed,
+                StepStatus::Planned,
+                StepStatus::Done,
+                StepStatus::Skipped,
+            ],
+            StepStatus::Already,
+        );
+        let parts = tally.parts(&[
             (StepStatus::Done, "turned back on"),
             (StepStatus::Planned, "to turn back on"),
             (StepStatus::Already, "already on"),
             (StepStatus::Skipped, "left alone"),
             (StepStatus::Failed, "could not be turned back on"),
-        ] {
-            if n(s) > 0 {
-                parts.push(format!("{} {what}", n(s)));
-            }
-        }
+        ]);
         let detail = if planned && n(StepStatus::Planned) > 0 {
             format!(
                 "would turn {} of {} {}(s) back on (each request is listed in -o json)",
@@ -260,10 +256,7 @@ impl Prepared for Restore {
     }
 
     fn finish(&mut self, mut answers: Answers, _earlier: &[Earlier<'_>]) -> Progress {
-        for r in Restore::requests(self) {
-            self.results
-                .insert(r.tag.clone(), answers.take(&r.tag).map(|_| ()));
-        }
+        self.results = answered(&Restore::requests(self), &mut answers);
         self.report = Some(self.build(false));
         Progress::Done
     }

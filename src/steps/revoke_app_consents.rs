@@ -14,10 +14,11 @@ use std::collections::{BTreeSet, HashMap};
 
 use serde_json::{json, Map, Value};
 
+use super::listed::{Listing, Tally};
 use super::require::{Finding, Requirement, Target};
 use super::{
     item, About, Answers, Earlier, Phase, Prepared, Progress, Read, Reads, Record, Request, RunCx,
-    Selected, Step, UserCx, Verdict,
+    Selected, Step, Undo, UserCx, Verdict,
 };
 use crate::auth::TokenKind;
 use crate::graph::grants::{self, Grant, ServicePrincipal};
@@ -36,7 +37,6 @@ const ABOUT: About = About {
     default_on: false,
     incident: true,
     skippable: true,
-    in_block: true,
     stops_sign_in: false,
     action: Some("revoke the apps the user consented to"),
 };
@@ -117,59 +117,45 @@ impl Step for RevokeAppConsents {
         vec![Read::paged(LIST, grants::list_for_user(who))]
     }
 
-    fn not_undoable(&self, record: &Record) -> Option<String> {
-        record.changed(NAME).then(|| "revoked app consents are not granted again: lockdown never re-grants an app it removed during an incident; the user consents again if the app is wanted".to_owned())
-    }
-
     fn prepare(&self, cx: &UserCx<'_>, mut reads: Reads, selected: Selected) -> Box<dyn Prepared> {
+        let listed = Listing::read(NAME, &selected, &mut reads, LIST, decode, |e| {
+            StepReport::failed(
+                NAME,
+                "the user's app consents could not be listed",
+                cx.error(e, list_hint(e)),
+            )
+        });
         let mut state = State {
             owner: cx.user.id.clone(),
-            listed: None,
+            listed,
             requests: Vec::new(),
             names: HashMap::new(),
             results: HashMap::new(),
-            report: selected.skipped_report(NAME),
         };
-        if state.report.is_some() {
-            return Box::new(state);
-        }
-        let listed = reads
-            .take(LIST)
-            .and_then(|r| r.json::<crate::graph::paging::Items>())
-            .and_then(|items| decode(items.value));
-        match &listed {
-            Err(e) => {
-                state.report = Some(StepReport::failed(
-                    NAME,
-                    "the user's app consents could not be listed",
-                    cx.error(e, list_hint(e)),
-                ));
-            }
-            Ok(list) => {
-                let own: Vec<&Grant> = list.iter().filter(|g| g.is_principal()).collect();
-                state.requests = own
-                    .iter()
-                    .map(|g| {
-                        Request::write(
-                            format!("{GRANT}{}", g.id),
-                            grants::delete(&g.id),
-                            "revoke app consent",
-                        )
-                    })
-                    .collect();
-                let apps: BTreeSet<&str> = own.iter().map(|g| g.client_id.as_str()).collect();
-                state.requests.extend(apps.into_iter().map(|client| {
-                    Request::read(
-                        Read::one(format!("{APP}{client}"), grants::client_app(client)),
-                        "read app name",
+        if let Some(list) = state.listed.items() {
+            let own: Vec<&Grant> = list.iter().filter(|g| g.is_principal()).collect();
+            state.requests = own
+                .iter()
+                .map(|g| {
+                    Request::write(
+                        format!("{GRANT}{}", g.id),
+                        grants::delete(&g.id),
+                        "revoke app consent",
                     )
-                }));
-                if own.is_empty() {
-                    state.report = Some(nothing_to_revoke(list));
-                }
+                })
+                .collect();
+            let apps: BTreeSet<&str> = own.iter().map(|g| g.client_id.as_str()).collect();
+            state.requests.extend(apps.into_iter().map(|client| {
+                Request::read(
+                    Read::one(format!("{APP}{client}"), grants::client_app(client)),
+                    "read app name",
+                )
+            }));
+            if own.is_empty() {
+                let report = nothing_to_revoke(list);
+                state.listed.settle(report);
             }
         }
-        state.listed = Some(listed);
         Box::new(state)
     }
 
@@ -186,6 +172,16 @@ impl Step for RevokeAppConsents {
             count(after)?
         ))
     }
+
+    fn undo(&self) -> Option<&dyn Undo> {
+        Some(self)
+    }
+}
+
+impl Undo for RevokeAppConsents {
+    fn not_undoable(&self, record: &Record) -> Option<String> {
+        record.changed(NAME).then(|| "revoked app consents are not granted again: lockdown never re-grants an app it removed during an incident; the user consents again if the app is wanted".to_owned())
+    }
 }
 
 fn decode(items: Vec<Value>) -> Result<Vec<Grant>, GraphError> {
@@ -201,14 +197,12 @@ fn decode(items: Vec<Value>) -> Result<Vec<Grant>, GraphError> {
 
 struct State {
     owner: UserId,
-    /// `None` when a flag left the step out.
-    listed: Option<Result<Vec<Grant>, GraphError>>,
+    listed: Listing<Grant>,
     requests: Vec<Request>,
     /// App names by client service principal id, as read.
     names: HashMap<String, String>,
     /// Each deleted grant's answer, by grant id.
     results: HashMap<String, Result<(), GraphError>>,
-    report: Option<StepReport>,
 }
 
 fn list_hint(err: &GraphError) -> Option<Hint> {
@@ -279,10 +273,7 @@ fn nothing_to_revoke(list: &[Grant]) -> StepReport {
 
 impl State {
     fn grants(&self) -> Option<&[Grant]> {
-        match &self.listed {
-            Some(Ok(list)) => Some(list),
-            _ => None,
-        }
+        self.listed.items()
     }
 
     fn name(&self, g: &Grant) -> Option<&str> {
@@ -297,9 +288,8 @@ impl State {
             .collect()
     }
 
-    fn final_report(&self) -> StepReport {
-        let list = self.grants().expect("deletes come from a listing");
-        let (mut done, mut already, mut failed) = (0usize, 0usize, 0usize);
+    fn final_report(&self, list: &[Grant]) -> StepReport {
+        let mut tally = Tally::default();
         let mut revoked: Vec<String> = Vec::new();
         let items: Vec<ItemReport> = list
             .iter()
@@ -307,21 +297,17 @@ impl State {
             .map(|g| {
                 let (status, error) = match self.results.get(&g.id) {
                     Some(Ok(())) => {
-                        done += 1;
                         revoked.push(self.name(g).unwrap_or(&g.client_id).to_owned());
                         (StepStatus::Done, None)
                     }
-                    Some(Err(e)) if e.is_not_found() => {
-                        already += 1;
-                        (StepStatus::Already, None)
-                    }
+                    Some(Err(e)) if e.is_not_found() => (StepStatus::Already, None),
                     Some(Err(e)) => {
-                        failed += 1;
                         let hint = delete_hint(e).or_else(|| hints::common(e));
                         (StepStatus::Failed, Some(ErrorReport::from_graph(e, hint)))
                     }
                     None => (StepStatus::Skipped, None),
                 };
+                tally.add(status);
                 item(
                     fields(g, self.name(g)),
                     label(g, self.name(g)),
@@ -330,23 +316,15 @@ impl State {
                 )
             })
             .collect();
-        let status = if failed > 0 {
-            StepStatus::Failed
-        } else if done > 0 {
-            StepStatus::Done
-        } else {
-            StepStatus::Already
-        };
-        let mut parts = Vec::new();
-        if done > 0 {
-            parts.push(format!("{done} revoked ({})", revoked.join(", ")));
-        }
-        if already > 0 {
-            parts.push(format!("{already} already gone"));
-        }
-        if failed > 0 {
-            parts.push(format!("{failed} could not be revoked"));
-        }
+        let status = tally.status(&[StepStatus::Failed, StepStatus::Done], StepStatus::Already);
+        let parts = tally.parts(&[
+            (
+                StepStatus::Done,
+                &format!("revoked ({})", revoked.join(", ")),
+            ),
+            (StepStatus::Already, "already gone"),
+            (StepStatus::Failed, "could not be revoked"),
+        ]);
         let detail = format!(
             "{} app consent(s): {}; {TOKENS_LIVE}; {TENANT_WIDE}",
             items.len(),
@@ -364,8 +342,8 @@ impl Prepared for State {
     }
 
     fn facts(&self, json: &mut Map<String, Value>, text: &mut Vec<String>) {
-        match &self.listed {
-            Some(Ok(list)) => {
+        match (self.listed.items(), self.listed.error()) {
+            (Some(list), _) => {
                 json.insert("appConsents".into(), snapshot(list));
                 let own: Vec<&Grant> = list.iter().filter(|g| g.is_principal()).collect();
                 text.push(format!(
@@ -376,26 +354,26 @@ impl Prepared for State {
                     text.push(format!("  - {}", label(g, None)));
                 }
             }
-            Some(Err(e)) => {
+            (None, Some(e)) => {
                 let err = ErrorReport::from_graph(e, list_hint(e).or_else(|| hints::common(e)));
                 super::unreadable_fact(json, text, "app consents", "appConsentsError", err);
             }
-            None => {}
+            (None, None) => {}
         }
     }
 
     fn requests(&self, _earlier: &[Earlier<'_>]) -> Vec<Request> {
-        if self.report.is_some() {
+        if self.listed.report().is_some() {
             return Vec::new();
         }
         self.requests.clone()
     }
 
     fn planned(&self, _earlier: &[Earlier<'_>]) -> StepReport {
-        if let Some(report) = &self.report {
-            return report.clone();
-        }
-        let list = self.grants().expect("deletes come from a listing");
+        let list = match self.listed.pending() {
+            Ok(list) => list,
+            Err(report) => return report.clone(),
+        };
         let items: Vec<ItemReport> = list
             .iter()
             .filter(|g| g.is_principal())
@@ -409,7 +387,7 @@ impl Prepared for State {
     }
 
     fn finish(&mut self, mut answers: Answers, _earlier: &[Earlier<'_>]) -> Progress {
-        if self.report.is_some() {
+        if self.listed.report().is_some() {
             return Progress::Done;
         }
         for r in &self.requests {
@@ -425,12 +403,15 @@ impl Prepared for State {
                 }
             }
         }
-        self.report = Some(self.final_report());
+        if let Some(list) = self.grants() {
+            let report = self.final_report(list);
+            self.listed.settle(report);
+        }
         Progress::Done
     }
 
     fn report(&self) -> Option<StepReport> {
-        self.report.clone()
+        self.listed.report().cloned()
     }
 
     fn verify_reads(&self) -> Vec<Read> {

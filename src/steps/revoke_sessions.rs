@@ -7,8 +7,8 @@ use time::OffsetDateTime;
 
 use super::require::{Finding, Requirement, Target};
 use super::{
-    timestamp, About, Answers, Earlier, Phase, Prepared, Progress, Reads, Record, Request, RunCx,
-    Selected, Step, UserCx, Verdict,
+    timestamp, About, Answers, Earlier, One, Phase, Prepared, Progress, Reads, Record, Request,
+    RunCx, Selected, Step, Undo, UserCx, Verdict,
 };
 use crate::auth::TokenKind;
 use crate::graph::users::{self, User};
@@ -26,7 +26,6 @@ const ABOUT: About = About {
     default_on: true,
     incident: false,
     skippable: true,
-    in_block: true,
     stops_sign_in: true,
     action: Some("revoke sign-in sessions"),
 };
@@ -35,6 +34,22 @@ const ABOUT: About = About {
 /// moments of the same request, so the comparison allows one second.
 const CLOCK_SLACK: time::Duration = time::Duration::seconds(1);
 
+/// `--skip-sessions`: this step's own flag that leaves it out (the same as `--skip {NAME}`).
+#[derive(Debug, Clone, Default, clap::Args)]
+#[group(skip)]
+pub struct SkipFlag {
+    /// Same as `--skip revoke_sessions` (kept for existing scripts).
+    #[arg(long, hide = true)]
+    pub skip_sessions: bool,
+}
+
+impl SkipFlag {
+    /// The flag, when it was given.
+    pub fn given(&self) -> Option<(&'static str, &'static str)> {
+        self.skip_sessions.then_some((NAME, "--skip-sessions"))
+    }
+}
+
 impl Step for RevokeSessions {
     fn about(&self) -> &'static About {
         &ABOUT
@@ -42,7 +57,7 @@ impl Step for RevokeSessions {
 
     fn prepare(&self, cx: &UserCx<'_>, _reads: Reads, selected: Selected) -> Box<dyn Prepared> {
         let report = selected.skipped_report(NAME);
-        let request = report.is_none().then(|| {
+        let one = One::decide(report, || {
             Request::write(
                 NAME,
                 users::revoke_sign_in_sessions(&cx.user.id),
@@ -53,15 +68,8 @@ impl Step for RevokeSessions {
             selected: selected.is_yes(),
             guest: cx.user.is_guest(),
             valid_from: cx.user.sign_in_sessions_valid_from_date_time,
-            request,
-            report,
+            one,
             revoked_at: None,
-        })
-    }
-
-    fn not_undoable(&self, record: &Record) -> Option<String> {
-        (record.status(NAME) == Some("done")).then(|| {
-            "revoked sessions cannot be restored (there is nothing to restore): the user signs in again".to_owned()
         })
     }
 
@@ -119,14 +127,25 @@ impl Step for RevokeSessions {
     ) -> Vec<Finding> {
         target.privileged().into_iter().collect()
     }
+
+    fn undo(&self) -> Option<&dyn Undo> {
+        Some(self)
+    }
+}
+
+impl Undo for RevokeSessions {
+    fn not_undoable(&self, record: &Record) -> Option<String> {
+        (record.status(NAME) == Some("done")).then(|| {
+            "revoked sessions cannot be restored (there is nothing to restore): the user signs in again".to_owned()
+        })
+    }
 }
 
 struct State {
     selected: bool,
     guest: bool,
     valid_from: Option<OffsetDateTime>,
-    request: Option<Request>,
-    report: Option<StepReport>,
+    one: One,
     /// Graph's clock when it accepted the revoke.
     revoked_at: Option<OffsetDateTime>,
 }
@@ -160,16 +179,16 @@ impl Prepared for State {
     }
 
     fn requests(&self, _earlier: &[Earlier<'_>]) -> Vec<Request> {
-        self.request.iter().cloned().collect()
+        self.one.requests()
     }
 
     fn planned(&self, _earlier: &[Earlier<'_>]) -> StepReport {
-        super::planned_one(NAME, self.report.as_ref(), self.request.as_ref())
+        self.one.planned(NAME)
     }
 
     fn finish(&mut self, mut answers: Answers, _earlier: &[Earlier<'_>]) -> Progress {
-        if self.report.is_none() {
-            self.report = Some(match answers.take(NAME) {
+        if self.one.waiting() {
+            let report = match answers.take(NAME) {
                 Ok(resp) => {
                     // Graph's clock, not ours: verification compares against it.
                     let at = resp.date().unwrap_or_else(OffsetDateTime::now_utc);
@@ -190,13 +209,14 @@ impl Prepared for State {
                     "sign-in sessions could not be revoked",
                     ErrorReport::from_graph(&e, hint(&e).or_else(|| hints::common(&e))),
                 ),
-            });
+            };
+            self.one.answered(report);
         }
         Progress::Done
     }
 
     fn report(&self) -> Option<StepReport> {
-        self.report.clone()
+        self.one.report().cloned()
     }
 
     fn verify(

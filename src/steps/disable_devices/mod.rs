@@ -20,6 +20,9 @@
 //! registered devices, said once per run.
 //!
 //! Undone by re-enabling each device the report lists as `done` (by `id`, or by `deviceId`).
+//!
+//! `sources` finds the devices in both places and merges them; this module is the step;
+//! `undo` is `enable_devices`.
 
 use std::collections::HashMap;
 
@@ -29,17 +32,21 @@ use tracing::warn;
 use super::require::{Finding, Licence, Requirement, Target};
 use super::{
     item, About, Answers, Earlier, Phase, Prepared, Progress, Read, Reads, Record, Request, RunCx,
-    Selected, Step, UserCx, Verdict,
+    Selected, Step, Undo, UserCx, Verdict,
 };
 use crate::auth::TokenKind;
 use crate::graph::devices::{self, Device, DeviceObjectId};
-use crate::graph::managed_devices::{self, ManagedDevice, ManagedDeviceId};
-use crate::graph::paging::Items;
+use crate::graph::managed_devices::{self};
 use crate::graph::users::{User, UserId};
-use crate::graph::{GraphError, GraphResponse};
+use crate::graph::GraphError;
 use crate::hints::{self, Hint};
 use crate::report::{ErrorReport, ItemReport, StepReport, StepStatus};
 
+mod sources;
+mod undo;
+
+use sources::*;
+use undo::{undo, undo_reads};
 pub struct DisableDevices;
 
 const NAME: &str = "disable_devices";
@@ -50,7 +57,6 @@ const ABOUT: About = About {
     default_on: true,
     incident: false,
     skippable: true,
-    in_block: true,
     stops_sign_in: false,
     action: Some("disable the user's devices"),
 };
@@ -58,6 +64,22 @@ const LIST: &str = "registeredDevices";
 const MANAGED: &str = "managedDevices";
 /// Said once per run: Intune cannot be asked in this tenant or with this token.
 const NO_INTUNE: &str = "disable_devices: Intune not available";
+
+/// `--skip-devices`: this step's own flag that leaves it out (the same as `--skip {NAME}`).
+#[derive(Debug, Clone, Default, clap::Args)]
+#[group(skip)]
+pub struct SkipFlag {
+    /// Same as `--skip disable_devices` (kept for existing scripts).
+    #[arg(long, hide = true)]
+    pub skip_devices: bool,
+}
+
+impl SkipFlag {
+    /// The flag, when it was given.
+    pub fn given(&self) -> Option<(&'static str, &'static str)> {
+        self.skip_devices.then_some((NAME, "--skip-devices"))
+    }
+}
 
 impl Step for DisableDevices {
     fn about(&self) -> &'static About {
@@ -78,9 +100,8 @@ impl Step for DisableDevices {
             return Box::new(State {
                 token,
                 owner,
-                found: None,
+                devices: Devices::Skipped(report),
                 requests: Vec::new(),
-                report: Some(report),
                 results: HashMap::new(),
                 looked_up: HashMap::new(),
             });
@@ -139,25 +160,14 @@ impl Step for DisableDevices {
         Box::new(State {
             token,
             owner,
-            found: Some(found),
+            devices: Devices::Found {
+                found: Box::new(found),
+                report,
+            },
             requests,
-            report,
             results: HashMap::new(),
             looked_up: HashMap::new(),
         })
-    }
-
-    fn undo_reads(&self, id: &str, record: Option<&Record>, _cx: &RunCx) -> Vec<Read> {
-        undo_reads(id, record)
-    }
-
-    fn prepare_undo(
-        &self,
-        cx: &UserCx<'_>,
-        reads: Reads,
-        record: Option<&Record>,
-    ) -> Option<Box<dyn Prepared>> {
-        undo(cx, reads, record)
     }
 
     fn change_line(
@@ -324,10 +334,25 @@ impl Step for DisableDevices {
         }
         out
     }
+
+    fn undo(&self) -> Option<&dyn Undo> {
+        Some(self)
+    }
 }
 
-fn items(answer: Result<GraphResponse, GraphError>) -> Result<Vec<Value>, GraphError> {
-    answer.and_then(|r| r.json::<Items>()).map(|i| i.value)
+impl Undo for DisableDevices {
+    fn undo_reads(&self, id: &str, record: Option<&Record>, _cx: &RunCx) -> Vec<Read> {
+        undo_reads(id, record)
+    }
+
+    fn prepare_undo(
+        &self,
+        cx: &UserCx<'_>,
+        reads: Reads,
+        record: Option<&Record>,
+    ) -> Option<Box<dyn Prepared>> {
+        undo(cx, reads, record)
+    }
 }
 
 fn lookup_tag(n: usize) -> String {
@@ -336,332 +361,6 @@ fn lookup_tag(n: usize) -> String {
 
 fn reread_tag(n: usize) -> String {
     format!("intune/{n}")
-}
-
-/// How one of the two places answered.
-#[derive(Debug)]
-enum Source {
-    Listed,
-    /// The token or the tenant cannot use it (403; for Intune also no licence).
-    NotAvailable(GraphError),
-    /// Any other failure: devices may have been missed.
-    Failed(GraphError),
-}
-
-impl Source {
-    fn is_listed(&self) -> bool {
-        matches!(self, Source::Listed)
-    }
-
-    fn error(&self) -> Option<&GraphError> {
-        match self {
-            Source::Listed => None,
-            Source::NotAvailable(e) | Source::Failed(e) => Some(e),
-        }
-    }
-
-    fn as_str(&self) -> &'static str {
-        match self {
-            Source::Listed => "listed",
-            Source::NotAvailable(_) => "not_available",
-            Source::Failed(_) => "failed",
-        }
-    }
-}
-
-fn answer<T>(
-    listed: Result<Vec<T>, GraphError>,
-    unavailable: impl Fn(&GraphError) -> bool,
-) -> (Source, Vec<T>) {
-    match listed {
-        Ok(list) => (Source::Listed, list),
-        Err(e) if unavailable(&e) => (Source::NotAvailable(e), Vec::new()),
-        Err(e) => (Source::Failed(e), Vec::new()),
-    }
-}
-
-/// Where a device was found.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Origin {
-    Entra,
-    Intune,
-    Both,
-}
-
-impl Origin {
-    fn as_str(self) -> &'static str {
-        match self {
-            Origin::Entra => "entra",
-            Origin::Intune => "intune",
-            Origin::Both => "both",
-        }
-    }
-}
-
-/// One device of the user, from either place or both.
-#[derive(Debug, Clone)]
-struct Entry {
-    /// The Entra object id: from the registered-devices listing (an Intune-only device is
-    /// addressed by `device_id`).
-    object_id: Option<DeviceObjectId>,
-    /// The Entra `deviceId`; `None` for an Intune device not registered in Entra ID.
-    device_id: Option<String>,
-    managed_device_id: Option<ManagedDeviceId>,
-    display_name: Option<String>,
-    operating_system: Option<String>,
-    /// As listed; not read for a device only Intune knows.
-    account_enabled: Option<bool>,
-    trust_type: Option<String>,
-    on_premises_sync_enabled: Option<bool>,
-    origin: Origin,
-}
-
-impl Entry {
-    fn registered(d: Device) -> Entry {
-        Entry {
-            object_id: Some(d.id),
-            device_id: d.device_id,
-            managed_device_id: None,
-            display_name: d.display_name,
-            operating_system: d.operating_system,
-            account_enabled: d.account_enabled,
-            trust_type: d.trust_type,
-            on_premises_sync_enabled: d.on_premises_sync_enabled,
-            origin: Origin::Entra,
-        }
-    }
-
-    fn managed(m: ManagedDevice) -> Entry {
-        Entry {
-            object_id: None,
-            device_id: m.entra_device_id().map(str::to_owned),
-            managed_device_id: Some(m.id),
-            display_name: m.device_name,
-            operating_system: m.operating_system,
-            account_enabled: None,
-            trust_type: None,
-            on_premises_sync_enabled: None,
-            origin: Origin::Intune,
-        }
-    }
-
-    /// Hybrid joined: synced from on-premises AD, where its computer object is disabled.
-    fn hybrid(&self) -> bool {
-        self.on_premises_sync_enabled == Some(true)
-    }
-
-    /// It has an Entra device to disable.
-    fn in_entra(&self) -> bool {
-        self.object_id.is_some() || self.device_id.is_some()
-    }
-
-    fn name(&self) -> &str {
-        self.display_name
-            .as_deref()
-            .or(self.device_id.as_deref())
-            .or(self.managed_device_id.as_ref().map(|m| m.0.as_str()))
-            .unwrap_or("unnamed device")
-    }
-
-    /// `ADELEV-LAPTOP (Windows, Intune-managed)`.
-    fn label(&self) -> String {
-        let os = self.operating_system.as_deref().unwrap_or("unknown OS");
-        if self.managed_device_id.is_some() {
-            format!("{} ({os}, Intune-managed)", self.name())
-        } else {
-            format!("{} ({os})", self.name())
-        }
-    }
-
-    /// The item's fields in the report; `id` is the Entra object id (from the listing, or
-    /// from the read just before the write for a device found through Intune only).
-    fn fields(&self, looked_up: Option<&Device>) -> Map<String, Value> {
-        let id = self
-            .object_id
-            .as_ref()
-            .or(looked_up.map(|d| &d.id))
-            .map(|id| id.0.clone());
-        let mut m = Map::new();
-        m.insert("id".into(), json!(id));
-        m.insert("displayName".into(), json!(self.display_name));
-        m.insert("operatingSystem".into(), json!(self.operating_system));
-        if let Some(device_id) = &self.device_id {
-            m.insert("deviceId".into(), json!(device_id));
-        }
-        m.insert("source".into(), json!(self.origin.as_str()));
-        if let Some(managed) = &self.managed_device_id {
-            m.insert("managedDeviceId".into(), json!(managed.0));
-        }
-        m
-    }
-
-    /// What an undo needs, for an Entra device: how to address it, where it was found, and
-    /// whether it was enabled (`null` when it was not read).
-    fn snapshot(&self, object_id: Option<&DeviceObjectId>, enabled: Option<bool>) -> Value {
-        let mut m = Map::new();
-        m.insert("id".into(), json!(object_id.map(|id| &id.0)));
-        if let Some(device_id) = &self.device_id {
-            m.insert("deviceId".into(), json!(device_id));
-        }
-        m.insert("source".into(), json!(self.origin.as_str()));
-        if let Some(managed) = &self.managed_device_id {
-            m.insert("managedDeviceId".into(), json!(managed.0));
-        }
-        m.insert("accountEnabled".into(), json!(enabled));
-        Value::Object(m)
-    }
-}
-
-/// The registered devices, then Intune's, one entry per Entra device: an Intune device whose
-/// `azureADDeviceId` is a registered device's `deviceId` is that device (`both`), and two
-/// Intune records of one Entra device are one entry.
-fn merge(registered: Vec<Device>, managed: Vec<ManagedDevice>) -> Vec<Entry> {
-    let mut entries: Vec<Entry> = registered.into_iter().map(Entry::registered).collect();
-    for m in managed {
-        let same = m.entra_device_id().and_then(|id| {
-            entries.iter_mut().find(|e| {
-                e.device_id
-                    .as_deref()
-                    .is_some_and(|d| d.eq_ignore_ascii_case(id))
-            })
-        });
-        match same {
-            Some(e) => {
-                if e.origin == Origin::Entra {
-                    e.origin = Origin::Both;
-                }
-                if e.managed_device_id.is_none() {
-                    e.managed_device_id = Some(m.id);
-                }
-            }
-            None => entries.push(Entry::managed(m)),
-        }
-    }
-    entries
-}
-
-/// What was found, and how each place answered.
-struct Found {
-    entra: Source,
-    intune: Source,
-    entries: Vec<Entry>,
-}
-
-impl Found {
-    fn listed(&self) -> bool {
-        self.entra.is_listed() || self.intune.is_listed()
-    }
-
-    /// A place that failed for another reason than availability: devices may be missing.
-    fn failure(&self, token: TokenKind) -> Option<ErrorReport> {
-        match (&self.entra, &self.intune) {
-            (Source::Failed(e), _) => Some(ErrorReport::from_graph(
-                e,
-                list_hint(e, token).or_else(|| hints::common(e)),
-            )),
-            (_, Source::Failed(e)) => Some(ErrorReport::from_graph(e, hints::common(e))),
-            _ => None,
-        }
-    }
-
-    fn sources(&self) -> Value {
-        json!({"entra": self.entra.as_str(), "intune": self.intune.as_str()})
-    }
-
-    /// What the detail adds about the places that did not answer.
-    fn notes(&self) -> String {
-        let mut notes = String::new();
-        match (&self.entra, self.intune.is_listed()) {
-            (Source::NotAvailable(_), true) => notes.push_str(
-                "; the user's registered devices are not available to this token (403): only Intune's were looked for",
-            ),
-            (Source::Failed(_), _) => {
-                notes.push_str("; the user's registered devices could not be listed")
-            }
-            _ => {}
-        }
-        match (&self.intune, self.entra.is_listed()) {
-            (Source::NotAvailable(e), true) => notes.push_str(&format!(
-                "; Intune not available ({}): registered devices only",
-                short(e)
-            )),
-            (Source::Failed(_), _) => {
-                notes.push_str("; Intune managed devices could not be listed")
-            }
-            _ => {}
-        }
-        notes
-    }
-
-    fn none_found(&self) -> &'static str {
-        match (self.entra.is_listed(), self.intune.is_listed()) {
-            (true, true) => "no registered or Intune-managed devices",
-            (true, false) => "no registered devices",
-            _ => "no Intune-managed devices",
-        }
-    }
-}
-
-/// `400 BadRequest`.
-fn short(e: &GraphError) -> String {
-    match e.status() {
-        Some(s) => format!("{s} {}", e.code()),
-        None => e.code(),
-    }
-}
-
-fn no_intune_notice(e: &GraphError) -> String {
-    let why = if managed_devices::is_not_licensed(e) {
-        "the tenant has no Intune licence: Graph answers 400 \"Request not applicable to target tenant.\"".to_owned()
-    } else {
-        format!(
-            "{}: the token needs DeviceManagementManagedDevices.Read.All (and, signed in as a user, an Intune role)",
-            short(e)
-        )
-    };
-    format!("Intune managed devices cannot be listed ({why}); devices are found through the users' registered devices only")
-}
-
-/// Neither place answered: the step fails, and the hint says what would make either work.
-fn nothing_listed(found: &Found, token: TokenKind) -> StepReport {
-    let err = match (&found.entra, &found.intune) {
-        (Source::Failed(e), _) | (Source::NotAvailable(_), Source::Failed(e)) => e,
-        (entra, intune) => entra
-            .error()
-            .or(intune.error())
-            .expect("neither place listed"),
-    };
-    let hint = match (&found.entra, &found.intune) {
-        (Source::NotAvailable(_), Source::NotAvailable(intune)) => {
-            hints::hint(match (token, managed_devices::is_not_licensed(intune)) {
-                (TokenKind::Delegated, _) => "the token needs Directory.Read.All (or Device.Read.All) to list the user's registered devices, or DeviceManagementManagedDevices.Read.All and an Intune role to find them through Intune".to_owned(),
-                (_, true) => "Graph does not let an application list a user's registered devices, and this tenant has no Intune licence (Intune lists them to an application with DeviceManagementManagedDevices.Read.All): run with a delegated sign-in (--auth azure-cli), or pass --skip-devices".to_owned(),
-                (_, false) => "Graph does not let an application list a user's registered devices: grant the app DeviceManagementManagedDevices.Read.All to find them through Intune, or run with a delegated sign-in (--auth azure-cli), or pass --skip-devices".to_owned(),
-            })
-        }
-        _ => list_hint(err, token).or_else(|| hints::common(err)),
-    };
-    let mut report = StepReport::failed(
-        NAME,
-        format!(
-            "the user's devices could not be listed: registered devices {}, Intune {}",
-            found.entra.error().map(short).unwrap_or_default(),
-            found.intune.error().map(short).unwrap_or_default()
-        ),
-        ErrorReport::from_graph(err, hint),
-    );
-    report.extra.insert("sources".into(), found.sources());
-    report
-}
-
-fn list_hint(err: &GraphError, token: TokenKind) -> Option<Hint> {
-    match err.status()? {
-        403 if token != TokenKind::Delegated => hints::hint(
-            "Graph does not support listing a user's registered devices with application permissions: grant DeviceManagementManagedDevices.Read.All to find them through Intune, run with a delegated sign-in (--auth azure-cli), or pass --skip-devices",
-        ),
-        403 => hints::hint("the token needs Directory.Read.All (or Device.Read.All)"),
-        _ => None,
-    }
 }
 
 /// What a skipped hybrid-joined device's item says.
@@ -798,20 +497,44 @@ fn device_step(
 struct State {
     token: TokenKind,
     owner: UserId,
-    /// `None` when a flag left the step out (nothing was listed).
-    found: Option<Found>,
+    devices: Devices,
     /// Tagged with the entry's index (`lookup/{n}` for the read before an Intune-only write).
     requests: Vec<Request>,
-    report: Option<StepReport>,
     /// Each written entry's answer, by index.
     results: HashMap<usize, Result<(), GraphError>>,
     /// Intune-only entries as read just before their write, by index.
     looked_up: HashMap<usize, Device>,
 }
 
+/// Whether the devices were listed.
+enum Devices {
+    /// A flag left the step out: nothing was listed.
+    Skipped(StepReport),
+    /// Listed from both sources (or tried): what was found, and the report once there is one
+    /// (nothing to write, or answered).
+    Found {
+        found: Box<Found>,
+        report: Option<StepReport>,
+    },
+}
+
 impl State {
+    fn found(&self) -> Option<&Found> {
+        match &self.devices {
+            Devices::Found { found, .. } => Some(&**found),
+            Devices::Skipped(_) => None,
+        }
+    }
+
+    fn decided(&self) -> Option<&StepReport> {
+        match &self.devices {
+            Devices::Skipped(report) => Some(report),
+            Devices::Found { report, .. } => report.as_ref(),
+        }
+    }
+
     fn entries(&self) -> &[Entry] {
-        self.found.as_ref().map_or(&[], |f| &f.entries)
+        self.found().map_or(&[], |f| &f.entries)
     }
 
     /// Entries written (by index), and whether any of them was a registered device.
@@ -831,7 +554,7 @@ impl State {
 
 impl Prepared for State {
     fn before(&self, state: &mut Map<String, Value>) {
-        if let Some(found) = &self.found {
+        if let Some(found) = self.found() {
             if found.listed() {
                 let list = found
                     .entries
@@ -845,7 +568,7 @@ impl Prepared for State {
     }
 
     fn facts(&self, json: &mut Map<String, Value>, text: &mut Vec<String>) {
-        let Some(found) = &self.found else {
+        let Some(found) = self.found() else {
             return;
         };
         if found.listed() {
@@ -915,18 +638,20 @@ impl Prepared for State {
     }
 
     fn requests(&self, _earlier: &[Earlier<'_>]) -> Vec<Request> {
-        if self.report.is_some() {
+        if self.decided().is_some() {
             return Vec::new();
         }
         self.requests.clone()
     }
 
     fn planned(&self, _earlier: &[Earlier<'_>]) -> StepReport {
-        let found = match (&self.report, &self.found) {
-            (Some(report), _) if report.status != StepStatus::Already => return report.clone(),
-            (_, Some(found)) => found,
-            (Some(report), None) => return report.clone(),
-            (None, None) => unreachable!("devices were listed, or a report says why not"),
+        let found = match &self.devices {
+            Devices::Skipped(report) => return report.clone(),
+            Devices::Found {
+                report: Some(report),
+                ..
+            } if report.status != StepStatus::Already => return report.clone(),
+            Devices::Found { found, .. } => found,
         };
         let writes: Vec<usize> = self.written().0;
         let items = found
@@ -975,7 +700,7 @@ impl Prepared for State {
     }
 
     fn finish(&mut self, mut answers: Answers, _earlier: &[Earlier<'_>]) -> Progress {
-        if self.report.is_some() {
+        if self.decided().is_some() {
             return Progress::Done;
         }
         for r in &self.requests {
@@ -988,22 +713,23 @@ impl Prepared for State {
                 self.results.insert(n, answer.map(|_| ()));
             }
         }
-        let found = self.found.as_ref().expect("writes come from a listing");
-        self.report = Some(device_step(
-            found,
-            &self.results,
-            &self.looked_up,
-            self.token,
-        ));
+        if let Devices::Found { found, report } = &mut self.devices {
+            *report = Some(device_step(
+                found,
+                &self.results,
+                &self.looked_up,
+                self.token,
+            ));
+        }
         Progress::Done
     }
 
     fn report(&self) -> Option<StepReport> {
-        self.report.clone()
+        self.decided().cloned()
     }
 
     fn verify_reads(&self) -> Vec<Read> {
-        if self.report.is_some() && self.results.is_empty() {
+        if self.decided().is_some() && self.results.is_empty() {
             return Vec::new();
         }
         let (written, registered) = self.written();
@@ -1031,7 +757,7 @@ impl Prepared for State {
         after: &mut Map<String, Value>,
         verdict: &mut Verdict,
     ) {
-        let Some(found) = &self.found else {
+        let Some(found) = self.found() else {
             return;
         };
         if !found.listed() {
@@ -1118,265 +844,10 @@ impl Prepared for State {
     }
 }
 
-/// `enable_devices`, the undo: re-enable each device lockdown disabled (the report says `done`
-/// for it, and it was enabled before), only if it still belongs to the user (a registered
-/// device, or an Intune device of the user) and is still as lockdown left it. A report line
-/// naming a device that is not the user's is refused for it.
-const UNDO: super::restore::Spec = super::restore::Spec {
-    name: "enable_devices",
-    items: "devices",
-    noun: "device",
-    flag: "accountEnabled",
-    what: "enable devices",
-};
-const BY_DEVICE_ID: &str = "deviceId:";
-
-/// A device lockdown disabled, as the report tells it.
-struct Disabled {
-    object_id: Option<String>,
-    device_id: Option<String>,
-    fields: Map<String, Value>,
-    left_off: bool,
-}
-
-impl Disabled {
-    /// The tag: the object id, or the `deviceId` for a device only Intune found.
-    fn key(&self) -> Option<String> {
-        self.object_id.clone().or_else(|| {
-            self.device_id
-                .as_ref()
-                .map(|d| format!("{BY_DEVICE_ID}{d}"))
-        })
-    }
-}
-
-fn disabled_by_lockdown(record: &Record) -> Vec<Disabled> {
-    let Some(step) = record.step(NAME) else {
-        return Vec::new();
-    };
-    let entry = |state: &Map<String, Value>,
-                 object_id: &Option<String>,
-                 device_id: &Option<String>| {
-        state
-            .get("devices")
-            .and_then(Value::as_array)
-            .and_then(|ds| {
-                ds.iter().find(|d| {
-                    (object_id.is_some() && d["id"].as_str() == object_id.as_deref())
-                        || (device_id.is_some() && d["deviceId"].as_str() == device_id.as_deref())
-                })
-            })
-            .cloned()
-    };
-    step.get("devices")
-        .and_then(Value::as_array)
-        .into_iter()
-        .flatten()
-        .filter(|d| d["status"] == json!("done"))
-        .filter_map(|d| {
-            let object_id = d["id"].as_str().map(str::to_owned);
-            let device_id = d["deviceId"].as_str().map(str::to_owned);
-            object_id.as_ref().or(device_id.as_ref())?;
-            // Only what was enabled before (not read counts as enabled: lockdown disabled it).
-            let before = entry(&record.before, &object_id, &device_id);
-            if before.is_some_and(|b| b["accountEnabled"] == json!(false)) {
-                return None;
-            }
-            let left_off = entry(&record.after, &object_id, &device_id)
-                .is_some_and(|a| a["accountEnabled"] == json!(false));
-            let mut fields = Map::new();
-            for key in [
-                "id",
-                "displayName",
-                "operatingSystem",
-                "source",
-                "deviceId",
-                "managedDeviceId",
-            ] {
-                if let Some(v) = d.get(key) {
-                    fields.insert(key.into(), v.clone());
-                }
-            }
-            Some(Disabled {
-                object_id,
-                device_id,
-                fields,
-                left_off,
-            })
-        })
-        .collect()
-}
-
-/// The reads that say whose each device is and whether it is on: the user's registered devices
-/// and Intune devices, and each device only Intune knows, by its `deviceId`.
-fn undo_state_reads(id: &str, wanted: &[Disabled]) -> Vec<Read> {
-    let mut reads = vec![
-        Read::paged(LIST, devices::list_registered(id)),
-        Read::paged(MANAGED, managed_devices::list_for_user(id)),
-    ];
-    for d in wanted {
-        if let Some(device_id) = &d.device_id {
-            reads.push(Read::one(
-                format!("{BY_DEVICE_ID}{device_id}"),
-                devices::get_by_device_id(device_id),
-            ));
-        }
-    }
-    reads
-}
-
-pub(super) fn undo_reads(id: &str, record: Option<&Record>) -> Vec<Read> {
-    match record {
-        Some(r) => {
-            let wanted = disabled_by_lockdown(r);
-            if wanted.is_empty() {
-                Vec::new()
-            } else {
-                undo_state_reads(id, &wanted)
-            }
-        }
-        None => Vec::new(),
-    }
-}
-
-/// Each device's on/off now, by key (object id, and `deviceId:` for those read by deviceId).
-fn read_states(reads: &mut Answers) -> Result<HashMap<String, bool>, GraphError> {
-    let mut states = HashMap::new();
-    let registered = reads
-        .take(LIST)
-        .and_then(|r| r.json::<crate::graph::paging::Items>())
-        .and_then(|items| devices::from_directory_objects(items.value));
-    for (tag, answer) in reads.drain_prefix(BY_DEVICE_ID) {
-        if let Ok(d) = answer.and_then(|r| devices::decode(&r)) {
-            if let Some(on) = d.account_enabled {
-                states.insert(tag, on);
-                states.insert(d.id.0.clone(), on);
-            }
-        }
-    }
-    for d in registered? {
-        if let Some(on) = d.account_enabled {
-            states.insert(d.id.0.clone(), on);
-        }
-    }
-    Ok(states)
-}
-
-pub(super) fn undo(
-    cx: &UserCx<'_>,
-    mut reads: Reads,
-    record: Option<&Record>,
-) -> Option<Box<dyn Prepared>> {
-    use super::restore::{self, Candidate, Now, ReadBack};
-    let wanted = disabled_by_lockdown(record?);
-    if wanted.is_empty() {
-        return None;
-    }
-    let registered = reads
-        .take(LIST)
-        .and_then(|r| r.json::<crate::graph::paging::Items>())
-        .and_then(|items| devices::from_directory_objects(items.value));
-    // Intune may be absent from the tenant: then only registered devices count as the user's.
-    let managed: Vec<ManagedDevice> = reads
-        .take(MANAGED)
-        .and_then(|r| r.json::<crate::graph::paging::Items>())
-        .and_then(|items| managed_devices::from_items(items.value))
-        .unwrap_or_default();
-    let mut candidates = Vec::with_capacity(wanted.len());
-    for d in wanted {
-        let key = d.key().expect("an id or a deviceId");
-        let by_device_id = d.device_id.as_ref().map(|id| {
-            reads
-                .take(&format!("{BY_DEVICE_ID}{id}"))
-                .and_then(|r| devices::decode(&r))
-        });
-        let in_registered = registered.as_ref().ok().and_then(|list| {
-            list.iter().find(|r| {
-                d.object_id
-                    .as_deref()
-                    .is_some_and(|id| r.id.0.eq_ignore_ascii_case(id))
-                    || d.device_id.is_some() && r.device_id == d.device_id
-            })
-        });
-        let in_intune = d.device_id.as_deref().is_some_and(|id| {
-            managed.iter().any(|m| {
-                m.entra_device_id()
-                    .is_some_and(|e| e.eq_ignore_ascii_case(id))
-            })
-        });
-        let state = |on: Option<bool>, id: &DeviceObjectId| {
-            if on == Some(false) {
-                Now::Off(devices::enable(id))
-            } else {
-                Now::On
-            }
-        };
-        let now = match (in_registered, in_intune, by_device_id) {
-            (Some(r), _, _) => Ok(state(r.account_enabled, &r.id)),
-            (None, true, Some(Ok(e))) => Ok(state(e.account_enabled, &e.id)),
-            (None, true, Some(Err(e))) => Err(e),
-            // Neither list could be read: whose it is cannot be told.
-            (None, _, _) if registered.is_err() && managed.is_empty() => {
-                Err(registered.as_ref().err().cloned().expect("an error"))
-            }
-            (None, _, _) => Ok(Now::NotTheirs),
-        };
-        let name = d
-            .fields
-            .get("displayName")
-            .and_then(Value::as_str)
-            .unwrap_or(&key)
-            .to_owned();
-        let os = d
-            .fields
-            .get("operatingSystem")
-            .and_then(Value::as_str)
-            .unwrap_or("unknown OS")
-            .to_owned();
-        candidates.push((
-            Candidate {
-                key,
-                fields: d.fields,
-                label: format!("{name} ({os})"),
-                left_off: d.left_off,
-            },
-            now,
-        ));
-    }
-    let again: Vec<Disabled> = candidates
-        .iter()
-        .map(|(c, _)| Disabled {
-            object_id: c
-                .fields
-                .get("id")
-                .and_then(Value::as_str)
-                .map(str::to_owned),
-            device_id: c
-                .fields
-                .get("deviceId")
-                .and_then(Value::as_str)
-                .map(str::to_owned),
-            fields: Map::new(),
-            left_off: false,
-        })
-        .collect();
-    restore::prepare(
-        UNDO,
-        candidates,
-        cx.run.force,
-        ReadBack {
-            reads: undo_state_reads(&cx.user.id.0, &again)
-                .into_iter()
-                .filter(|r| r.tag != MANAGED)
-                .collect(),
-            parse: read_states,
-        },
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::graph::managed_devices::ManagedDevice;
 
     fn registered(n: u8, device_id: &str) -> Device {
         serde_json::from_value(json!({
