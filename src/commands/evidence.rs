@@ -38,8 +38,8 @@ pub async fn run(
     engine.run(&mut targets, &mut printer, CONCURRENCY).await
 }
 
-/// The run's collector, its folder said on stderr; a folder that cannot be made ends the run
-/// before anything is read.
+/// The run's collector, its folder said on stderr; a folder that cannot be made is a usage
+/// error (exit 2, as an unwritable `--report` is) before anything is read or written.
 pub async fn collector(
     client: &Arc<crate::graph::GraphClient>,
     out: &std::path::Path,
@@ -49,7 +49,7 @@ pub async fn collector(
     let collector = Collector::new(client.clone(), out, days, cancel.clone())
         .await
         .map_err(|e| {
-            Fatal::failure(format!("cannot save evidence: {e}"))
+            Fatal::usage(format!("cannot save evidence: {e}; nothing was sent"))
                 .with_hint("choose a folder you can write to with --out / --evidence")
         })?;
     eprintln!(

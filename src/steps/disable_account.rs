@@ -28,20 +28,29 @@ const ABOUT: About = About {
     action: Some("disable the account"),
 };
 
-/// `--keep-enabled`: this step's own flag that leaves it out (the same as `--skip {NAME}`).
+/// `--keep-enabled`: this step's own flag that leaves it out (the same as `--skip {NAME}`),
+/// and the block group with it: an account that must keep working cannot be a member of the
+/// group whose Conditional Access policy blocks every sign-in.
 #[derive(Debug, Clone, Default, clap::Args)]
 #[group(skip)]
 pub struct SkipFlag {
-    /// Leave the account enabled (its password is still reset, so nobody knows it). The same as
-    /// `--skip disable_account`.
+    /// Leave the account enabled and out of the Conditional Access block group, so that it keeps
+    /// working (its password is still reset, so nobody knows it, and its sessions revoked). The
+    /// same as `--skip disable_account,block_sign_in`.
     #[arg(long)]
     pub keep_enabled: bool,
 }
 
 impl SkipFlag {
-    /// The flag, when it was given.
-    pub fn given(&self) -> Option<(&'static str, &'static str)> {
-        self.keep_enabled.then_some((NAME, "--keep-enabled"))
+    /// The steps the flag leaves out, when it was given.
+    pub fn given(&self) -> Vec<(&'static str, &'static str)> {
+        if !self.keep_enabled {
+            return Vec::new();
+        }
+        vec![
+            (NAME, "--keep-enabled"),
+            (super::block_sign_in::NAME, "--keep-enabled"),
+        ]
     }
 }
 

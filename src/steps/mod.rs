@@ -185,9 +185,7 @@ impl SkipFlags {
             self.reset_password.given(),
             self.disable_devices.given(),
         ]
-        .into_iter()
-        .flatten()
-        .collect()
+        .concat()
     }
 }
 

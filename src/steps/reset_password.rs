@@ -41,8 +41,11 @@ pub struct SkipFlag {
 
 impl SkipFlag {
     /// The flag, when it was given.
-    pub fn given(&self) -> Option<(&'static str, &'static str)> {
-        self.skip_password.then_some((NAME, "--skip-password"))
+    pub fn given(&self) -> Vec<(&'static str, &'static str)> {
+        self.skip_password
+            .then_some((NAME, "--skip-password"))
+            .into_iter()
+            .collect()
     }
 }
 

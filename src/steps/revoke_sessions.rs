@@ -45,8 +45,11 @@ pub struct SkipFlag {
 
 impl SkipFlag {
     /// The flag, when it was given.
-    pub fn given(&self) -> Option<(&'static str, &'static str)> {
-        self.skip_sessions.then_some((NAME, "--skip-sessions"))
+    pub fn given(&self) -> Vec<(&'static str, &'static str)> {
+        self.skip_sessions
+            .then_some((NAME, "--skip-sessions"))
+            .into_iter()
+            .collect()
     }
 }
 

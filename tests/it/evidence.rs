@@ -641,3 +641,35 @@ fn an_evidence_folder_that_fails_stops_new_users_and_the_lockdown_stands() {
     assert_eq!(isaiah["target"], "isaiah@contoso.com");
     assert_eq!(isaiah["outcome"], "interrupted", "{isaiah:#}");
 }
+
+/// A folder that cannot be made is refused like an unwritable `--report`: exit 2, before
+/// anything is read or written.
+#[test]
+fn an_evidence_folder_that_cannot_be_made_is_refused_before_anything_is_sent() {
+    let t = Tenant::start();
+    for args in [
+        &[
+            "evidence",
+            "adele@contoso.com",
+            "--out",
+            "/dev/null/evidence",
+        ][..],
+        &[
+            "block",
+            "adele@contoso.com",
+            "--yes",
+            "--evidence",
+            "/dev/null/evidence",
+        ][..],
+    ] {
+        let run = t.lockdown().args(args).run();
+        run.assert_code(2);
+        assert!(
+            run.stderr.contains("cannot save evidence") && run.stderr.contains("nothing was sent"),
+            "{}",
+            run.stderr
+        );
+    }
+    assert!(t.emu.requests().is_empty(), "{:#?}", t.emu.requests());
+    assert!(t.user("adele@contoso.com").account_enabled);
+}

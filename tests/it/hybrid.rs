@@ -641,3 +641,24 @@ fn other_clouds_skip_defender_for_identity_with_the_reason() {
     // The group still blocks its cloud sign-in now.
     assert_eq!(u["outcome"], "locked");
 }
+
+/// `--keep-enabled` is for an account that must keep working: it stays enabled and out of the
+/// block group, whose policy would block every sign-in; its password is still reset and its
+/// sessions revoked.
+#[test]
+fn keep_enabled_leaves_the_account_out_of_the_block_group_too() {
+    let t = tenant(true, true);
+    let run = t.block_json(&["adele@contoso.com", "--keep-enabled"]);
+    run.assert_code(0);
+    let u = run.one();
+    assert_eq!(u["outcome"], "locked", "{u:#}");
+    for name in ["disable_account", "block_sign_in"] {
+        let s = step(&u, name);
+        assert_eq!(s["status"], "skipped", "{u:#}");
+        assert_eq!(s["detail"], "skipped by --keep-enabled", "{u:#}");
+    }
+    assert_eq!(step(&u, "reset_password")["status"], "done");
+    assert_eq!(step(&u, "revoke_sessions")["status"], "done");
+    assert!(t.user("adele@contoso.com").account_enabled);
+    assert!(members(&t).is_empty(), "{:?}", members(&t));
+}

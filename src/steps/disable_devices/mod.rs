@@ -76,8 +76,11 @@ pub struct SkipFlag {
 
 impl SkipFlag {
     /// The flag, when it was given.
-    pub fn given(&self) -> Option<(&'static str, &'static str)> {
-        self.skip_devices.then_some((NAME, "--skip-devices"))
+    pub fn given(&self) -> Vec<(&'static str, &'static str)> {
+        self.skip_devices
+            .then_some((NAME, "--skip-devices"))
+            .into_iter()
+            .collect()
     }
 }
 
