@@ -30,7 +30,7 @@ use tokio::sync::{mpsc, oneshot};
 use tracing::{debug, warn};
 
 use super::error::{ApiError, GraphError};
-use super::pacer::cost_of;
+use super::pacer::{cost_of, Cost};
 use super::retry;
 use super::{Body, GraphRequest, GraphResponse, Inner, Pacing, Priority, Target};
 
@@ -207,6 +207,8 @@ struct Item {
     stage: usize,
     /// Which part of its plan it belongs to.
     part: usize,
+    /// What Graph's limits charge for it (worked out once: a run can ask many times).
+    cost: Cost,
     state: State,
     /// Its tries under the one retry policy.
     attempts: retry::Attempts,
@@ -242,21 +244,18 @@ impl Plan {
             .min()
     }
 
-    fn ready(&self, now: Instant) -> Vec<usize> {
-        let Some(stage) = self.frontier() else {
-            return Vec::new();
-        };
+    fn ready(&self, now: Instant) -> impl Iterator<Item = usize> + '_ {
+        let stage = self.frontier();
         self.items
             .iter()
             .enumerate()
-            .filter(|(_, i)| i.stage == stage)
-            .filter(|(_, i)| match i.state {
+            .filter(move |(_, i)| Some(i.stage) == stage)
+            .filter(move |(_, i)| match i.state {
                 State::Ready => true,
                 State::Waiting(t) => t <= now,
                 _ => false,
             })
             .map(|(n, _)| n)
-            .collect()
     }
 }
 
@@ -300,7 +299,13 @@ impl Engine {
         loop {
             let now = Instant::now();
             let mut wake: Option<Instant> = None;
-            let ready_count: usize = self.plans.values().map(|p| p.ready(now).len()).sum();
+            // How many are ready, up to a batch's worth (no need to count them all).
+            let ready_count: usize = self
+                .plans
+                .values()
+                .flat_map(|p| p.ready(now))
+                .take(MAX_BATCH)
+                .count();
             if ready_count > 0 && in_flight.len() < MAX_IN_FLIGHT {
                 let deadline = *linger_until.get_or_insert(now + LINGER);
                 if ready_count >= MAX_BATCH || now >= deadline || !open {
@@ -366,6 +371,7 @@ impl Engine {
             .flat_map(|(stage, steps)| {
                 let part = part_of.get(stage).copied().unwrap_or(0);
                 steps.into_iter().map(move |s| Item {
+                    cost: cost_of(&s.req),
                     req: s.req,
                     label: s.label,
                     resend_unrun: s.resend_unrun,
@@ -396,17 +402,30 @@ impl Engine {
     /// requests from different plans, the most urgent priority first, then the oldest plan.
     /// Requests the pacer cannot afford yet stay queued.
     fn form(&mut self, now: Instant) -> Formed {
+        // Requests of a kind the pacer holds back now (a priority and the buckets it draws on)
+        // are left out before sorting: thousands can wait behind a slow limit.
+        let pacer = &self.inner.pacer;
+        let mut blocked: HashMap<(Priority, [bool; 5]), Option<Duration>> = HashMap::new();
         let mut ready: Vec<(Priority, u64, u64, usize)> = self
             .plans
             .iter()
-            .flat_map(|(id, p)| {
-                p.ready(now)
-                    .into_iter()
-                    .map(move |n| (p.items[n].priority(), p.seq, *id, n))
+            .flat_map(|(id, p)| p.ready(now).map(move |n| (p, *id, n)))
+            .filter(|(p, _, n)| {
+                let item = &p.items[*n];
+                blocked
+                    .entry((item.priority(), item.cost.buckets()))
+                    .or_insert_with(|| pacer.would_wait(item.cost, item.priority()))
+                    .is_none()
             })
+            .map(|(p, id, n)| (p.items[n].priority(), p.seq, id, n))
             .collect();
+        // When the next request held back may go.
+        let held_back = blocked.values().flatten().min().map(|d| now + *d);
         if ready.is_empty() {
-            return Formed::Nothing;
+            return match held_back {
+                Some(t) => Formed::Wait(t),
+                None => Formed::Nothing,
+            };
         }
         ready.sort_unstable();
         let direct = self.direct.load(Ordering::Relaxed);
@@ -456,11 +475,7 @@ impl Engine {
             let plan = &self.plans[&plan_id];
             for n in chain {
                 let item = &plan.items[n];
-                match self
-                    .inner
-                    .pacer
-                    .try_acquire(cost_of(&item.req), item.priority())
-                {
+                match self.inner.pacer.try_acquire(item.cost, item.priority()) {
                     Ok(()) => members.push((plan_id, n)),
                     Err(d) => {
                         wait = Some(now + d);
@@ -478,7 +493,7 @@ impl Engine {
                 if members.len() == limit {
                     break;
                 }
-                let cost = cost_of(&self.plans[&plan_id].items[n].req);
+                let cost = self.plans[&plan_id].items[n].cost;
                 let kind = (priority, cost.buckets());
                 if held.contains(&kind) {
                     continue;
@@ -494,6 +509,10 @@ impl Engine {
             }
         }
         if members.is_empty() {
+            let wait = match (wait, held_back) {
+                (Some(a), Some(b)) => Some(a.min(b)),
+                (a, b) => a.or(b),
+            };
             return match wait {
                 Some(t) => Formed::Wait(t),
                 None => Formed::Nothing,
@@ -591,11 +610,9 @@ impl Engine {
                 Ok(resp) => {
                     // A lone request reported its answer to the pacer itself.
                     if !sent.is_single() {
-                        self.inner.pacer.observe(
-                            cost_of(&item.req),
-                            item.req.method,
-                            &resp.headers,
-                        );
+                        self.inner
+                            .pacer
+                            .observe(item.cost, item.req.method, &resp.headers);
                     }
                     item.state = State::Done;
                     item.outcome = Some(Ok(resp));
@@ -605,7 +622,7 @@ impl Engine {
                 Err(GraphError::Api(e))
                     if sent.sequential && e.status == 424 && dependency_failed =>
                 {
-                    self.inner.pacer.refund(cost_of(&item.req));
+                    self.inner.pacer.refund(item.cost);
                     item.attempts.not_run();
                     if item.resend_unrun {
                         plan.replies[item.part].1.fetch_add(1, Ordering::Relaxed);
@@ -646,14 +663,14 @@ impl Engine {
                 }
             }
         }
-        let mut finished = Vec::new();
-        for (id, plan) in self.plans.iter_mut() {
-            if plan.answer_parts() {
-                finished.push(*id);
+        // Only the plans this batch carried can have a part newly answered.
+        let mut touched: Vec<u64> = sent.members.iter().map(|(p, _)| *p).collect();
+        touched.sort_unstable();
+        touched.dedup();
+        for id in touched {
+            if self.plans.get_mut(&id).is_some_and(Plan::answer_parts) {
+                self.plans.remove(&id);
             }
-        }
-        for id in finished {
-            self.plans.remove(&id);
         }
     }
 }

@@ -239,6 +239,51 @@ fn rank(p: Priority) -> usize {
 }
 
 impl State {
+    /// How long a request of `cost` at `priority` must wait, and for which limit; `None` when it
+    /// fits now. A `low` write leaves the reserve in the write buckets.
+    fn wait(
+        &self,
+        cost: Cost,
+        priority: Priority,
+        now: Instant,
+        scale: f64,
+    ) -> Option<(Duration, Limit)> {
+        let keep = if priority == Priority::Low && cost.writes > 0.0 {
+            self.reserve
+        } else {
+            0.0
+        };
+        let needs = [
+            (
+                cost.resource_units,
+                &self.resource_units,
+                Limit::ResourceUnits,
+            ),
+            (
+                cost.writes + keep.min(self.app_writes.capacity - cost.writes),
+                &self.app_writes,
+                Limit::AppWrites,
+            ),
+            (
+                cost.writes + keep.min(self.tenant_writes.capacity - cost.writes),
+                &self.tenant_writes,
+                Limit::TenantWrites,
+            ),
+            (cost.device_writes, &self.device_writes, Limit::DeviceWrites),
+            (cost.reports, &self.reports, Limit::Reports),
+            (
+                cost.identity_protection,
+                &self.identity_protection,
+                Limit::IdentityProtection,
+            ),
+        ];
+        needs
+            .iter()
+            .filter(|(need, _, _)| *need > 0.0)
+            .filter_map(|(need, b, limit)| Some((b.wait(*need, now, scale)?, *limit)))
+            .max_by_key(|(wait, _)| *wait)
+    }
+
     fn refill(&mut self, now: Instant, scale: f64) {
         let graph_secs = now.saturating_duration_since(self.last).as_secs_f64() * scale;
         self.last = now;
@@ -312,6 +357,20 @@ impl Pacer {
         s.reserve = writes.max(0.0);
     }
 
+    /// How long a request of this cost and priority would have to wait now, if it would
+    /// (nothing is taken).
+    pub fn would_wait(&self, cost: Cost, priority: Priority) -> Option<Duration> {
+        if !self.enabled {
+            return None;
+        }
+        let now = Instant::now();
+        let mut s = self.state.lock().unwrap();
+        s.refill(now, self.scale);
+        let (wait, limit) = s.wait(cost, priority, now, self.scale)?;
+        s.held[rank(priority)] = Some((limit, now));
+        Some(wait.max(Duration::from_millis(1)))
+    }
+
     /// Take the tokens for `cost` if they are there; otherwise say how long to wait. A `low`
     /// request leaves the reserve (see [`Pacer::reserve`]) in the write buckets.
     pub fn try_acquire(&self, cost: Cost, priority: Priority) -> Result<(), Duration> {
@@ -321,37 +380,7 @@ impl Pacer {
         let now = Instant::now();
         let mut s = self.state.lock().unwrap();
         s.refill(now, self.scale);
-        let keep = if priority == Priority::Low && cost.writes > 0.0 {
-            s.reserve
-        } else {
-            0.0
-        };
-        let needs = [
-            (cost.resource_units, &s.resource_units, Limit::ResourceUnits),
-            (
-                cost.writes + keep.min(s.app_writes.capacity - cost.writes),
-                &s.app_writes,
-                Limit::AppWrites,
-            ),
-            (
-                cost.writes + keep.min(s.tenant_writes.capacity - cost.writes),
-                &s.tenant_writes,
-                Limit::TenantWrites,
-            ),
-            (cost.device_writes, &s.device_writes, Limit::DeviceWrites),
-            (cost.reports, &s.reports, Limit::Reports),
-            (
-                cost.identity_protection,
-                &s.identity_protection,
-                Limit::IdentityProtection,
-            ),
-        ];
-        let wait = needs
-            .iter()
-            .filter(|(need, _, _)| *need > 0.0)
-            .filter_map(|(need, b, limit)| Some((b.wait(*need, now, self.scale)?, *limit)))
-            .max_by_key(|(wait, _)| *wait);
-        if let Some((wait, limit)) = wait {
+        if let Some((wait, limit)) = s.wait(cost, priority, now, self.scale) {
             s.held[rank(priority)] = Some((limit, now));
             return Err(wait.max(Duration::from_millis(1)));
         }
