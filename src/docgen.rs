@@ -395,11 +395,7 @@ pub fn permissions_reference() -> String {
             continue;
         };
         let runs = if s.default_on() {
-            if s.skippable() {
-                "by default (`--skip` leaves it out)".to_owned()
-            } else {
-                "always".to_owned()
-            }
+            "by default (`--skip` leaves it out)".to_owned()
         } else if s.incident() {
             "with `--with` or `--incident`".to_owned()
         } else {

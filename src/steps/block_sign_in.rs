@@ -36,7 +36,6 @@ const ABOUT: About = About {
     phase: Phase::Contain,
     default_on: true,
     incident: false,
-    skippable: true,
     stops_sign_in: false,
     action: Some("add the user to the Conditional Access block group"),
 };

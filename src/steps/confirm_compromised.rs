@@ -39,7 +39,6 @@ const ABOUT: About = About {
     phase: Phase::CleanUp,
     default_on: false,
     incident: true,
-    skippable: true,
     stops_sign_in: false,
     action: Some("confirm the user compromised in Identity Protection (risk high)"),
 };

@@ -23,7 +23,6 @@ const ABOUT: About = About {
     phase: Phase::Contain,
     default_on: true,
     incident: false,
-    skippable: true,
     stops_sign_in: true,
     action: Some("disable the account"),
 };

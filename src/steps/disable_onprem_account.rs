@@ -40,7 +40,6 @@ const ABOUT: About = About {
     phase: Phase::Contain,
     default_on: true,
     incident: false,
-    skippable: true,
     stops_sign_in: false,
     action: Some("disable a synced user's on-premises AD account through Defender for Identity"),
 };

@@ -26,7 +26,6 @@ pub const ABOUT: About = About {
     phase: Phase::CleanUp,
     default_on: true,
     incident: false,
-    skippable: true,
     stops_sign_in: false,
     action: Some("issue a Temporary Access Pass"),
 };

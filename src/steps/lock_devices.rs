@@ -33,7 +33,6 @@ const ABOUT: About = About {
     phase: Phase::CleanUp,
     default_on: false,
     incident: false,
-    skippable: true,
     stops_sign_in: false,
     action: Some("remote-lock the user's Intune devices"),
 };

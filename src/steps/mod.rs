@@ -221,9 +221,6 @@ pub struct About {
     pub default_on: bool,
     /// Whether `--incident` adds it (opt-in steps that belong in an incident response).
     pub incident: bool,
-    /// Whether `--skip` may turn it off (verify, which cannot be, is the engine's phase, not a
-    /// step).
-    pub skippable: bool,
     /// Whether it stops the account signing in whatever the tenant has set up (disable,
     /// revoke, reset), unlike a containment step that works only in some tenants or for some
     /// accounts (the Conditional Access block group, the on-premises account): a selection
@@ -268,10 +265,6 @@ pub trait Step: Sync {
 
     fn incident(&self) -> bool {
         self.about().incident
-    }
-
-    fn skippable(&self) -> bool {
-        self.about().skippable
     }
 
     fn action(&self) -> Option<&'static str> {
@@ -1029,9 +1022,6 @@ impl Selection {
         for name in skip.iter().flat_map(|s| s.split(',')) {
             engine_phase(name, "--skip")?;
             let step = find(name.trim())?;
-            if !step.skippable() {
-                return Err(format!("`{}` cannot be skipped", step.name()));
-            }
             sel.skipped
                 .insert(step.name(), format!("--skip {}", step.name()));
             asked.insert(step.name(), format!("--skip {}", name.trim()));
@@ -1161,7 +1151,6 @@ fn offered(choice: Choice) -> impl Iterator<Item = &'static dyn Step> {
     REGISTRY
         .iter()
         .copied()
-        .filter(|s| s.skippable())
         .filter(move |s| choice == Choice::Skip || !s.default_on())
 }
 
@@ -1208,7 +1197,7 @@ impl clap::builder::TypedValueParser for StepParser {
         let text = value.to_string_lossy();
         // `--with` takes any step `block` runs, so that naming a default-on one (or one also
         // skipped) is answered by the selection with what is wrong, not by a guess at a name.
-        if find(&text).is_ok_and(|s| s.skippable()) {
+        if find(&text).is_ok() {
             return Ok(text.trim().to_owned());
         }
         let flag = arg

@@ -40,7 +40,6 @@ const ABOUT: About = About {
     phase: Phase::CleanUp,
     default_on: false,
     incident: true,
-    skippable: true,
     stops_sign_in: false,
     action: Some("delete every authentication method but the password (the user registers again)"),
 };

@@ -25,7 +25,6 @@ const ABOUT: About = About {
     phase: Phase::Contain,
     default_on: true,
     incident: false,
-    skippable: true,
     stops_sign_in: true,
     action: Some("reset the password"),
 };

@@ -36,7 +36,6 @@ const ABOUT: About = About {
     phase: Phase::CleanUp,
     default_on: false,
     incident: true,
-    skippable: true,
     stops_sign_in: false,
     action: Some("revoke the apps the user consented to"),
 };

@@ -56,7 +56,6 @@ const ABOUT: About = About {
     phase: Phase::CleanUp,
     default_on: true,
     incident: false,
-    skippable: true,
     stops_sign_in: false,
     action: Some("disable the user's devices"),
 };
