@@ -127,8 +127,11 @@ impl Cli {
 pub const TIMEOUT_SECONDS: RangeInclusive<u64> = 1..=600;
 pub const MAX_RETRIES: RangeInclusive<i64> = 1..=50;
 pub const CONCURRENCY: RangeInclusive<i64> = 1..=256;
-/// Users worked on at once by `block` and `unblock`, unless `--concurrency` says otherwise.
-pub const DEFAULT_CONCURRENCY: u32 = 64;
+/// Users worked on at once by `block` (in their containment) and `unblock`, unless
+/// `--concurrency` says otherwise. Containment's writes fit Graph's write burst, so what bounds
+/// time to containment is latency, and this number: 128 contains 1,000 users about 1.7 times as
+/// fast as 64 did, with the same whole run and no 429 (`cargo bench --bench bulk`).
+pub const DEFAULT_CONCURRENCY: u32 = 128;
 pub const WATCH_INTERVAL_SECONDS: RangeInclusive<u64> = 1..=3600;
 pub const TAP_MINUTES: RangeInclusive<i64> = crate::graph::temporary_access_pass::MIN_LIFETIME
     as i64
@@ -239,8 +242,9 @@ pub struct BatchArgs {
 /// Users worked on at once, shared by `block` and `unblock`.
 #[derive(Debug, Clone, Args)]
 pub struct ConcurrencyArgs {
-    /// Users worked on at once, 1..=256. Graph's throttling limits, not this number, set the
-    /// pace of a large run: requests are held to them.
+    /// Users worked on at once, 1..=256 (`block`: users in their containment; one whose
+    /// containment is over makes room for the next while its clean-up goes on). Graph's
+    /// throttling limits, not this number, set the pace of a large run: requests are held to them.
     #[arg(long, default_value_t = DEFAULT_CONCURRENCY, value_name = "N",
           value_parser = clap::value_parser!(u32).range(CONCURRENCY))]
     pub concurrency: u32,

@@ -88,7 +88,7 @@ pub(crate) enum Event {
 /// Users past their containment whose clean-up is still under way, at most, per user of
 /// `--concurrency`: a slow clean-up (authentication methods at 5 requests per 10 s) never
 /// keeps the next users from being contained, while memory stays bounded.
-const CLEAN_UP_BACKLOG_PER_SLOT: usize = 64;
+const CLEAN_UP_BACKLOG_PER_SLOT: usize = 32;
 
 /// What every user of a run shares.
 pub struct Engine {

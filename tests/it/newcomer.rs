@@ -455,7 +455,7 @@ fn each_command_shows_only_the_options_that_apply_to_it() {
         let rest = &help[at..];
         let end = rest.find("\n\n  ").unwrap_or(rest.len());
         assert!(rest[..end].contains("1..=256"), "{}", &rest[..end]);
-        assert!(rest[..end].contains("[default: 64]"), "{}", &rest[..end]);
+        assert!(rest[..end].contains("[default: 128]"), "{}", &rest[..end]);
     }
     // One placeholder style: a word in capitals for each value.
     for help in [&unblock.stdout, &block.stdout] {
