@@ -202,12 +202,9 @@ impl Credential {
             description,
             cache: Mutex::new(None),
         };
-        let mode = match mode {
-            AuthMode::Auto => Self::pick(env)?,
-            other => other,
-        };
         match mode {
-            AuthMode::Auto => unreachable!("pick never answers auto"),
+            // What the environment offers, picked once (`pick` never answers `auto`).
+            AuthMode::Auto => Self::from_env(Self::pick(env)?, cloud, env),
             AuthMode::AccessToken => match env(ACCESS_TOKEN_VAR) {
                 None => Err(AuthError::Missing {
                     mode: "access-token",
