@@ -368,22 +368,18 @@ impl Undo for BlockSignIn {
             .get("group")
             .and_then(Value::as_str)
             .map(|g| GroupId(g.to_owned()));
-        let decision = match group {
-            Some(g) => Ok(Request::write(
+        Some(Box::new(Remove(match group {
+            Some(g) => One::Sends(Request::write(
                 UNDO,
                 groups::remove_member(&g, &cx.user.id.0),
                 "remove from block group",
             )),
-            None => Err(StepReport::new(
+            None => One::Decided(StepReport::new(
                 UNDO,
                 StepStatus::Skipped,
                 "the report does not say which block group lockdown added the user to; remove it by hand".to_owned(),
             )),
-        };
-        Some(Box::new(Remove {
-            decision,
-            report: None,
-        }))
+        })))
     }
 
     fn undo_warning(&self, record: &Record) -> Option<String> {
@@ -660,31 +656,20 @@ impl Prepared for State {
 }
 
 /// `unblock_sign_in`, the undo: remove the user from the block group lockdown added it to.
-struct Remove {
-    decision: Result<Request, StepReport>,
-    report: Option<StepReport>,
-}
+struct Remove(One);
 
 impl Prepared for Remove {
     fn requests(&self, _earlier: &[Earlier<'_>]) -> Vec<Request> {
-        self.decision.iter().cloned().collect()
+        self.0.requests()
     }
 
     fn planned(&self, _earlier: &[Earlier<'_>]) -> StepReport {
-        match &self.decision {
-            Ok(r) => StepReport::new(
-                UNDO,
-                StepStatus::Planned,
-                format!("would send {}", r.describe()),
-            ),
-            Err(r) => r.clone(),
-        }
+        self.0.planned(UNDO)
     }
 
     fn finish(&mut self, mut answers: Answers, _earlier: &[Earlier<'_>]) -> Progress {
-        self.report = Some(match &self.decision {
-            Err(r) => r.clone(),
-            Ok(_) => match answers.take(UNDO) {
+        if self.0.waiting() {
+            self.0.answered(match answers.take(UNDO) {
                 Ok(_) => StepReport::new(
                     UNDO,
                     StepStatus::Done,
@@ -701,12 +686,12 @@ impl Prepared for Remove {
                     "the user could not be removed from the block group",
                     ErrorReport::from_graph(&e, write_hint(&e)),
                 ),
-            },
-        });
+            });
+        }
         Progress::Done
     }
 
     fn report(&self) -> Option<StepReport> {
-        self.report.clone()
+        self.0.report().cloned()
     }
 }

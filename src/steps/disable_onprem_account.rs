@@ -21,7 +21,7 @@ use tracing::warn;
 
 use super::require::{Finding, Requirement, Status, Target};
 use super::{
-    About, Answers, Earlier, Phase, Prepared, Progress, Read, Reads, Record, Request, RunCx,
+    About, Answers, Earlier, One, Phase, Prepared, Progress, Read, Reads, Record, Request, RunCx,
     Selected, Step, Undo, UserCx, Verdict,
 };
 use crate::auth::TokenKind;
@@ -189,22 +189,18 @@ impl Undo for DisableOnpremAccount {
         }
         let step = record.step(NAME)?;
         let text = |k: &str| step.get(k).and_then(Value::as_str).map(str::to_owned);
-        let decision = match (text("identityAccount"), text("accountId")) {
-            (Some(id), Some(account)) => Ok(Request::write(
+        Some(Box::new(Enable(match (text("identityAccount"), text("accountId")) {
+            (Some(id), Some(account)) => One::Sends(Request::write(
                 UNDO,
                 identity_accounts::invoke(&id, &account, "enable"),
                 "enable on-premises account",
             )),
-            _ => Err(StepReport::new(
+            _ => One::Decided(StepReport::new(
                 UNDO,
                 StepStatus::Skipped,
                 "the report does not name the identity account lockdown disabled; enable it in Active Directory by hand".to_owned(),
             )),
-        };
-        Some(Box::new(Enable {
-            decision,
-            report: None,
-        }))
+        })))
     }
 
     fn undo_warning(&self, record: &Record) -> Option<String> {
@@ -465,53 +461,44 @@ impl Prepared for State {
 
 /// `enable_onprem_account`, the undo: Defender for Identity's `enable` on the AD account
 /// lockdown disabled.
-struct Enable {
-    decision: Result<Request, StepReport>,
-    report: Option<StepReport>,
-}
+struct Enable(One);
 
 impl Prepared for Enable {
     fn requests(&self, _earlier: &[Earlier<'_>]) -> Vec<Request> {
-        self.decision.iter().cloned().collect()
+        self.0.requests()
     }
 
     fn planned(&self, _earlier: &[Earlier<'_>]) -> StepReport {
-        match &self.decision {
-            Ok(r) => StepReport::new(
-                UNDO,
-                StepStatus::Planned,
-                format!("would send {}", r.describe()),
-            ),
-            Err(r) => r.clone(),
-        }
+        self.0.planned(UNDO)
     }
 
     fn finish(&mut self, mut answers: Answers, _earlier: &[Earlier<'_>]) -> Progress {
-        self.report = Some(match &self.decision {
-            Err(r) => r.clone(),
-            Ok(_) => match answers
-                .take(UNDO)
-                .and_then(|r| r.json::<InvokeActionResult>())
-            {
-                Ok(r) => StepReport::new(
-                    UNDO,
-                    StepStatus::Done,
-                    format!(
-                        "enable requested through Defender for Identity (correlationId {}): the AD account signs in again once applied and synced",
-                        r.correlation_id.unwrap_or_default()
+        if self.0.waiting() {
+            self.0.answered(
+                match answers
+                    .take(UNDO)
+                    .and_then(|r| r.json::<InvokeActionResult>())
+                {
+                    Ok(r) => StepReport::new(
+                        UNDO,
+                        StepStatus::Done,
+                        format!(
+                            "enable requested through Defender for Identity (correlationId {}): the AD account signs in again once applied and synced",
+                            r.correlation_id.unwrap_or_default()
+                        ),
                     ),
-                ),
-                Err(e) => StepReport::failed(
-                    UNDO,
-                    "Defender for Identity did not accept enable",
-                    ErrorReport::from_graph(&e, hint(&e)),
-                ),
-            },
-        });
+                    Err(e) => StepReport::failed(
+                        UNDO,
+                        "Defender for Identity did not accept enable",
+                        ErrorReport::from_graph(&e, hint(&e)),
+                    ),
+                },
+            );
+        }
         Progress::Done
     }
 
     fn report(&self) -> Option<StepReport> {
-        self.report.clone()
+        self.0.report().cloned()
     }
 }
