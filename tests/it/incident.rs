@@ -212,7 +212,7 @@ fn a_refused_default_method_is_deleted_again_last() {
 }
 
 #[test]
-fn the_incident_takes_at_most_three_round_trips_for_one_user() {
+fn the_incident_contains_in_two_round_trips_and_finishes_in_at_most_four() {
     // Nestor: two devices, three methods (the default deleted first and refused), two rules
     // and a consent.
     let t = Tenant::start();
@@ -223,6 +223,34 @@ fn the_incident_takes_at_most_three_round_trips_for_one_user() {
     // The run's one read of the Conditional Access policies (for block_sign_in) shares
     // Identity Protection's 1 request a second: confirmCompromised waits for the next second.
     assert!(refused.len() <= 4, "{refused:#?}");
+    // Containment goes out in the second round trip, whatever the clean-up needs after it:
+    // every write that contains the account is an item of the second envelope.
+    let all = t.emu.requests();
+    let envelopes: Vec<usize> = all
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| !r.in_batch)
+        .map(|(n, _)| n)
+        .collect();
+    let second = envelopes[1]..envelopes.get(2).copied().unwrap_or(all.len());
+    let containment: Vec<usize> = all
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| {
+            let user =
+                r.path.starts_with("/v1.0/users/") && !r.path["/v1.0/users/".len()..].contains('/');
+            (r.method == "PATCH" && user)
+                || r.path.ends_with("/revokeSignInSessions")
+                || r.path.contains("/members/$ref")
+        })
+        .map(|(n, _)| n)
+        .collect();
+    // Disable, revoke and reset (this tenant has no block group).
+    assert_eq!(containment.len(), 3, "{containment:?}");
+    assert!(
+        containment.iter().all(|n| second.contains(n)),
+        "containment outside the second round trip: {containment:?} not in {second:?}"
+    );
     assert!(
         refused.iter().all(|c| c == "POST /v1.0/$batch"),
         "{refused:#?}"
