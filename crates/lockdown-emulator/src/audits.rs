@@ -16,7 +16,7 @@
 //! by the Microsoft Entra data retention policies; directoryaudit-list names no licence (where
 //! signin-list requires P1 or P2), so any tenant answers. The emulator keeps what it was given.
 
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
@@ -154,30 +154,11 @@ pub(crate) fn list(shared: &Shared, tenant: &Tenant, raw_query: &str, id: &Ident
     if matches!(id.caller, Caller::Delegated { .. }) && !id.has_role(REPORT_ROLES) {
         return errors::denied();
     }
-    let mut filter_text: Option<String> = None;
-    let mut top: usize = 1000;
-    let mut offset = 0usize;
-    for pair in raw_query.split('&').filter(|p| !p.is_empty()) {
-        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-        let v = super::odata::decode(&v.replace('+', " "));
-        match super::odata::decode(k).to_ascii_lowercase().as_str() {
-            "$filter" => filter_text = Some(v),
-            "$top" => match v.trim().parse::<usize>() {
-                Ok(n) if (1..=1000).contains(&n) => top = n,
-                _ => {
-                    return errors::odata_bad_request(format!(
-                        "Invalid page size specified: '{v}'. Must be between 1 and 1000 inclusive."
-                    ))
-                }
-            },
-            "$skiptoken" => match super::odata::offset_from_skiptoken(&v) {
-                Some(o) => offset = o,
-                None => return errors::bad_request("Invalid $skiptoken."),
-            },
-            _ => {}
-        }
-    }
-    let clauses = match filter_text.as_deref().map(parse) {
+    let query = match super::odata::LogQuery::parse(raw_query) {
+        Ok(q) => q,
+        Err(reply) => return reply,
+    };
+    let clauses = match query.filter.as_deref().map(parse) {
         None => Vec::new(),
         Some(Ok(c)) => c,
         Some(Err(message)) => return errors::odata_bad_request(message),
@@ -189,48 +170,13 @@ pub(crate) fn list(shared: &Shared, tenant: &Tenant, raw_query: &str, id: &Ident
         .collect();
     // The order is not documented without `$orderby`; newest first, as the portal shows them.
     matching.sort_by(|a, b| b.at.cmp(&a.at).then(b.id.cmp(&a.id)));
-    let page = top.min(shared.max_page_size.max(1));
-    let value: Vec<Value> = matching
-        .iter()
-        .skip(offset)
-        .take(page)
-        .map(|a| to_json(tenant, a))
-        .collect();
-    let mut body = Map::new();
-    body.insert(
-        "@odata.context".into(),
-        json!(format!(
-            "{}/v1.0/$metadata#auditLogs/directoryAudits",
-            shared.base_url
-        )),
-    );
-    if offset + page < matching.len() {
-        // learn: graph/paging — the whole URL of the next page, with an opaque $skiptoken.
-        let mut qs = Vec::new();
-        if let Some(f) = &filter_text {
-            qs.push(format!(
-                "$filter={}",
-                percent_encoding::utf8_percent_encode(f, percent_encoding::NON_ALPHANUMERIC)
-            ));
-        }
-        if top != 1000 {
-            qs.push(format!("$top={top}"));
-        }
-        qs.push(format!(
-            "$skiptoken={}",
-            super::odata::skiptoken_for(offset + page)
-        ));
-        body.insert(
-            "@odata.nextLink".into(),
-            json!(format!(
-                "{}/v1.0/auditLogs/directoryAudits?{}",
-                shared.base_url,
-                qs.join("&")
-            )),
-        );
-    }
-    body.insert("value".into(), Value::Array(value));
-    Reply::json(200, Value::Object(body))
+    query.page(
+        &shared.base_url,
+        shared.max_page_size,
+        "auditLogs/directoryAudits",
+        &matching,
+        |a| to_json(tenant, a),
+    )
 }
 
 /// One `and`-joined clause of the `$filter`s directoryAudit documents.

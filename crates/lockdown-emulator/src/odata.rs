@@ -419,6 +419,88 @@ pub(crate) fn device_json(
     Ok(m)
 }
 
+/// The query of a log collection (`auditLogs/signIns`, `auditLogs/directoryAudits`): its
+/// `$filter` as given, `$top` (learn: graph/api/signin-list, directoryaudit-list: 1 to 1,000,
+/// and 1,000 when absent) and the `$skiptoken` of a next page.
+pub(crate) struct LogQuery {
+    pub(crate) filter: Option<String>,
+    top: usize,
+    offset: usize,
+}
+
+impl LogQuery {
+    pub(crate) fn parse(raw_query: &str) -> Result<LogQuery, Reply> {
+        let mut q = LogQuery {
+            filter: None,
+            top: 1000,
+            offset: 0,
+        };
+        for pair in raw_query.split('&').filter(|p| !p.is_empty()) {
+            let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+            let v = decode(&v.replace('+', " "));
+            match decode(k).to_ascii_lowercase().as_str() {
+                "$filter" => q.filter = Some(v),
+                "$top" => match v.trim().parse::<usize>() {
+                    Ok(n) if (1..=1000).contains(&n) => q.top = n,
+                    _ => return Err(errors::odata_bad_request(format!(
+                        "Invalid page size specified: '{v}'. Must be between 1 and 1000 inclusive."
+                    ))),
+                },
+                "$skiptoken" => match offset_from_skiptoken(&v) {
+                    Some(o) => q.offset = o,
+                    None => return Err(errors::bad_request("Invalid $skiptoken.")),
+                },
+                _ => {}
+            }
+        }
+        Ok(q)
+    }
+
+    /// The page this query asks for of `matching` (filtered and ordered), at most
+    /// `max_page_size` long, with the `@odata.nextLink` of the next one (learn: graph/paging:
+    /// the whole URL, with an opaque `$skiptoken`). `path` is the collection under `/v1.0/`.
+    pub(crate) fn page<T>(
+        &self,
+        base_url: &str,
+        max_page_size: usize,
+        path: &str,
+        matching: &[T],
+        to_json: impl Fn(&T) -> Value,
+    ) -> Reply {
+        let page = self.top.min(max_page_size.max(1));
+        let value: Vec<Value> = matching
+            .iter()
+            .skip(self.offset)
+            .take(page)
+            .map(to_json)
+            .collect();
+        let mut body = Map::new();
+        body.insert(
+            "@odata.context".into(),
+            json!(format!("{base_url}/v1.0/$metadata#{path}")),
+        );
+        if self.offset + page < matching.len() {
+            let mut qs = Vec::new();
+            if let Some(f) = &self.filter {
+                qs.push(format!(
+                    "$filter={}",
+                    percent_encoding::utf8_percent_encode(f, percent_encoding::NON_ALPHANUMERIC)
+                ));
+            }
+            if self.top != 1000 {
+                qs.push(format!("$top={}", self.top));
+            }
+            qs.push(format!("$skiptoken={}", skiptoken_for(self.offset + page)));
+            body.insert(
+                "@odata.nextLink".into(),
+                json!(format!("{base_url}/v1.0/{path}?{}", qs.join("&"))),
+            );
+        }
+        body.insert("value".into(), Value::Array(value));
+        Reply::json(200, Value::Object(body))
+    }
+}
+
 /// An opaque `$skiptoken` for an offset (the client must follow nextLink whole).
 pub(crate) fn skiptoken_for(offset: usize) -> String {
     let raw = format!("RFNwdAIAAQAAAD{offset:08x}emu");

@@ -11,7 +11,7 @@
 //! one Graph answers 403 `Authentication_RequestFromNonPremiumTenantOrB2CTenant` (GRAPH-NOTES).
 //! Sign-ins are kept 7 days (Free) or 30 days (P1/P2); the emulator keeps what it was given.
 
-use serde_json::{json, Map, Value};
+use serde_json::{json, Value};
 use time::format_description::well_known::Rfc3339;
 use time::OffsetDateTime;
 
@@ -192,30 +192,11 @@ pub(crate) fn list(shared: &Shared, tenant: &Tenant, raw_query: &str, id: &Ident
     if !tenant.entra_id.is_premium() {
         return not_premium();
     }
-    let mut filter_text: Option<String> = None;
-    let mut top: usize = 1000;
-    let mut offset = 0usize;
-    for pair in raw_query.split('&').filter(|p| !p.is_empty()) {
-        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-        let v = odata::decode(&v.replace('+', " "));
-        match odata::decode(k).to_ascii_lowercase().as_str() {
-            "$filter" => filter_text = Some(v),
-            "$top" => match v.trim().parse::<usize>() {
-                Ok(n) if (1..=1000).contains(&n) => top = n,
-                _ => {
-                    return errors::odata_bad_request(format!(
-                        "Invalid page size specified: '{v}'. Must be between 1 and 1000 inclusive."
-                    ))
-                }
-            },
-            "$skiptoken" => match odata::offset_from_skiptoken(&v) {
-                Some(o) => offset = o,
-                None => return errors::bad_request("Invalid $skiptoken."),
-            },
-            _ => {}
-        }
-    }
-    let filter = match filter_text.as_deref().map(parse) {
+    let query = match odata::LogQuery::parse(raw_query) {
+        Ok(q) => q,
+        Err(reply) => return reply,
+    };
+    let filter = match query.filter.as_deref().map(parse) {
         None => None,
         Some(Ok(f)) => Some(f),
         Some(Err(message)) => return errors::odata_bad_request(message),
@@ -227,49 +208,13 @@ pub(crate) fn list(shared: &Shared, tenant: &Tenant, raw_query: &str, id: &Ident
         .collect();
     // Newest first.
     matching.sort_by(|a, b| b.created.cmp(&a.created).then(b.id.cmp(&a.id)));
-    let page = top.min(shared.max_page_size.max(1));
-    let value: Vec<Value> = matching
-        .iter()
-        .skip(offset)
-        .take(page)
-        .map(|s| to_json(tenant, s))
-        .collect();
-    let mut body = Map::new();
-    body.insert(
-        "@odata.context".into(),
-        json!(format!(
-            "{}/v1.0/$metadata#auditLogs/signIns",
-            shared.base_url
-        )),
-    );
-    if offset + page < matching.len() {
-        // learn: graph/paging — the whole URL of the next page, with an opaque $skiptoken.
-        let mut qs = Vec::new();
-        if let Some(f) = &filter_text {
-            qs.push(format!("$filter={}", encode(f)));
-        }
-        if top != 1000 {
-            qs.push(format!("$top={top}"));
-        }
-        qs.push(format!(
-            "$skiptoken={}",
-            odata::skiptoken_for(offset + page)
-        ));
-        body.insert(
-            "@odata.nextLink".into(),
-            json!(format!(
-                "{}/v1.0/auditLogs/signIns?{}",
-                shared.base_url,
-                qs.join("&")
-            )),
-        );
-    }
-    body.insert("value".into(), Value::Array(value));
-    Reply::json(200, Value::Object(body))
-}
-
-fn encode(s: &str) -> String {
-    percent_encoding::utf8_percent_encode(s, percent_encoding::NON_ALPHANUMERIC).to_string()
+    query.page(
+        &shared.base_url,
+        shared.max_page_size,
+        "auditLogs/signIns",
+        &matching,
+        |s| to_json(tenant, s),
+    )
 }
 
 /// A `$filter` expression over sign-ins.
