@@ -1,7 +1,5 @@
 //! Bulk runs against Graph's enforced limits: pacing instead of collisions, batching.
 
-use lockdown_emulator::{EmulatorConfig, Seed};
-
 use crate::support::Tenant;
 
 #[test]
@@ -9,24 +7,8 @@ fn a_run_past_the_write_budget_is_paced_without_a_single_429() {
     // 700 users x (3 user writes + 2 device writes) = 3,500 writes: 500 more than the app's
     // write bucket holds, so the run must wait for it to refill.
     let users = 700;
-    let t = Tenant::with(EmulatorConfig {
-        seed: Seed::Bulk {
-            users,
-            devices_per_user: 2,
-        },
-        throttling: true,
-        time_scale: 200.0,
-        ..EmulatorConfig::default()
-    });
-    let list: String = (1..=users)
-        .map(|i| format!("user{i:05}@contoso.com\n"))
-        .collect();
-    let run = t
-        .lockdown()
-        .env("LOCKDOWN_TIME_SCALE", "200")
-        .args(["block", "--yes", "-o", "json", "--from", "-"])
-        .stdin(&list)
-        .run();
+    let t = Tenant::bulk(users, 2, 200.0);
+    let run = t.block_bulk(users, &[]);
     run.assert_code(0);
     let lines = run.lines();
     assert_eq!(lines.len(), users);

@@ -1,6 +1,6 @@
 //! Contain first: every account is closed at Graph's write speed, before the slow clean-up.
 
-use lockdown_emulator::{EmulatorConfig, RequestRecord, Seed};
+use lockdown_emulator::RequestRecord;
 
 use crate::support::Tenant;
 
@@ -23,24 +23,8 @@ fn thirty_incident_users_are_contained_before_the_sixth_methods_request() {
     // 2 s: containment must not queue behind it. The clock runs 5 times faster than Graph's:
     // the 6th list may go 0.6 s after the start.
     let users = 30;
-    let t = Tenant::with(EmulatorConfig {
-        seed: Seed::Bulk {
-            users,
-            devices_per_user: 1,
-        },
-        throttling: true,
-        time_scale: 5.0,
-        ..EmulatorConfig::default()
-    });
-    let list: String = (1..=users)
-        .map(|i| format!("user{i:05}@contoso.com\n"))
-        .collect();
-    let run = t
-        .lockdown()
-        .env("LOCKDOWN_TIME_SCALE", "5")
-        .args(["block", "--yes", "-o", "json", "--incident", "--from", "-"])
-        .stdin(&list)
-        .run();
+    let t = Tenant::bulk(users, 1, 5.0);
+    let run = t.block_bulk(users, &["--incident"]);
     run.assert_code(0);
     let lines = run.lines();
     assert_eq!(lines.len(), users);

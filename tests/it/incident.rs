@@ -2,7 +2,7 @@
 //! inbox rules, confirm compromised. Each test asserts the report and the tenant afterwards.
 
 use lockdown_emulator::{
-    contoso_apps, contoso_ids, EmulatorConfig, EntraIdPlan, Seed, TokenKind, TokenSpec,
+    contoso_apps, contoso_ids, EmulatorConfig, EntraIdPlan, TokenKind, TokenSpec,
 };
 use serde_json::Value;
 
@@ -628,24 +628,8 @@ fn a_bulk_run_waits_for_the_reports_limit_instead_of_meeting_429s() {
     // 16 users, a methods list each: 11 more than the 5 the identity and access reports limit
     // takes at once, at one every 2 s after that.
     let users = 16;
-    let t = Tenant::with(EmulatorConfig {
-        seed: Seed::Bulk {
-            users,
-            devices_per_user: 0,
-        },
-        throttling: true,
-        time_scale: 20.0,
-        ..EmulatorConfig::default()
-    });
-    let list: String = (1..=users)
-        .map(|i| format!("user{i:05}@contoso.com\n"))
-        .collect();
-    let run = t
-        .lockdown()
-        .env("LOCKDOWN_TIME_SCALE", "20")
-        .args(["block", "--yes", "-o", "json", "--incident", "--from", "-"])
-        .stdin(&list)
-        .run();
+    let t = Tenant::bulk(users, 0, 20.0);
+    let run = t.block_bulk(users, &["--incident"]);
     run.assert_code(0);
     assert!(run.lines().iter().all(|l| l["outcome"] == "locked"));
     let requests = t.emu.requests();

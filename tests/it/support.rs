@@ -12,6 +12,8 @@ pub struct Tenant {
     pub emu: Emulator,
     /// The emulator's certificate authority, for `SSL_CERT_FILE`, when it serves HTTPS.
     ca_file: Option<tempfile::TempPath>,
+    /// Emulated seconds per real second (its throttling windows run that much faster).
+    time_scale: f64,
     _rt: tokio::runtime::Runtime,
 }
 
@@ -20,12 +22,41 @@ impl Tenant {
         Tenant::with(EmulatorConfig::default())
     }
 
+    /// A generated tenant of `users` users (`user00001@contoso.com` on) with Graph's limits
+    /// enforced on a clock `time_scale` times faster than Graph's.
+    pub fn bulk(users: usize, devices_per_user: usize, time_scale: f64) -> Tenant {
+        Tenant::with(EmulatorConfig {
+            seed: lockdown_emulator::Seed::Bulk {
+                users,
+                devices_per_user,
+            },
+            throttling: true,
+            time_scale,
+            ..EmulatorConfig::default()
+        })
+    }
+
+    /// `block --yes -o json` for the first `users` users of a [`Tenant::bulk`], read from
+    /// stdin, lockdown's own pacing on the tenant's clock.
+    pub fn block_bulk(&self, users: usize, extra: &[&str]) -> Run {
+        let list: String = (1..=users)
+            .map(|i| format!("user{i:05}@contoso.com\n"))
+            .collect();
+        self.lockdown()
+            .env("LOCKDOWN_TIME_SCALE", &self.time_scale.to_string())
+            .args(["block", "--yes", "-o", "json", "--from", "-"])
+            .args(extra)
+            .stdin(&list)
+            .run()
+    }
+
     pub fn with(config: EmulatorConfig) -> Tenant {
         let rt = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
             .enable_all()
             .build()
             .expect("runtime");
+        let time_scale = config.time_scale;
         let emu = rt
             .block_on(Emulator::start(config))
             .expect("emulator starts");
@@ -37,6 +68,7 @@ impl Tenant {
         Tenant {
             emu,
             ca_file,
+            time_scale,
             _rt: rt,
         }
     }

@@ -442,9 +442,11 @@ impl LogQuery {
                 "$filter" => q.filter = Some(v),
                 "$top" => match v.trim().parse::<usize>() {
                     Ok(n) if (1..=1000).contains(&n) => q.top = n,
-                    _ => return Err(errors::odata_bad_request(format!(
+                    _ => {
+                        return Err(errors::odata_bad_request(format!(
                         "Invalid page size specified: '{v}'. Must be between 1 and 1000 inclusive."
-                    ))),
+                    )))
+                    }
                 },
                 "$skiptoken" => match offset_from_skiptoken(&v) {
                     Some(o) => q.offset = o,
